@@ -1,0 +1,2 @@
+//! The rkube binary.
+fn main() {}

@@ -1,0 +1,436 @@
+//! The single writer thread: group commit and compaction.
+//!
+//! Every write goes through one thread that owns the SQLite write connection. It takes all the
+//! jobs queued while the previous commit was syncing, runs them in one transaction, and commits
+//! once, so one fsync acknowledges many writers. Compaction is recorded at once (reads below it
+//! fail from then on) and then carried out in small steps between write batches, so a large
+//! compaction never stalls writers.
+
+use super::rows::{LatestRow, delete_event, latest_row};
+use super::shared::Shared;
+use crate::{
+    CreateOutcome, DeleteOutcome, KeyValue, Revision, StoreError, UpdateOutcome, WatchEvent,
+    WatchEventKind,
+};
+use bytes::Bytes;
+use rusqlite::{Connection, params};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use tokio::sync::oneshot;
+
+/// Most jobs in one transaction.
+const MAX_BATCH_JOBS: usize = 1024;
+/// Most value bytes in one transaction (values can be 1.5 MiB each).
+const MAX_BATCH_BYTES: usize = 32 << 20;
+/// Revisions swept per compaction step.
+const COMPACTION_STEP: i64 = 2000;
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// A request to the writer thread.
+pub(crate) enum Job {
+    Create {
+        key: String,
+        value: Bytes,
+        expires_at: Option<i64>,
+        reply: Reply<CreateOutcome>,
+    },
+    Update {
+        key: String,
+        value: Bytes,
+        expected: Revision,
+        expires_at: Option<i64>,
+        reply: Reply<UpdateOutcome>,
+    },
+    Delete {
+        key: String,
+        expected: Option<Revision>,
+        reply: Reply<DeleteOutcome>,
+    },
+    /// Deletes `key` if it is still at `revision` and its expiry is `<= now_ms`.
+    Expire {
+        key: String,
+        revision: Revision,
+        now_ms: i64,
+    },
+    Compact {
+        revision: Revision,
+        reply: Reply<()>,
+    },
+}
+
+impl Job {
+    fn value_len(&self) -> usize {
+        match self {
+            Job::Create { value, .. } | Job::Update { value, .. } => value.len(),
+            _ => 0,
+        }
+    }
+}
+
+/// A job's answer, held until the batch is durable.
+enum Done {
+    Create(Reply<CreateOutcome>, CreateOutcome),
+    Update(Reply<UpdateOutcome>, UpdateOutcome),
+    Delete(Reply<DeleteOutcome>, DeleteOutcome),
+    Compact(Reply<()>, Result<(), StoreError>),
+    Nothing,
+}
+
+impl Done {
+    fn send(self) {
+        // A caller that gave up waiting is not an error: its write is committed either way.
+        match self {
+            Done::Create(r, o) => drop(r.send(Ok(o))),
+            Done::Update(r, o) => drop(r.send(Ok(o))),
+            Done::Delete(r, o) => drop(r.send(Ok(o))),
+            Done::Compact(r, o) => drop(r.send(o)),
+            Done::Nothing => {}
+        }
+    }
+
+    fn fail(self, err: &StoreError) {
+        fn e<T>(err: &StoreError) -> Result<T, StoreError> {
+            Err(StoreError::Engine(err.to_string()))
+        }
+        match self {
+            Done::Create(r, _) => drop(r.send(e(err))),
+            Done::Update(r, _) => drop(r.send(e(err))),
+            Done::Delete(r, _) => drop(r.send(e(err))),
+            Done::Compact(r, _) => drop(r.send(e(err))),
+            Done::Nothing => {}
+        }
+    }
+}
+
+/// Physical compaction still to do: rows in `[next, target)` superseded at `target`.
+struct PendingCompaction {
+    next: Revision,
+    target: Revision,
+}
+
+pub(crate) struct Writer {
+    conn: Connection,
+    path: PathBuf,
+    shared: Arc<Shared>,
+    latest: tokio::sync::watch::Sender<Revision>,
+    pending: Option<PendingCompaction>,
+}
+
+impl Writer {
+    pub fn new(
+        conn: Connection,
+        path: PathBuf,
+        shared: Arc<Shared>,
+        latest: tokio::sync::watch::Sender<Revision>,
+    ) -> Result<Writer, StoreError> {
+        // Finish a compaction that an earlier run recorded but did not get to sweep.
+        let compacted = shared.compacted.load(Ordering::Acquire);
+        let oldest: Option<i64> = conn.query_row("SELECT min(rev) FROM log", [], |r| r.get(0))?;
+        let pending = match oldest {
+            Some(oldest) if oldest < compacted => Some(PendingCompaction {
+                next: oldest,
+                target: compacted,
+            }),
+            _ => None,
+        };
+        Ok(Writer {
+            conn,
+            path,
+            shared,
+            latest,
+            pending,
+        })
+    }
+
+    /// Serves jobs until every sender is gone.
+    pub fn run(mut self, jobs: Receiver<Job>) {
+        loop {
+            let first = if self.pending.is_some() {
+                match jobs.try_recv() {
+                    Ok(job) => Some(job),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Disconnected) => break,
+                }
+            } else {
+                match jobs.recv() {
+                    Ok(job) => Some(job),
+                    Err(_) => break,
+                }
+            };
+            if let Some(first) = first {
+                let mut bytes = first.value_len();
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH_JOBS && bytes < MAX_BATCH_BYTES {
+                    match jobs.try_recv() {
+                        Ok(job) => {
+                            bytes += job.value_len();
+                            batch.push(job);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                self.run_batch(batch);
+            }
+            if self.pending.is_some() {
+                if let Err(e) = self.compaction_step() {
+                    tracing::warn!(path = %self.path.display(), error = %e, "compaction step failed; will retry");
+                }
+            }
+        }
+        // Leave a small file behind: fold the WAL into the database on a clean shutdown.
+        if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+            tracing::warn!(error = %e, "final checkpoint failed");
+        }
+    }
+
+    fn run_batch(&mut self, batch: Vec<Job>) {
+        let start_rev = self.shared.current.load(Ordering::Acquire);
+        let mut rev = start_rev;
+        let mut compact_to = None;
+        let mut done = Vec::with_capacity(batch.len());
+        let mut events = Vec::new();
+        let result = (|| -> Result<(), StoreError> {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            for job in batch {
+                let d = self.apply(job, &mut rev, &mut events, &mut compact_to)?;
+                done.push(d);
+            }
+            if rev != start_rev {
+                self.conn
+                    .prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'revision'")?
+                    .execute([rev])?;
+            }
+            if let Some(c) = compact_to {
+                self.conn
+                    .prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'compacted'")?
+                    .execute([c])?;
+            }
+            self.conn.execute_batch("COMMIT")?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                if let Some(target) = compact_to {
+                    let previous = self.shared.compacted.swap(target, Ordering::AcqRel);
+                    let next = self.pending.as_ref().map_or(previous, |p| p.next);
+                    self.pending = Some(PendingCompaction { next, target });
+                }
+                // Ring first, then the revision: whoever sees the revision finds its events.
+                let wrote = !events.is_empty();
+                self.shared.hub.publish(events);
+                self.shared.current.store(rev, Ordering::Release);
+                if wrote {
+                    self.latest.send_replace(rev);
+                }
+                done.into_iter().for_each(Done::send);
+            }
+            Err(err) => {
+                tracing::error!(path = %self.path.display(), error = %err, "write batch failed; rolled back");
+                let _ = self.conn.execute_batch("ROLLBACK");
+                done.into_iter().for_each(|d| d.fail(&err));
+            }
+        }
+    }
+
+    /// Runs one job inside the open transaction. Errors abort the whole batch.
+    fn apply(
+        &mut self,
+        job: Job,
+        rev: &mut Revision,
+        events: &mut Vec<WatchEvent>,
+        compact_to: &mut Option<Revision>,
+    ) -> Result<Done, StoreError> {
+        // On an engine error the reply must still be answered: hand the job back to fail it.
+        match job {
+            Job::Create {
+                key,
+                value,
+                expires_at,
+                reply,
+            } => match self.live(&key, *rev) {
+                Ok(Some(existing)) => Ok(Done::Create(reply, CreateOutcome::AlreadyExists(existing))),
+                Ok(None) => match self.put(&key, value, None, expires_at, rev, events) {
+                    Ok(new_rev) => Ok(Done::Create(reply, CreateOutcome::Created(new_rev))),
+                    Err(e) => Err(fail_reply(reply, e)),
+                },
+                Err(e) => Err(fail_reply(reply, e)),
+            },
+            Job::Update {
+                key,
+                value,
+                expected,
+                expires_at,
+                reply,
+            } => match self.live(&key, *rev) {
+                Ok(Some(current)) if current.mod_revision == expected => {
+                    match self.put(&key, value, Some(current), expires_at, rev, events) {
+                        Ok(new_rev) => Ok(Done::Update(reply, UpdateOutcome::Updated(new_rev))),
+                        Err(e) => Err(fail_reply(reply, e)),
+                    }
+                }
+                Ok(current) => Ok(Done::Update(reply, UpdateOutcome::Conflict(current))),
+                Err(e) => Err(fail_reply(reply, e)),
+            },
+            Job::Delete {
+                key,
+                expected,
+                reply,
+            } => match self.live(&key, *rev) {
+                Ok(None) => Ok(Done::Delete(reply, DeleteOutcome::NotFound)),
+                Ok(Some(current)) if expected.is_some_and(|e| e != current.mod_revision) => {
+                    Ok(Done::Delete(reply, DeleteOutcome::Conflict(current)))
+                }
+                Ok(Some(current)) => match self.tombstone(current.clone(), rev, events) {
+                    Ok(revision) => Ok(Done::Delete(
+                        reply,
+                        DeleteOutcome::Deleted {
+                            revision,
+                            prev: current,
+                        },
+                    )),
+                    Err(e) => Err(fail_reply(reply, e)),
+                },
+                Err(e) => Err(fail_reply(reply, e)),
+            },
+            Job::Expire {
+                key,
+                revision,
+                now_ms,
+            } => {
+                let row = latest_row(&self.conn, &key, *rev)?;
+                if let Some(LatestRow {
+                    kv,
+                    deleted: false,
+                    expires_at: Some(at),
+                }) = row
+                    && kv.mod_revision == revision
+                    && at <= now_ms
+                {
+                    self.tombstone(kv, rev, events)?;
+                }
+                Ok(Done::Nothing)
+            }
+            Job::Compact { revision, reply } => {
+                let compacted = compact_to.unwrap_or(self.shared.compacted.load(Ordering::Acquire));
+                let outcome = if revision > *rev {
+                    Err(StoreError::FutureRevision {
+                        requested: revision,
+                        current: *rev,
+                    })
+                } else {
+                    if revision > compacted {
+                        *compact_to = Some(revision);
+                    }
+                    Ok(())
+                };
+                Ok(Done::Compact(reply, outcome))
+            }
+        }
+    }
+
+    fn live(&self, key: &str, at: Revision) -> Result<Option<KeyValue>, StoreError> {
+        Ok(latest_row(&self.conn, key, at)?.and_then(LatestRow::live))
+    }
+
+    /// Appends a live row for `key`: a creation when `prev` is `None`.
+    fn put(
+        &mut self,
+        key: &str,
+        value: Bytes,
+        prev: Option<KeyValue>,
+        expires_at: Option<i64>,
+        rev: &mut Revision,
+        events: &mut Vec<WatchEvent>,
+    ) -> Result<Revision, StoreError> {
+        let new_rev = *rev + 1;
+        let (create_rev, version, prev_rev) = match &prev {
+            Some(p) => (p.create_revision, p.version + 1, p.mod_revision),
+            None => (new_rev, 1, 0),
+        };
+        self.conn
+            .prepare_cached(
+                "INSERT INTO log(rev, key, create_rev, version, deleted, value, prev_rev, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)",
+            )?
+            .execute(params![new_rev, key, create_rev, version, &value[..], prev_rev, expires_at])?;
+        *rev = new_rev;
+        events.push(WatchEvent {
+            kind: WatchEventKind::Put,
+            kv: KeyValue {
+                key: key.to_string(),
+                value,
+                create_revision: create_rev,
+                mod_revision: new_rev,
+                version,
+            },
+            prev,
+        });
+        Ok(new_rev)
+    }
+
+    /// Appends a tombstone for the live `current` row.
+    fn tombstone(
+        &mut self,
+        current: KeyValue,
+        rev: &mut Revision,
+        events: &mut Vec<WatchEvent>,
+    ) -> Result<Revision, StoreError> {
+        let new_rev = *rev + 1;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO log(rev, key, create_rev, version, deleted, value, prev_rev, expires_at)
+                 VALUES (?1, ?2, 0, 0, 1, x'', ?3, NULL)",
+            )?
+            .execute(params![new_rev, current.key, current.mod_revision])?;
+        *rev = new_rev;
+        events.push(delete_event(current.key.clone(), new_rev, Some(current)));
+        Ok(new_rev)
+    }
+
+    /// Deletes one step of rows that no read at or after the compacted revision can see.
+    fn compaction_step(&mut self) -> Result<(), StoreError> {
+        let Some(p) = &self.pending else {
+            return Ok(());
+        };
+        let (from, target) = (p.next, p.target);
+        let to = (from + COMPACTION_STEP).min(target);
+        self.conn
+            .prepare_cached(
+                "DELETE FROM log WHERE rev >= ?1 AND rev < ?2 AND (deleted = 1 OR EXISTS (
+                     SELECT 1 FROM log n WHERE n.key = log.key AND n.rev > log.rev AND n.rev <= ?3))",
+            )?
+            .execute(params![from, to, target])?;
+        if to < target {
+            self.pending = Some(PendingCompaction { next: to, target });
+            return Ok(());
+        }
+        self.pending = None;
+        self.reclaim_space()
+    }
+
+    /// After a compaction: give a large free list back to the OS and reset the WAL, so the
+    /// files never need a manual VACUUM.
+    fn reclaim_space(&mut self) -> Result<(), StoreError> {
+        let (free, total): (i64, i64) = self.conn.query_row(
+            "SELECT (SELECT freelist_count FROM pragma_freelist_count),
+                    (SELECT page_count FROM pragma_page_count)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        // Keep a modest free list: the next churn cycle reuses it without growing the file.
+        if free > 256 && free * 4 > total {
+            self.conn
+                .execute_batch(&format!("PRAGMA incremental_vacuum({});", free / 2))?;
+        }
+        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
+    }
+}
+
+fn fail_reply<T>(reply: Reply<T>, err: StoreError) -> StoreError {
+    let _ = reply.send(Err(StoreError::Engine(err.to_string())));
+    err
+}

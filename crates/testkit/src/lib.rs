@@ -1,0 +1,1 @@
+//! Test helpers (dev-dependency only): real etcd processes on free loopback ports.
