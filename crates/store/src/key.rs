@@ -47,8 +47,14 @@ pub fn validate_value(key: &str, value: &[u8]) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Longest TTL accepted, in seconds: etcd's `MaxLeaseTTL` (about 285 years).
+pub(crate) const MAX_TTL_SECS: i64 = 9_000_000_000;
+
 /// Checks a time to live and returns it in whole seconds, rounded up (etcd leases count seconds).
-pub fn validate_ttl(key: &str, ttl: Option<std::time::Duration>) -> Result<Option<i64>, StoreError> {
+pub fn validate_ttl(
+    key: &str,
+    ttl: Option<std::time::Duration>,
+) -> Result<Option<i64>, StoreError> {
     let Some(ttl) = ttl else { return Ok(None) };
     let bad = |reason| StoreError::InvalidTtl {
         key: key.to_string(),
@@ -58,8 +64,7 @@ pub fn validate_ttl(key: &str, ttl: Option<std::time::Duration>) -> Result<Optio
         return Err(bad("ttl must be positive"));
     }
     let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
-    // etcd's largest lease TTL is 9e10 seconds; anything beyond is surely a mistake.
-    if secs > 90_000_000_000 {
+    if secs > MAX_TTL_SECS as u64 {
         return Err(bad("ttl is too long"));
     }
     Ok(Some(secs as i64))
@@ -101,8 +106,14 @@ mod tests {
     fn ttls_round_up_to_seconds() {
         use std::time::Duration;
         assert_eq!(validate_ttl("/k", None).unwrap(), None);
-        assert_eq!(validate_ttl("/k", Some(Duration::from_millis(1500))).unwrap(), Some(2));
-        assert_eq!(validate_ttl("/k", Some(Duration::from_secs(3))).unwrap(), Some(3));
+        assert_eq!(
+            validate_ttl("/k", Some(Duration::from_millis(1500))).unwrap(),
+            Some(2)
+        );
+        assert_eq!(
+            validate_ttl("/k", Some(Duration::from_secs(3))).unwrap(),
+            Some(3)
+        );
         assert!(validate_ttl("/k", Some(Duration::ZERO)).is_err());
     }
 

@@ -21,9 +21,7 @@ mod types;
 
 pub use compactor::{Compactor, spawn_compactor};
 pub use error::StoreError;
-pub use key::{
-    MAX_KEY_LEN, MAX_VALUE_LEN, prefix_end, validate_key, validate_ttl, validate_value,
-};
+pub use key::{MAX_KEY_LEN, MAX_VALUE_LEN, prefix_end, validate_key, validate_ttl, validate_value};
 pub use types::{
     CreateOutcome, DeleteOutcome, KeyValue, RangeRequest, RangeResponse, Revision, UpdateOutcome,
     WatchEvent, WatchEventKind, WatchStream,
@@ -80,8 +78,11 @@ pub trait Store: Send + Sync + 'static {
     /// now), in revision order, each with the key's previous value. The stream ends with
     /// [`StoreError::Compacted`] if `start_revision` is (or becomes, for a lagging reader) older
     /// than the compacted revision.
-    async fn watch(&self, prefix: &str, start_revision: Revision)
-    -> Result<WatchStream, StoreError>;
+    async fn watch(
+        &self,
+        prefix: &str,
+        start_revision: Revision,
+    ) -> Result<WatchStream, StoreError>;
 
     /// Discards the history before `revision`: reads at older revisions and watches from them
     /// fail with [`StoreError::Compacted`]. The latest value of every key is kept. Compacting

@@ -169,7 +169,10 @@ impl Store for EmbeddedStore {
         validate_key(key)?;
         let at = self.shared.resolve(revision)?;
         let key = key.to_string();
-        let kv = self.readers.with(move |c| readers::get(c, &key, at)).await?;
+        let kv = self
+            .readers
+            .with(move |c| readers::get(c, &key, at))
+            .await?;
         self.shared.check_not_compacted(at)?;
         Ok(kv)
     }
@@ -198,7 +201,9 @@ impl Store for EmbeddedStore {
         validate_prefix(prefix)?;
         let at = self.shared.resolve(0)?;
         let prefix = prefix.to_string();
-        self.readers.with(move |c| readers::count(c, &prefix, at)).await
+        self.readers
+            .with(move |c| readers::count(c, &prefix, at))
+            .await
     }
 
     async fn create(

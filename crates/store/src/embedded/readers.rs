@@ -51,7 +51,11 @@ impl Readers {
     }
 }
 
-pub(crate) fn get(conn: &Connection, key: &str, at: Revision) -> Result<Option<KeyValue>, StoreError> {
+pub(crate) fn get(
+    conn: &Connection,
+    key: &str,
+    at: Revision,
+) -> Result<Option<KeyValue>, StoreError> {
     Ok(latest_row(conn, key, at)?.and_then(LatestRow::live))
 }
 

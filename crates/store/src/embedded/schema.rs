@@ -51,7 +51,10 @@ fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .map_err(|e| corrupt(path, format!("not a usable SQLite database: {e}")))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(corrupt(path, format!("cannot switch to WAL mode (got {mode})")));
+        return Err(corrupt(
+            path,
+            format!("cannot switch to WAL mode (got {mode})"),
+        ));
     }
     conn.execute_batch(
         "PRAGMA synchronous = FULL;
@@ -98,17 +101,19 @@ pub(crate) fn open_writer(path: &Path) -> Result<(Connection, Meta), StoreError>
         }
         conn.execute_batch(CREATE_SCHEMA)?;
         conn.execute(
-            "INSERT INTO meta(name, value) VALUES ('schema', ?1), ('revision', 0), ('compacted', 0)",
+            "INSERT INTO meta(name, value) VALUES ('schema', ?1), ('compacted', 0)",
             [SCHEMA_VERSION],
         )?;
     } else {
         integrity_check(&conn, path)?;
     }
     let get = |name: &str| -> Result<i64, StoreError> {
-        conn.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0))
-            .optional()
-            .map_err(|e| corrupt(path, e.to_string()))?
-            .ok_or_else(|| corrupt(path, format!("meta entry '{name}' is missing")))
+        conn.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(|e| corrupt(path, e.to_string()))?
+        .ok_or_else(|| corrupt(path, format!("meta entry '{name}' is missing")))
     };
     let schema = get("schema")?;
     if schema != SCHEMA_VERSION {
@@ -117,17 +122,18 @@ pub(crate) fn open_writer(path: &Path) -> Result<(Connection, Meta), StoreError>
             format!("schema version {schema}, this rkube reads version {SCHEMA_VERSION}"),
         ));
     }
+    // Compaction only removes rows below the compacted revision, which is at most the current
+    // one, so the newest row always survives and its revision is the store's revision.
     let meta = Meta {
-        revision: get("revision")?,
+        revision: conn.query_row("SELECT coalesce(max(rev), 0) FROM log", [], |r| r.get(0))?,
         compacted: get("compacted")?,
     };
-    let max_rev: i64 = conn.query_row("SELECT coalesce(max(rev), 0) FROM log", [], |r| r.get(0))?;
-    if max_rev > meta.revision {
+    if meta.compacted > meta.revision {
         return Err(corrupt(
             path,
             format!(
-                "log holds revision {max_rev} beyond the recorded revision {}",
-                meta.revision
+                "compacted revision {} is beyond the last revision {}; rows are missing",
+                meta.compacted, meta.revision
             ),
         ));
     }
@@ -161,7 +167,9 @@ fn check_header(path: &Path) -> Result<(), StoreError> {
     file.read_exact(&mut header).map_err(|_| {
         corrupt(
             path,
-            format!("truncated: {len} bytes, shorter than a SQLite header; restore it from a backup"),
+            format!(
+                "truncated: {len} bytes, shorter than a SQLite header; restore it from a backup"
+            ),
         )
     })?;
     if &header[..16] != b"SQLite format 3\0" {
@@ -177,7 +185,7 @@ fn check_header(path: &Path) -> Result<(), StoreError> {
     let pages = u32::from_be_bytes([header[28], header[29], header[30], header[31]]);
     let expected = u64::from(page_size) * u64::from(pages);
     // The header's page count is only trusted when valid-for matches the change counter.
-    let valid_for = &header[92..96] == &header[24..28];
+    let valid_for = header[92..96] == header[24..28];
     if valid_for && pages > 0 && len < expected {
         return Err(corrupt(
             path,

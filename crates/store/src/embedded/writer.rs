@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 const MAX_BATCH_JOBS: usize = 1024;
 /// Most value bytes in one transaction (values can be 1.5 MiB each).
 const MAX_BATCH_BYTES: usize = 32 << 20;
-/// Revisions swept per compaction step.
+/// Rows examined per compaction step.
 const COMPACTION_STEP: i64 = 2000;
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -126,16 +126,13 @@ impl Writer {
         shared: Arc<Shared>,
         latest: tokio::sync::watch::Sender<Revision>,
     ) -> Result<Writer, StoreError> {
-        // Finish a compaction that an earlier run recorded but did not get to sweep.
+        // An earlier run may have recorded a compaction it did not finish sweeping: sweep
+        // again (one pass over the rows below it: at most the live keys once it is done).
         let compacted = shared.compacted.load(Ordering::Acquire);
-        let oldest: Option<i64> = conn.query_row("SELECT min(rev) FROM log", [], |r| r.get(0))?;
-        let pending = match oldest {
-            Some(oldest) if oldest < compacted => Some(PendingCompaction {
-                next: oldest,
-                target: compacted,
-            }),
-            _ => None,
-        };
+        let pending = (compacted > 0).then_some(PendingCompaction {
+            next: 0,
+            target: compacted,
+        });
         Ok(Writer {
             conn,
             path,
@@ -174,10 +171,10 @@ impl Writer {
                 }
                 self.run_batch(batch);
             }
-            if self.pending.is_some() {
-                if let Err(e) = self.compaction_step() {
-                    tracing::warn!(path = %self.path.display(), error = %e, "compaction step failed; will retry");
-                }
+            if self.pending.is_some()
+                && let Err(e) = self.compaction_step()
+            {
+                tracing::warn!(path = %self.path.display(), error = %e, "compaction step failed; will retry");
             }
         }
         // Leave a small file behind: fold the WAL into the database on a clean shutdown.
@@ -187,8 +184,7 @@ impl Writer {
     }
 
     fn run_batch(&mut self, batch: Vec<Job>) {
-        let start_rev = self.shared.current.load(Ordering::Acquire);
-        let mut rev = start_rev;
+        let mut rev = self.shared.current.load(Ordering::Acquire);
         let mut compact_to = None;
         let mut done = Vec::with_capacity(batch.len());
         let mut events = Vec::new();
@@ -197,11 +193,6 @@ impl Writer {
             for job in batch {
                 let d = self.apply(job, &mut rev, &mut events, &mut compact_to)?;
                 done.push(d);
-            }
-            if rev != start_rev {
-                self.conn
-                    .prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'revision'")?
-                    .execute([rev])?;
             }
             if let Some(c) = compact_to {
                 self.conn
@@ -214,9 +205,8 @@ impl Writer {
         match result {
             Ok(()) => {
                 if let Some(target) = compact_to {
-                    let previous = self.shared.compacted.swap(target, Ordering::AcqRel);
-                    let next = self.pending.as_ref().map_or(previous, |p| p.next);
-                    self.pending = Some(PendingCompaction { next, target });
+                    self.shared.compacted.store(target, Ordering::Release);
+                    self.pending = Some(PendingCompaction { next: 0, target });
                 }
                 // Ring first, then the revision: whoever sees the revision finds its events.
                 let wrote = !events.is_empty();
@@ -251,7 +241,9 @@ impl Writer {
                 expires_at,
                 reply,
             } => match self.live(&key, *rev) {
-                Ok(Some(existing)) => Ok(Done::Create(reply, CreateOutcome::AlreadyExists(existing))),
+                Ok(Some(existing)) => {
+                    Ok(Done::Create(reply, CreateOutcome::AlreadyExists(existing)))
+                }
                 Ok(None) => match self.put(&key, value, None, expires_at, rev, events) {
                     Ok(new_rev) => Ok(Done::Create(reply, CreateOutcome::Created(new_rev))),
                     Err(e) => Err(fail_reply(reply, e)),
@@ -390,25 +382,36 @@ impl Writer {
         Ok(new_rev)
     }
 
-    /// Deletes one step of rows that no read at or after the compacted revision can see.
+    /// Deletes one step of rows that no read at or after the compacted revision can see. Every
+    /// row below the target is looked at, not just those since the previous compaction: a
+    /// key's value that was live then may be superseded now.
     fn compaction_step(&mut self) -> Result<(), StoreError> {
         let Some(p) = &self.pending else {
             return Ok(());
         };
         let (from, target) = (p.next, p.target);
-        let to = (from + COMPACTION_STEP).min(target);
+        let last: Option<Revision> = self
+            .conn
+            .prepare_cached(
+                "SELECT max(rev) FROM (SELECT rev FROM log WHERE rev >= ?1 AND rev < ?2
+                 ORDER BY rev LIMIT ?3)",
+            )?
+            .query_row(params![from, target, COMPACTION_STEP], |r| r.get(0))?;
+        let Some(last) = last else {
+            self.pending = None;
+            return self.reclaim_space();
+        };
         self.conn
             .prepare_cached(
-                "DELETE FROM log WHERE rev >= ?1 AND rev < ?2 AND (deleted = 1 OR EXISTS (
+                "DELETE FROM log WHERE rev >= ?1 AND rev <= ?2 AND (deleted = 1 OR EXISTS (
                      SELECT 1 FROM log n WHERE n.key = log.key AND n.rev > log.rev AND n.rev <= ?3))",
             )?
-            .execute(params![from, to, target])?;
-        if to < target {
-            self.pending = Some(PendingCompaction { next: to, target });
-            return Ok(());
-        }
-        self.pending = None;
-        self.reclaim_space()
+            .execute(params![from, last, target])?;
+        self.pending = Some(PendingCompaction {
+            next: last + 1,
+            target,
+        });
+        Ok(())
     }
 
     /// After a compaction: give a large free list back to the OS and reset the WAL, so the
@@ -420,12 +423,19 @@ impl Writer {
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        // Keep a modest free list: the next churn cycle reuses it without growing the file.
-        if free > 256 && free * 4 > total {
-            self.conn
-                .execute_batch(&format!("PRAGMA incremental_vacuum({});", free / 2))?;
+        // Keep a free list of about a tenth of the used pages: the next churn cycle reuses it
+        // without growing the file; anything beyond goes back to the OS.
+        let reserve = ((total - free) / 10).max(256);
+        if free > reserve && free * 4 > total {
+            // The pragma frees pages as it is stepped: it must be run to completion.
+            let mut stmt = self
+                .conn
+                .prepare(&format!("PRAGMA incremental_vacuum({})", free - reserve))?;
+            let mut rows = stmt.query([])?;
+            while rows.next()?.is_some() {}
         }
-        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(())
     }
 }

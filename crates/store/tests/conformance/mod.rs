@@ -59,7 +59,11 @@ async fn create(s: &dyn Store, key: &str, value: &str) -> Revision {
 }
 
 async fn update(s: &dyn Store, key: &str, value: &str, expected: Revision) -> Revision {
-    match s.update(key, b(value), expected, None).await.expect("update") {
+    match s
+        .update(key, b(value), expected, None)
+        .await
+        .expect("update")
+    {
         UpdateOutcome::Updated(rev) => rev,
         other => panic!("update {key}: {other:?}"),
     }
@@ -100,7 +104,10 @@ pub async fn revisions_and_versions(s: Arc<dyn Store>) {
     assert!(r1 > r0, "create must bump the revision");
     let r2 = update(&*s, "/t/a", "2", r1).await;
     let r3 = create(&*s, "/t/b", "x").await;
-    assert!(r1 < r2 && r2 < r3, "revisions strictly increase: {r1} {r2} {r3}");
+    assert!(
+        r1 < r2 && r2 < r3,
+        "revisions strictly increase: {r1} {r2} {r3}"
+    );
     assert_eq!(s.current_revision().await.unwrap(), r3);
     let kv = s.get("/t/a", 0).await.unwrap().expect("present");
     assert_eq!(
@@ -125,7 +132,11 @@ pub async fn create_existing_key_is_a_value(s: Arc<dyn Store>) {
         }
         other => panic!("expected AlreadyExists, got {other:?}"),
     }
-    assert_eq!(s.current_revision().await.unwrap(), r1, "a failed create writes nothing");
+    assert_eq!(
+        s.current_revision().await.unwrap(),
+        r1,
+        "a failed create writes nothing"
+    );
 }
 
 pub async fn update_is_conditional_on_mod_revision(s: Arc<dyn Store>) {
@@ -141,12 +152,19 @@ pub async fn update_is_conditional_on_mod_revision(s: Arc<dyn Store>) {
         UpdateOutcome::Conflict(None) => {}
         other => panic!("expected a conflict on a missing key, got {other:?}"),
     }
-    assert_eq!(s.current_revision().await.unwrap(), r2, "conflicts write nothing");
+    assert_eq!(
+        s.current_revision().await.unwrap(),
+        r2,
+        "conflicts write nothing"
+    );
     assert_eq!(value_at(&*s, "/t/a", 0).await.as_deref(), Some("2"));
 }
 
 pub async fn delete_semantics(s: Arc<dyn Store>) {
-    assert_eq!(s.delete("/t/none", None).await.unwrap(), DeleteOutcome::NotFound);
+    assert_eq!(
+        s.delete("/t/none", None).await.unwrap(),
+        DeleteOutcome::NotFound
+    );
     let r1 = create(&*s, "/t/a", "1").await;
     let r2 = update(&*s, "/t/a", "2", r1).await;
     match s.delete("/t/a", Some(r1)).await.unwrap() {
@@ -155,7 +173,10 @@ pub async fn delete_semantics(s: Arc<dyn Store>) {
     }
     let r3 = match s.delete("/t/a", Some(r2)).await.unwrap() {
         DeleteOutcome::Deleted { revision, prev } => {
-            assert_eq!((prev.value, prev.mod_revision, prev.version), (b("2"), r2, 2));
+            assert_eq!(
+                (prev.value, prev.mod_revision, prev.version),
+                (b("2"), r2, 2)
+            );
             revision
         }
         other => panic!("expected Deleted, got {other:?}"),
@@ -163,7 +184,10 @@ pub async fn delete_semantics(s: Arc<dyn Store>) {
     assert!(r3 > r2);
     assert_eq!(s.current_revision().await.unwrap(), r3);
     assert_eq!(s.get("/t/a", 0).await.unwrap(), None);
-    assert_eq!(s.delete("/t/a", None).await.unwrap(), DeleteOutcome::NotFound);
+    assert_eq!(
+        s.delete("/t/a", None).await.unwrap(),
+        DeleteOutcome::NotFound
+    );
     // Re-creating starts a new life: version 1, a new create revision.
     let r4 = create(&*s, "/t/a", "again").await;
     let kv = s.get("/t/a", 0).await.unwrap().unwrap();
@@ -253,7 +277,9 @@ pub async fn pagination_is_a_consistent_snapshot_while_writes_go_on(s: Arc<dyn S
                     if i % 3 == 0 {
                         s.delete(&key, None).await.unwrap();
                     } else {
-                        s.update(&key, b("v1"), kv.mod_revision, None).await.unwrap();
+                        s.update(&key, b("v1"), kv.mod_revision, None)
+                            .await
+                            .unwrap();
                     }
                 }
                 create(&*s, &format!("/p/{i:03}x"), "new").await;
@@ -317,7 +343,10 @@ pub async fn watch_carries_previous_values_and_deletes(s: Arc<dyn Store>) {
     assert_eq!(evs[2].kind, WatchEventKind::Delete);
     assert_eq!(evs[2].kv.key, "/w/a");
     assert!(evs[2].revision() > r2);
-    let prev = evs[2].prev.as_ref().expect("a delete carries the deleted value");
+    let prev = evs[2]
+        .prev
+        .as_ref()
+        .expect("a delete carries the deleted value");
     assert_eq!((prev.value.clone(), prev.mod_revision), (b("2"), r2));
     no_more_events(&mut w).await;
 }
@@ -355,7 +384,11 @@ pub async fn watch_from_old_revision_under_concurrent_writers_has_no_gaps_or_dup
     let evs = next_events(&mut w, WRITERS * WRITES, 30).await;
     let revs: Vec<Revision> = evs.iter().map(WatchEvent::revision).collect();
     assert!(revs.windows(2).all(|p| p[0] < p[1]), "strictly increasing");
-    assert_eq!(revs.iter().copied().collect::<BTreeSet<_>>(), acked, "exactly the acked writes");
+    assert_eq!(
+        revs.iter().copied().collect::<BTreeSet<_>>(),
+        acked,
+        "exactly the acked writes"
+    );
     // Each event's previous value is the key's value one write earlier.
     for ev in &evs {
         let n: usize = std::str::from_utf8(&ev.kv.value).unwrap().parse().unwrap();
@@ -380,7 +413,10 @@ pub async fn compaction_refuses_older_revisions(s: Arc<dyn Store>) {
     s.compact(keep).await.unwrap();
     assert_eq!(s.compacted_revision().await.unwrap(), keep);
     let err = s.get("/k/a", revs[1]).await.unwrap_err();
-    assert!(matches!(err, StoreError::Compacted { requested, .. } if requested == revs[1]), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Compacted { requested, .. } if requested == revs[1]),
+        "{err:?}"
+    );
     let err = s
         .range(RangeRequest {
             prefix: "/k/".into(),
@@ -395,20 +431,31 @@ pub async fn compaction_refuses_older_revisions(s: Arc<dyn Store>) {
     assert_eq!(value_at(&*s, "/k/a", 0).await.as_deref(), Some("4"));
     assert_eq!(s.get("/k/gone", 0).await.unwrap(), None);
     // A watch from before the compaction ends with Compacted; from it, it replays.
-    let mut old = s.watch("/k/", revs[1]).await.map(Some).or_else(|e| match e {
-        StoreError::Compacted { .. } => Ok(None),
-        e => Err(e),
-    });
+    let mut old = s
+        .watch("/k/", revs[1])
+        .await
+        .map(Some)
+        .or_else(|e| match e {
+            StoreError::Compacted { .. } => Ok(None),
+            e => Err(e),
+        });
     if let Ok(Some(w)) = old.as_mut() {
         match tokio::time::timeout(Duration::from_secs(10), w.next()).await {
             Ok(Some(Err(StoreError::Compacted { .. }))) => {}
             other => panic!("expected a Compacted error from the watch, got {other:?}"),
         }
     }
-    assert!(old.is_ok(), "watch from a compacted revision: {old:?}", old = old.err());
+    assert!(
+        old.is_ok(),
+        "watch from a compacted revision: {old:?}",
+        old = old.err()
+    );
     let mut w = s.watch("/k/a", keep).await.unwrap();
     let evs = next_events(&mut w, 3, 10).await;
-    assert_eq!(evs.iter().map(WatchEvent::revision).collect::<Vec<_>>(), revs[2..]);
+    assert_eq!(
+        evs.iter().map(WatchEvent::revision).collect::<Vec<_>>(),
+        revs[2..]
+    );
     // Compacting again at or below is a no-op; the latest values survive.
     s.compact(revs[1]).await.unwrap();
     s.compact(keep).await.unwrap();
@@ -436,7 +483,10 @@ pub async fn keys_with_ttl_expire(s: Arc<dyn Store>) {
     assert_eq!(expired.kv.key, "/ttl/short");
     assert_eq!(expired.prev.as_ref().map(|p| p.mod_revision), Some(created));
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(1500), "expired too early: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "expired too early: {waited:?}"
+    );
     assert_eq!(s.get("/ttl/short", 0).await.unwrap(), None);
     assert!(s.get("/ttl/forever", 0).await.unwrap().is_some());
 }
@@ -487,7 +537,10 @@ pub async fn large_values(s: Arc<dyn Store>) {
     assert_eq!(kv.value.len(), MAX_VALUE_LEN);
     assert_eq!(kv.value, big);
     let too_big = Bytes::from(vec![b'x'; MAX_VALUE_LEN + 1]);
-    let err = s.create("/big/over", too_big.clone(), None).await.unwrap_err();
+    let err = s
+        .create("/big/over", too_big.clone(), None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::ValueTooLarge { .. }), "{err:?}");
     let err = s.update("/big/max", too_big, rev, None).await.unwrap_err();
     assert!(matches!(err, StoreError::ValueTooLarge { .. }), "{err:?}");
@@ -499,13 +552,19 @@ pub async fn bad_input_writes_nothing(s: Arc<dyn Store>) {
     let r0 = s.current_revision().await.unwrap();
     for key in ["", "no-slash", "/with space", "/tab\t", "/ünïcode"] {
         let err = s.create(key, b("v"), None).await.unwrap_err();
-        assert!(matches!(err, StoreError::InvalidKey { .. }), "{key:?}: {err:?}");
+        assert!(
+            matches!(err, StoreError::InvalidKey { .. }),
+            "{key:?}: {err:?}"
+        );
         assert!(s.get(key, 0).await.is_err());
         assert!(s.delete(key, None).await.is_err());
     }
     let err = s.watch("", 0).await.err().expect("empty prefix refused");
     assert!(matches!(err, StoreError::InvalidKey { .. }), "{err:?}");
-    let err = s.create("/ttl0", b("v"), Some(Duration::ZERO)).await.unwrap_err();
+    let err = s
+        .create("/ttl0", b("v"), Some(Duration::ZERO))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::InvalidTtl { .. }), "{err:?}");
     assert_eq!(s.current_revision().await.unwrap(), r0, "nothing written");
 }

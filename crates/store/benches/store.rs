@@ -1,0 +1,249 @@
+//! Store benchmark: durable write throughput and watch latency of both backends, side by side
+//! with the references they are built on (raw etcd puts through the same client, raw SQLite
+//! with the same durability settings), in one run on one machine.
+//!
+//! `cargo bench -p rkube-store` (add `-- --quick` for a short run). Prints a Markdown table for
+//! BENCHMARKS.md.
+
+use bytes::Bytes;
+use futures::StreamExt;
+use rkube_store::embedded::{EmbeddedOptions, EmbeddedStore};
+use rkube_store::etcd::{EtcdConfig, EtcdStore};
+use rkube_store::{CreateOutcome, Store};
+use rkube_testkit::EtcdCluster;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// About a Pod object.
+const VALUE_LEN: usize = 2048;
+const WATCHERS: usize = 1000;
+
+struct Plan {
+    single_writes: usize,
+    concurrent_writes: usize,
+    watch_events: usize,
+}
+
+fn value() -> Bytes {
+    Bytes::from(vec![b'v'; VALUE_LEN])
+}
+
+/// Runs `total` operations from `writers` concurrent tasks and returns operations per second.
+async fn rate<F, Fut>(writers: usize, total: usize, op: F) -> f64
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..writers)
+        .map(|_| {
+            let (op, next) = (Arc::clone(&op), Arc::clone(&next));
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        break;
+                    }
+                    op(i).await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("writer task");
+    }
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn store_rate(store: Arc<dyn Store>, tag: &str, writers: usize, total: usize) -> f64 {
+    let tag = tag.to_string();
+    rate(writers, total, move |i| {
+        let (store, key) = (Arc::clone(&store), format!("/bench/{tag}/{i}"));
+        async move {
+            match store.create(&key, value(), None).await {
+                Ok(CreateOutcome::Created(_)) => {}
+                other => panic!("create {key}: {other:?}"),
+            }
+        }
+    })
+    .await
+}
+
+async fn raw_etcd_rate(
+    client: etcd_client::Client,
+    tag: &str,
+    writers: usize,
+    total: usize,
+) -> f64 {
+    let tag = tag.to_string();
+    rate(writers, total, move |i| {
+        let (mut client, key) = (client.clone(), format!("/raw/{tag}/{i}"));
+        async move {
+            client
+                .put(key, vec![b'v'; VALUE_LEN], None)
+                .await
+                .expect("raw put");
+        }
+    })
+    .await
+}
+
+/// Raw SQLite with the embedded backend's settings (WAL, synchronous=FULL), one writer,
+/// `per_commit` inserts per transaction: the engine's own ceiling.
+fn raw_sqlite_rate(dir: &std::path::Path, per_commit: usize, total: usize) -> f64 {
+    let conn = rusqlite::Connection::open(dir.join(format!("raw-{per_commit}.db"))).unwrap();
+    conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+        .unwrap();
+    conn.execute_batch(
+        "PRAGMA synchronous=FULL;
+         CREATE TABLE kv(rev INTEGER PRIMARY KEY, key TEXT NOT NULL, value BLOB NOT NULL);
+         CREATE INDEX kv_key ON kv(key, rev);",
+    )
+    .unwrap();
+    let v = vec![b'v'; VALUE_LEN];
+    let start = Instant::now();
+    for chunk in (0..total).collect::<Vec<_>>().chunks(per_commit) {
+        conn.execute_batch("BEGIN").unwrap();
+        for i in chunk {
+            conn.execute(
+                "INSERT INTO kv(key, value) VALUES (?1, ?2)",
+                rusqlite::params![format!("/raw/{i}"), &v],
+            )
+            .unwrap();
+        }
+        conn.execute_batch("COMMIT").unwrap();
+    }
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+/// `WATCHERS` watchers on one prefix; `events` writes 5 ms apart; the delay from just before
+/// each write is issued to each watcher's receipt. Returns (p50, p99) in milliseconds.
+async fn watch_latency(store: Arc<dyn Store>, tag: &str, events: usize) -> (f64, f64) {
+    let prefix = format!("/lat/{tag}/");
+    let sent: Arc<Vec<OnceLock<Instant>>> =
+        Arc::new((0..events).map(|_| OnceLock::new()).collect());
+    let mut watchers = Vec::with_capacity(WATCHERS);
+    for _ in 0..WATCHERS {
+        let mut w = store.watch(&prefix, 0).await.expect("watch");
+        let (sent, prefix) = (Arc::clone(&sent), prefix.clone());
+        watchers.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(events);
+            while lat.len() < events {
+                let ev = w.next().await.expect("watch ended").expect("watch error");
+                let i: usize = ev.kv.key[prefix.len()..].parse().expect("index");
+                let at = sent[i].get().expect("sent before seen");
+                lat.push(at.elapsed().as_secs_f64() * 1000.0);
+            }
+            lat
+        }));
+    }
+    // Let every watch be established before the first write.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for (i, slot) in sent.iter().enumerate() {
+        let _ = slot.set(Instant::now());
+        store
+            .create(&format!("{prefix}{i:06}"), value(), None)
+            .await
+            .expect("create");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut all = Vec::with_capacity(WATCHERS * events);
+    for w in watchers {
+        all.extend(w.await.expect("watcher"));
+    }
+    all.sort_by(f64::total_cmp);
+    let pct = |p: f64| all[((all.len() - 1) as f64 * p) as usize];
+    (pct(0.50), pct(0.99))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let plan = if quick {
+        Plan {
+            single_writes: 300,
+            concurrent_writes: 3000,
+            watch_events: 20,
+        }
+    } else {
+        Plan {
+            single_writes: 2000,
+            concurrent_writes: 20000,
+            watch_events: 100,
+        }
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    eprintln!("starting etcd…");
+    let etcd = EtcdCluster::start(1).await.expect("start etcd");
+    let embedded: Arc<dyn Store> = Arc::new(
+        EmbeddedStore::open(EmbeddedOptions::new(dir.path().join("embedded")))
+            .await
+            .expect("open embedded"),
+    );
+    let etcd_store: Arc<dyn Store> = Arc::new(
+        EtcdStore::connect(EtcdConfig::new(etcd.endpoints()))
+            .await
+            .expect("connect etcd"),
+    );
+    let raw = etcd_client::Client::connect(etcd.endpoints(), None)
+        .await
+        .expect("raw etcd client");
+
+    let mut rows: Vec<(String, [String; 4])> = Vec::new();
+    for (writers, total) in [(1, plan.single_writes), (64, plan.concurrent_writes)] {
+        eprintln!("durable writes, {writers} writer(s), {total} × {VALUE_LEN} B…");
+        let e = store_rate(
+            Arc::clone(&embedded),
+            &format!("w{writers}"),
+            writers,
+            total,
+        )
+        .await;
+        let s = store_rate(
+            Arc::clone(&etcd_store),
+            &format!("w{writers}"),
+            writers,
+            total,
+        )
+        .await;
+        let r = raw_etcd_rate(raw.clone(), &format!("w{writers}"), writers, total).await;
+        let per_commit = writers;
+        let path = dir.path().to_path_buf();
+        let q = tokio::task::spawn_blocking(move || raw_sqlite_rate(&path, per_commit, total))
+            .await
+            .expect("raw sqlite");
+        rows.push((
+            format!("durable writes/s, {writers} writer(s)"),
+            [
+                format!("{e:.0}"),
+                format!("{s:.0} ({:.2}× raw)", s / r),
+                format!("{r:.0}"),
+                format!("{q:.0} ({per_commit}/commit)"),
+            ],
+        ));
+    }
+    eprintln!(
+        "watch latency, {WATCHERS} watchers × {} events…",
+        plan.watch_events
+    );
+    let (e50, e99) = watch_latency(Arc::clone(&embedded), "emb", plan.watch_events).await;
+    let (s50, s99) = watch_latency(Arc::clone(&etcd_store), "etcd", plan.watch_events).await;
+    rows.push((
+        format!("watch latency p50 / p99, {WATCHERS} watchers"),
+        [
+            format!("{e50:.2} / {e99:.2} ms"),
+            format!("{s50:.2} / {s99:.2} ms"),
+            "–".into(),
+            "–".into(),
+        ],
+    ));
+
+    println!("| measurement | embedded (SQLite) | etcd backend | raw etcd put | raw SQLite |");
+    println!("|---|---|---|---|---|");
+    for (name, cols) in rows {
+        println!("| {name} | {} |", cols.join(" | "));
+    }
+}

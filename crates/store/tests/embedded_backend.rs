@@ -1,0 +1,330 @@
+//! Embedded-backend behaviour beyond the shared conformance suite: persistence, damaged files,
+//! slow watchers, space reclamation under churn, scheduled compaction.
+
+use bytes::Bytes;
+use futures::StreamExt;
+use rkube_store::embedded::{DB_FILE, EmbeddedOptions, EmbeddedStore};
+use rkube_store::{CreateOutcome, Store, StoreError, UpdateOutcome, spawn_compactor};
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn open(dir: &std::path::Path) -> Result<EmbeddedStore, StoreError> {
+    EmbeddedStore::open(EmbeddedOptions::new(dir)).await
+}
+
+async fn create(s: &dyn Store, key: &str, value: &str) -> i64 {
+    match s
+        .create(key, Bytes::from(value.to_string()), None)
+        .await
+        .unwrap()
+    {
+        CreateOutcome::Created(rev) => rev,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn update(s: &dyn Store, key: &str, value: &str, expected: i64) -> i64 {
+    match s
+        .update(key, Bytes::from(value.to_string()), expected, None)
+        .await
+        .unwrap()
+    {
+        UpdateOutcome::Updated(rev) => rev,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_history_and_compaction_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await.unwrap();
+    let r1 = create(&s, "/a", "1").await;
+    let r2 = update(&s, "/a", "2", r1).await;
+    let r3 = update(&s, "/a", "3", r2).await;
+    s.compact(r2).await.unwrap();
+    s.close().await;
+
+    let s = open(dir.path()).await.unwrap();
+    assert_eq!(s.current_revision().await.unwrap(), r3);
+    assert_eq!(s.compacted_revision().await.unwrap(), r2);
+    assert_eq!(s.get("/a", r2).await.unwrap().unwrap().value, "2");
+    assert!(matches!(
+        s.get("/a", r1).await,
+        Err(StoreError::Compacted { .. })
+    ));
+    // Revisions continue where they stopped; a watch from before the restart replays from disk.
+    let mut w = s.watch("/", r2).await.unwrap();
+    let r4 = update(&s, "/a", "4", r3).await;
+    assert_eq!(r4, r3 + 1);
+    let revs: Vec<i64> = (&mut w)
+        .take(3)
+        .map(|e| e.unwrap().revision())
+        .collect()
+        .await;
+    assert_eq!(revs, [r2, r3, r4]);
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_store_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DB_FILE);
+    std::fs::write(
+        &path,
+        b"this is not a database, it is a text file with some words",
+    )
+    .unwrap();
+    let err = open(dir.path()).await.err().expect("refused");
+    let msg = err.to_string();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    assert!(
+        msg.contains(&path.display().to_string()),
+        "names the file: {msg}"
+    );
+    // Nothing was overwritten.
+    assert!(std::fs::read(&path).unwrap().starts_with(b"this is not"));
+}
+
+#[tokio::test]
+async fn a_foreign_sqlite_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DB_FILE);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+        .unwrap();
+    drop(conn);
+    let err = open(dir.path()).await.err().expect("refused");
+    assert!(err.to_string().contains("not an rkube store"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_file_is_refused_not_half_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await.unwrap();
+    let value = "v".repeat(1000);
+    for i in 0..2000 {
+        create(&s, &format!("/k/{i}"), &value).await;
+    }
+    s.close().await;
+    let path = dir.path().join(DB_FILE);
+    let len = std::fs::metadata(&path).unwrap().len();
+    assert!(len > 1 << 20, "the store has data: {len} bytes");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let err = open(dir.path()).await.err().expect("refused");
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains(DB_FILE), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_watcher_blocks_neither_writers_nor_other_watchers() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Arc::new(open(dir.path()).await.unwrap());
+    let start = s.current_revision().await.unwrap() + 1;
+    let mut stalled = s.watch("/", start).await.unwrap(); // never read until the end
+    let mut live = s.watch("/", start).await.unwrap();
+    const N: i64 = 3000; // far more than a watcher buffers
+    let writes = tokio::time::timeout(Duration::from_secs(60), async {
+        futures::stream::iter(0..N)
+            .for_each_concurrent(64, |i| {
+                let s = Arc::clone(&s);
+                async move {
+                    create(&*s, &format!("/k/{i}"), "v").await;
+                }
+            })
+            .await
+    });
+    let reader = tokio::spawn(async move {
+        let mut n = 0;
+        while n < N {
+            live.next().await.unwrap().unwrap();
+            n += 1;
+        }
+        n
+    });
+    writes
+        .await
+        .expect("writers were blocked by the stalled watcher");
+    assert_eq!(reader.await.unwrap(), N);
+    // The stalled watcher still gets everything, in order, when it finally reads.
+    for expect in start..start + N {
+        let ev = stalled.next().await.unwrap().unwrap();
+        assert_eq!(ev.revision(), expect);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_removes_superseded_rows_and_keeps_latest() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await.unwrap();
+    let value = "x".repeat(4096);
+    let mut rev = create(&s, "/hot", &value).await;
+    for _ in 0..3000 {
+        rev = update(&s, "/hot", &value, rev).await;
+    }
+    let before = s.disk_usage();
+    s.compact(rev).await.unwrap();
+    // The sweep runs in steps between writes; keep writing a little so it finishes.
+    for i in 0..20 {
+        create(&s, &format!("/tick/{i}"), "t").await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let after = s.disk_usage();
+    assert!(
+        after * 4 < before,
+        "compacting 3000 superseded 4 KiB versions must give space back: {before} -> {after}"
+    );
+    assert_eq!(s.get("/hot", 0).await.unwrap().unwrap().mod_revision, rev);
+    assert_eq!(s.count("/").await.unwrap(), 21);
+}
+
+/// Heartbeat churn: 1000 keys each updated every simulated 10 s, compacted every simulated
+/// 5 minutes as the apiserver does. After warm-up the files must stop growing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeat_churn_keeps_the_file_size_flat() {
+    const KEYS: usize = 1000;
+    // One simulated hour of 10 s heartbeats; RKUBE_CHURN_ROUNDS=60480 is a simulated week.
+    let rounds: usize = std::env::var("RKUBE_CHURN_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(360);
+    const COMPACT_EVERY: usize = 30; // 5 minutes
+    let dir = tempfile::tempdir().unwrap();
+    let s = Arc::new(open(dir.path()).await.unwrap());
+    let value = "h".repeat(300); // about a Lease object
+    let mut revs = Vec::with_capacity(KEYS);
+    for k in 0..KEYS {
+        revs.push(
+            create(
+                &*s,
+                &format!("/registry/leases/kube-node-lease/node-{k}"),
+                &value,
+            )
+            .await,
+        );
+    }
+    let mut compact_to = 0;
+    let mut sizes = Vec::new();
+    for round in 1..=rounds {
+        let updates = futures::future::join_all(revs.iter().enumerate().map(|(k, &rev)| {
+            let (s, value) = (Arc::clone(&s), value.clone());
+            async move {
+                update(
+                    &*s,
+                    &format!("/registry/leases/kube-node-lease/node-{k}"),
+                    &value,
+                    rev,
+                )
+                .await
+            }
+        }))
+        .await;
+        revs = updates;
+        if round % COMPACT_EVERY == 0 {
+            if compact_to > 0 {
+                s.compact(compact_to).await.unwrap();
+            }
+            compact_to = s.current_revision().await.unwrap();
+        }
+        // Measure mid-period, when the last compaction's sweep is long done.
+        if round % COMPACT_EVERY == COMPACT_EVERY / 2 {
+            sizes.push(s.disk_usage());
+        }
+    }
+    eprintln!("disk usage mid-period: {sizes:?}");
+    // From the third period on (two periods of history: the steady state) nothing grows
+    // beyond the early steady size and a little noise. (Dips are fine: the WAL is truncated
+    // after each compaction and refills.)
+    let early = sizes[2].max(sizes[3]);
+    assert!(
+        sizes[2..].iter().all(|&size| size <= early + early / 20),
+        "file size must stay flat under churn, saw {sizes:?}"
+    );
+    // And the log holds no forgotten versions: after one more compaction at the latest
+    // revision, one row per key remains.
+    s.compact(s.current_revision().await.unwrap())
+        .await
+        .unwrap();
+    let rows = settle_row_count(s.path(), KEYS as i64).await;
+    assert_eq!(
+        rows, KEYS as i64,
+        "rows left after compacting to the latest revision"
+    );
+}
+
+/// Counts the log's rows, straight from the file, until it reaches `want` or 10 s pass (the
+/// sweep runs in the background after `compact` returns).
+async fn settle_row_count(path: &std::path::Path, want: i64) -> i64 {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM log", [], |r| r.get(0))
+            .unwrap();
+        if n == want || tokio::time::Instant::now() > deadline {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_compaction_sweeps_versions_superseded_since_the_last_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await.unwrap();
+    let mut revs = Vec::new();
+    for k in 0..50 {
+        revs.push(create(&s, &format!("/k/{k}"), "v1").await);
+    }
+    // The v1 rows are live at the first compaction, so it must keep them...
+    s.compact(s.current_revision().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(settle_row_count(s.path(), 50).await, 50);
+    for (k, rev) in revs.iter().enumerate() {
+        update(&s, &format!("/k/{k}"), "v2", *rev).await;
+    }
+    // ...and the second must remove them, though they are older than the first.
+    s.compact(s.current_revision().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        settle_row_count(s.path(), 50).await,
+        50,
+        "v1 rows must be swept"
+    );
+    assert_eq!(s.get("/k/7", 0).await.unwrap().unwrap().value, "v2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compactor_keeps_one_interval_of_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let s: Arc<dyn Store> = Arc::new(open(dir.path()).await.unwrap());
+    let interval = Duration::from_millis(300);
+    let _compactor = spawn_compactor(Arc::clone(&s), interval);
+    let first = create(&*s, "/a", "0").await;
+    let mut rev = first;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while s.compacted_revision().await.unwrap() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the compactor never ran"
+        );
+        rev = update(&*s, "/a", "x", rev).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let compacted = s.compacted_revision().await.unwrap();
+    assert!(
+        compacted >= first,
+        "compacted to a revision seen one interval earlier"
+    );
+    assert!(
+        compacted < rev,
+        "the most recent interval is kept: {compacted} vs {rev}"
+    );
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs, from Debian packages, what building, running and testing rkube needs. Idempotent:
+# installs only what is missing, so a second run is quick and touches nothing.
+#   protobuf-compiler  protoc, needed to build the CRI and etcd gRPC clients
+#   etcd-server        a real etcd for the store's tests and benchmarks
+#   etcd-client        etcdctl, to look inside a cluster's store by hand
+set -euo pipefail
+
+packages=(protobuf-compiler etcd-server etcd-client)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all present (${packages[*]})"
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: need root to install: ${missing[*]} (run as root)" >&2
+    exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
