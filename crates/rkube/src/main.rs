@@ -1,6 +1,8 @@
 //! The rkube binary: parses flags into typed configs and starts components. Thin on purpose:
 //! the components are libraries.
 
+mod server;
+
 use clap::{Parser, Subcommand};
 
 /// A Kubernetes-compatible cluster in one binary.
@@ -13,6 +15,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the control plane: the Kubernetes API on the embedded store (or etcd).
+    Server(server::ServerArgs),
     /// Print the version of this binary and of the Kubernetes API it serves.
     Version,
 }
@@ -26,9 +30,10 @@ fn main() -> anyhow::Result<()> {
         Command::Version => {
             println!("rkube {}", env!("CARGO_PKG_VERSION"));
             println!("Kubernetes API {KUBERNETES_API_VERSION}");
+            Ok(())
         }
+        Command::Server(args) => server::run(args),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -46,5 +51,19 @@ mod tests {
         let cli = Cli::try_parse_from(["rkube", "version"]).unwrap();
         assert!(matches!(cli.command, Command::Version));
         assert!(Cli::try_parse_from(["rkube", "no-such-command"]).is_err());
+    }
+
+    #[test]
+    fn server_flags_follow_k3s() {
+        let cli = Cli::try_parse_from([
+            "rkube", "server", "--data-dir", "/tmp/x", "--https-listen-port", "7443",
+            "--datastore-endpoint", "http://127.0.0.1:2379", "--tls-san", "a.example", "--tls-san", "10.0.0.1",
+        ])
+        .unwrap();
+        let Command::Server(args) = cli.command else { panic!("not server") };
+        let config = args.config();
+        assert_eq!(config.https_port, 7443);
+        assert_eq!(config.tls_sans, ["a.example", "10.0.0.1"]);
+        assert_eq!(config.datastore_endpoint.as_deref(), Some("http://127.0.0.1:2379"));
     }
 }

@@ -91,6 +91,29 @@ async fn raw_etcd_rate(
     .await
 }
 
+/// The etcd backend's create (a create-if-absent transaction) sent straight through the client:
+/// separates etcd's own cost of a transaction over a put from the backend's.
+async fn raw_etcd_txn_rate(
+    client: etcd_client::Client,
+    tag: &str,
+    writers: usize,
+    total: usize,
+) -> f64 {
+    use etcd_client::{Compare, CompareOp, Txn, TxnOp};
+    let tag = tag.to_string();
+    rate(writers, total, move |i| {
+        let (mut client, key) = (client.clone(), format!("/rawtxn/{tag}/{i}"));
+        async move {
+            let txn = Txn::new()
+                .when([Compare::create_revision(key.as_str(), CompareOp::Equal, 0)])
+                .and_then([TxnOp::put(key.as_str(), vec![b'v'; VALUE_LEN], None)])
+                .or_else([TxnOp::get(key.as_str(), None)]);
+            assert!(client.txn(txn).await.expect("raw txn").succeeded());
+        }
+    })
+    .await
+}
+
 /// Raw SQLite with the embedded backend's settings (WAL, synchronous=FULL), one writer,
 /// `per_commit` inserts per transaction: the engine's own ceiling.
 fn raw_sqlite_rate(dir: &std::path::Path, per_commit: usize, total: usize) -> f64 {
@@ -192,7 +215,7 @@ async fn main() {
         .await
         .expect("raw etcd client");
 
-    let mut rows: Vec<(String, [String; 4])> = Vec::new();
+    let mut rows: Vec<(String, [String; 5])> = Vec::new();
     for (writers, total) in [(1, plan.single_writes), (64, plan.concurrent_writes)] {
         eprintln!("durable writes, {writers} writer(s), {total} × {VALUE_LEN} B…");
         let e = store_rate(
@@ -210,6 +233,7 @@ async fn main() {
         )
         .await;
         let r = raw_etcd_rate(raw.clone(), &format!("w{writers}"), writers, total).await;
+        let t = raw_etcd_txn_rate(raw.clone(), &format!("w{writers}"), writers, total).await;
         let per_commit = writers;
         let path = dir.path().to_path_buf();
         let q = tokio::task::spawn_blocking(move || raw_sqlite_rate(&path, per_commit, total))
@@ -221,6 +245,7 @@ async fn main() {
                 format!("{e:.0}"),
                 format!("{s:.0} ({:.2}× raw)", s / r),
                 format!("{r:.0}"),
+                format!("{t:.0}"),
                 format!("{q:.0} ({per_commit}/commit)"),
             ],
         ));
@@ -238,11 +263,14 @@ async fn main() {
             format!("{s50:.2} / {s99:.2} ms"),
             "–".into(),
             "–".into(),
+            "–".into(),
         ],
     ));
 
-    println!("| measurement | embedded (SQLite) | etcd backend | raw etcd put | raw SQLite |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| measurement | embedded (SQLite) | etcd backend | raw etcd put | raw etcd txn | raw SQLite |"
+    );
+    println!("|---|---|---|---|---|---|");
     for (name, cols) in rows {
         println!("| {name} | {} |", cols.join(" | "));
     }

@@ -1,0 +1,9 @@
+//! The Kubernetes API as data, shared by the apiserver and every component: the table of
+//! built-in resources, label and field selectors, Table printers, and `Status` errors.
+//! Pure: no IO, no async runtime.
+
+pub mod resources;
+pub mod selector;
+pub mod status;
+pub mod table;
+pub mod typed;

@@ -1,0 +1,259 @@
+//! The built-in resources: what discovery advertises and how the registry stores each one.
+
+/// One served resource (a group/version/kind with its REST name and storage place).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceInfo {
+    /// API group; `""` for the core group.
+    pub group: &'static str,
+    /// API version within the group.
+    pub version: &'static str,
+    /// The kind, e.g. `Pod`.
+    pub kind: &'static str,
+    /// The REST name, e.g. `pods`.
+    pub plural: &'static str,
+    /// Lower-case singular name, e.g. `pod`.
+    pub singular: &'static str,
+    /// Whether objects live in namespaces.
+    pub namespaced: bool,
+    /// kubectl short names, e.g. `po`.
+    pub short_names: &'static [&'static str],
+    /// Categories, e.g. `all`.
+    pub categories: &'static [&'static str],
+    /// Subresources served, e.g. `status`, `scale`.
+    pub subresources: &'static [&'static str],
+    /// Storage key segment under `/registry/` (upstream's etcd layout, e.g. `minions`).
+    pub storage: &'static str,
+}
+
+impl ResourceInfo {
+    /// `group/version`, or `version` for the core group.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// `plural` or `plural.group`, as upstream names a resource in messages.
+    pub fn qualified_plural(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.to_string()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    /// The kind of a list of these, e.g. `PodList`.
+    pub fn list_kind(&self) -> String {
+        format!("{}List", self.kind)
+    }
+
+    /// Whether `sub` is a served subresource.
+    pub fn has_subresource(&self, sub: &str) -> bool {
+        self.subresources.contains(&sub)
+    }
+
+    /// The store key prefix of all objects of this resource (ends with `/`).
+    pub fn storage_prefix(&self) -> String {
+        format!("/registry/{}/", self.storage)
+    }
+
+    /// The store key of one object.
+    pub fn storage_key(&self, namespace: Option<&str>, name: &str) -> String {
+        match namespace {
+            Some(ns) if self.namespaced => format!("/registry/{}/{ns}/{name}", self.storage),
+            _ => format!("/registry/{}/{name}", self.storage),
+        }
+    }
+}
+
+/// Verbs every built-in resource supports (discovery lists them).
+pub const RESOURCE_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
+/// Verbs of a subresource, as discovery lists them.
+pub fn subresource_verbs(sub: &str) -> &'static [&'static str] {
+    match sub {
+        "binding" | "eviction" => &["create"],
+        _ => &["get", "patch", "update"],
+    }
+}
+
+/// The kind a subresource speaks, when it is not the resource's own kind.
+pub fn subresource_kind(info: &ResourceInfo, sub: &str) -> &'static str {
+    match sub {
+        "scale" => "Scale",
+        "binding" => "Binding",
+        "eviction" => "Eviction",
+        _ => info.kind,
+    }
+}
+
+macro_rules! resources {
+    ($( $group:literal $version:literal $kind:literal $plural:literal $singular:literal
+        ns=$ns:literal short=[$($short:literal),*] cat=[$($cat:literal),*]
+        sub=[$($sub:literal),*] storage=$storage:literal ;)*) => {
+        /// Every built-in resource, in discovery order within each group version.
+        pub static BUILTIN: &[ResourceInfo] = &[$(ResourceInfo {
+            group: $group, version: $version, kind: $kind, plural: $plural,
+            singular: $singular, namespaced: $ns, short_names: &[$($short),*],
+            categories: &[$($cat),*], subresources: &[$($sub),*], storage: $storage,
+        }),*];
+    };
+}
+
+resources! {
+    "" "v1" "Binding" "bindings" "binding" ns=true short=[] cat=[] sub=[] storage="bindings";
+    "" "v1" "ConfigMap" "configmaps" "configmap" ns=true short=["cm"] cat=[] sub=[] storage="configmaps";
+    "" "v1" "Endpoints" "endpoints" "endpoints" ns=true short=["ep"] cat=[] sub=[] storage="services/endpoints";
+    "" "v1" "Event" "events" "event" ns=true short=["ev"] cat=[] sub=[] storage="events";
+    "" "v1" "LimitRange" "limitranges" "limitrange" ns=true short=["limits"] cat=[] sub=[] storage="limitranges";
+    "" "v1" "Namespace" "namespaces" "namespace" ns=false short=["ns"] cat=[] sub=["status", "finalize"] storage="namespaces";
+    "" "v1" "Node" "nodes" "node" ns=false short=["no"] cat=[] sub=["status"] storage="minions";
+    "" "v1" "PersistentVolumeClaim" "persistentvolumeclaims" "persistentvolumeclaim" ns=true short=["pvc"] cat=[] sub=["status"] storage="persistentvolumeclaims";
+    "" "v1" "PersistentVolume" "persistentvolumes" "persistentvolume" ns=false short=["pv"] cat=[] sub=["status"] storage="persistentvolumes";
+    "" "v1" "Pod" "pods" "pod" ns=true short=["po"] cat=["all"] sub=["status", "binding", "eviction"] storage="pods";
+    "" "v1" "PodTemplate" "podtemplates" "podtemplate" ns=true short=[] cat=[] sub=[] storage="podtemplates";
+    "" "v1" "ReplicationController" "replicationcontrollers" "replicationcontroller" ns=true short=["rc"] cat=["all"] sub=["status", "scale"] storage="controllers";
+    "" "v1" "ResourceQuota" "resourcequotas" "resourcequota" ns=true short=["quota"] cat=[] sub=["status"] storage="resourcequotas";
+    "" "v1" "Secret" "secrets" "secret" ns=true short=[] cat=[] sub=[] storage="secrets";
+    "" "v1" "ServiceAccount" "serviceaccounts" "serviceaccount" ns=true short=["sa"] cat=[] sub=[] storage="serviceaccounts";
+    "" "v1" "Service" "services" "service" ns=true short=["svc"] cat=["all"] sub=["status"] storage="services/specs";
+    "apps" "v1" "ControllerRevision" "controllerrevisions" "controllerrevision" ns=true short=[] cat=[] sub=[] storage="controllerrevisions";
+    "apps" "v1" "DaemonSet" "daemonsets" "daemonset" ns=true short=["ds"] cat=["all"] sub=["status"] storage="daemonsets";
+    "apps" "v1" "Deployment" "deployments" "deployment" ns=true short=["deploy"] cat=["all"] sub=["status", "scale"] storage="deployments";
+    "apps" "v1" "ReplicaSet" "replicasets" "replicaset" ns=true short=["rs"] cat=["all"] sub=["status", "scale"] storage="replicasets";
+    "apps" "v1" "StatefulSet" "statefulsets" "statefulset" ns=true short=["sts"] cat=["all"] sub=["status", "scale"] storage="statefulsets";
+    "autoscaling" "v2" "HorizontalPodAutoscaler" "horizontalpodautoscalers" "horizontalpodautoscaler" ns=true short=["hpa"] cat=["all"] sub=["status"] storage="horizontalpodautoscalers";
+    "batch" "v1" "CronJob" "cronjobs" "cronjob" ns=true short=["cj"] cat=["all"] sub=["status"] storage="cronjobs";
+    "batch" "v1" "Job" "jobs" "job" ns=true short=[] cat=["all"] sub=["status"] storage="jobs";
+    "coordination.k8s.io" "v1" "Lease" "leases" "lease" ns=true short=[] cat=[] sub=[] storage="leases";
+    "discovery.k8s.io" "v1" "EndpointSlice" "endpointslices" "endpointslice" ns=true short=[] cat=[] sub=[] storage="endpointslices";
+    "networking.k8s.io" "v1" "IngressClass" "ingressclasses" "ingressclass" ns=false short=[] cat=[] sub=[] storage="ingressclasses";
+    "networking.k8s.io" "v1" "Ingress" "ingresses" "ingress" ns=true short=["ing"] cat=[] sub=["status"] storage="ingress";
+    "networking.k8s.io" "v1" "NetworkPolicy" "networkpolicies" "networkpolicy" ns=true short=["netpol"] cat=[] sub=[] storage="networkpolicies";
+    "policy" "v1" "PodDisruptionBudget" "poddisruptionbudgets" "poddisruptionbudget" ns=true short=["pdb"] cat=[] sub=["status"] storage="poddisruptionbudgets";
+    "rbac.authorization.k8s.io" "v1" "ClusterRoleBinding" "clusterrolebindings" "clusterrolebinding" ns=false short=[] cat=[] sub=[] storage="clusterrolebindings";
+    "rbac.authorization.k8s.io" "v1" "ClusterRole" "clusterroles" "clusterrole" ns=false short=[] cat=[] sub=[] storage="clusterroles";
+    "rbac.authorization.k8s.io" "v1" "RoleBinding" "rolebindings" "rolebinding" ns=true short=[] cat=[] sub=[] storage="rolebindings";
+    "rbac.authorization.k8s.io" "v1" "Role" "roles" "role" ns=true short=[] cat=[] sub=[] storage="roles";
+    "storage.k8s.io" "v1" "StorageClass" "storageclasses" "storageclass" ns=false short=["sc"] cat=[] sub=[] storage="storageclasses";
+}
+
+/// Resources that are only a verb on another object (POST-only), not stored or listed.
+pub fn is_virtual(info: &ResourceInfo) -> bool {
+    info.plural == "bindings"
+}
+
+/// Looks a resource up by group, version and plural.
+pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceInfo> {
+    BUILTIN
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
+}
+
+/// Looks a resource up by group, version and kind.
+pub fn find_kind(group: &str, version: &str, kind: &str) -> Option<&'static ResourceInfo> {
+    BUILTIN
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.kind == kind)
+}
+
+/// The served groups with their versions, preferred version first, core group excluded.
+pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut out: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
+    for r in BUILTIN.iter().filter(|r| !r.group.is_empty()) {
+        match out.iter_mut().find(|(g, _)| *g == r.group) {
+            Some((_, versions)) if !versions.contains(&r.version) => versions.push(r.version),
+            Some(_) => {}
+            None => out.push((r.group, vec![r.version])),
+        }
+    }
+    out
+}
+
+/// The resources of one group version.
+pub fn in_group_version<'a>(
+    group: &'a str,
+    version: &'a str,
+) -> impl Iterator<Item = &'static ResourceInfo> + 'a {
+    BUILTIN
+        .iter()
+        .filter(move |r| r.group == group && r.version == version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups() {
+        let pods = find("", "v1", "pods").unwrap();
+        assert_eq!(pods.kind, "Pod");
+        assert_eq!(pods.storage_key(Some("default"), "a"), "/registry/pods/default/a");
+        assert_eq!(find_kind("apps", "v1", "Deployment").unwrap().plural, "deployments");
+        let nodes = find("", "v1", "nodes").unwrap();
+        assert_eq!(nodes.storage_key(Some("ignored"), "n1"), "/registry/minions/n1");
+        assert_eq!(find("apps", "v1", "deployments").unwrap().qualified_plural(), "deployments.apps");
+        assert!(find("", "v1", "nothing").is_none());
+    }
+
+    #[test]
+    fn every_resource_is_unique_and_k8s_openapi_agrees() {
+        for (i, a) in BUILTIN.iter().enumerate() {
+            for b in &BUILTIN[i + 1..] {
+                assert!(
+                    !(a.group == b.group && a.version == b.version && a.plural == b.plural),
+                    "{} listed twice",
+                    a.plural
+                );
+            }
+        }
+        // The storage prefixes must not nest into each other (a list of one would see the other).
+        for a in BUILTIN {
+            for b in BUILTIN {
+                if a.storage != b.storage {
+                    assert!(
+                        !b.storage_prefix().starts_with(&a.storage_prefix()),
+                        "{} nests in {}",
+                        b.storage,
+                        a.storage
+                    );
+                }
+            }
+        }
+        use k8s_openapi::Resource;
+        fn check<T: Resource>() {
+            let r = find(T::GROUP, T::VERSION, T::URL_PATH_SEGMENT)
+                .unwrap_or_else(|| panic!("{} missing", T::KIND));
+            assert_eq!(r.kind, T::KIND);
+        }
+        use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, core::v1 as core};
+        check::<core::Pod>();
+        check::<core::Service>();
+        check::<core::Endpoints>();
+        check::<core::Node>();
+        check::<core::ReplicationController>();
+        check::<apps::Deployment>();
+        check::<batch::CronJob>();
+        check::<k8s_openapi::api::networking::v1::Ingress>();
+        check::<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>();
+        check::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>();
+    }
+
+    #[test]
+    fn groups_list_each_group_once() {
+        let g = groups();
+        assert!(g.iter().any(|(g, v)| *g == "apps" && v == &["v1"]));
+        assert_eq!(g.iter().filter(|(g, _)| *g == "apps").count(), 1);
+    }
+}

@@ -1,0 +1,433 @@
+//! Validation of objects as upstream's `pkg/apis/<group>/validation` does it: create checks
+//! (names, metadata, spec) and update checks (everything create checks plus immutable fields).
+//! Messages and field paths follow upstream's wording, because clients and users match on them.
+//!
+//! Objects arrive as JSON that already decodes into the k8s-openapi type of their kind; each
+//! kind's checks decode it and work on the typed struct. Nothing here panics on any input.
+
+pub mod apps;
+pub mod autoscaling;
+pub mod batch;
+pub mod coordination;
+pub mod core;
+pub mod cron;
+pub mod discovery;
+pub mod meta;
+pub mod names;
+pub mod networking;
+pub mod pod;
+pub mod policy;
+pub mod quantity;
+pub mod rbac;
+pub mod service;
+pub mod storage;
+pub mod volumes;
+
+use crate::status::FieldCause;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A list of field problems; empty means valid.
+pub type Errors = Vec<FieldCause>;
+
+/// Validation of a new object (upstream's `ValidateXxx`), names and metadata included.
+/// Empty means valid. Kinds this module does not know are not checked (empty result).
+pub fn validate_create(group: &str, kind: &str, obj: &Value) -> Vec<FieldCause> {
+    match (group, kind) {
+        ("", "Pod") => pod::validate_pod_create(obj),
+        ("", "PodTemplate") => core::validate_pod_template(obj, None),
+        ("", "ReplicationController") => core::validate_replication_controller(obj, None),
+        ("", "Service") => service::validate_service(obj, None),
+        ("", "ConfigMap") => core::validate_config_map(obj, None),
+        ("", "Secret") => core::validate_secret(obj, None),
+        ("", "Namespace") => core::validate_namespace(obj, None),
+        ("", "Node") => core::validate_node(obj, None),
+        ("", "ServiceAccount") => core::validate_service_account(obj, None),
+        ("", "Endpoints") => core::validate_endpoints(obj, None),
+        ("", "Event") => core::validate_event(obj, None),
+        ("", "LimitRange") => core::validate_limit_range(obj, None),
+        ("", "ResourceQuota") => core::validate_resource_quota(obj, None),
+        ("", "PersistentVolume") => core::validate_persistent_volume(obj, None),
+        ("", "PersistentVolumeClaim") => core::validate_persistent_volume_claim(obj, None),
+        ("", "Binding") => core::validate_binding(obj),
+        ("apps", "Deployment") => apps::validate_deployment(obj, None),
+        ("apps", "ReplicaSet") => apps::validate_replica_set(obj, None),
+        ("apps", "StatefulSet") => apps::validate_stateful_set(obj, None),
+        ("apps", "DaemonSet") => apps::validate_daemon_set(obj, None),
+        ("apps", "ControllerRevision") => apps::validate_controller_revision(obj, None),
+        ("batch", "Job") => batch::validate_job(obj, None),
+        ("batch", "CronJob") => batch::validate_cron_job(obj, None),
+        ("coordination.k8s.io", "Lease") => coordination::validate_lease(obj, None),
+        ("discovery.k8s.io", "EndpointSlice") => discovery::validate_endpoint_slice(obj, None),
+        ("networking.k8s.io", "Ingress") => networking::validate_ingress(obj, None),
+        ("networking.k8s.io", "IngressClass") => networking::validate_ingress_class(obj, None),
+        ("networking.k8s.io", "NetworkPolicy") => networking::validate_network_policy(obj, None),
+        ("policy", "PodDisruptionBudget") => policy::validate_pdb(obj, None),
+        ("rbac.authorization.k8s.io", "Role") => rbac::validate_role(obj, None),
+        ("rbac.authorization.k8s.io", "ClusterRole") => rbac::validate_cluster_role(obj, None),
+        ("rbac.authorization.k8s.io", "RoleBinding") => rbac::validate_role_binding(obj, None),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding") => {
+            rbac::validate_cluster_role_binding(obj, None)
+        }
+        ("storage.k8s.io", "StorageClass") => storage::validate_storage_class(obj, None),
+        ("autoscaling", "HorizontalPodAutoscaler") => autoscaling::validate_hpa(obj, None),
+        _ => Vec::new(),
+    }
+}
+
+/// Validation of an update (upstream's `ValidateXxxUpdate`): everything [`validate_create`]
+/// checks on `new` plus metadata immutability and each kind's immutable fields.
+pub fn validate_update(group: &str, kind: &str, new: &Value, old: &Value) -> Vec<FieldCause> {
+    let old = Some(old);
+    match (group, kind) {
+        ("", "Pod") => pod::validate_pod_update(new, old.unwrap_or(&Value::Null)),
+        ("", "PodTemplate") => core::validate_pod_template(new, old),
+        ("", "ReplicationController") => core::validate_replication_controller(new, old),
+        ("", "Service") => service::validate_service(new, old),
+        ("", "ConfigMap") => core::validate_config_map(new, old),
+        ("", "Secret") => core::validate_secret(new, old),
+        ("", "Namespace") => core::validate_namespace(new, old),
+        ("", "Node") => core::validate_node(new, old),
+        ("", "ServiceAccount") => core::validate_service_account(new, old),
+        ("", "Endpoints") => core::validate_endpoints(new, old),
+        ("", "Event") => core::validate_event(new, old),
+        ("", "LimitRange") => core::validate_limit_range(new, old),
+        ("", "ResourceQuota") => core::validate_resource_quota(new, old),
+        ("", "PersistentVolume") => core::validate_persistent_volume(new, old),
+        ("", "PersistentVolumeClaim") => core::validate_persistent_volume_claim(new, old),
+        ("apps", "Deployment") => apps::validate_deployment(new, old),
+        ("apps", "ReplicaSet") => apps::validate_replica_set(new, old),
+        ("apps", "StatefulSet") => apps::validate_stateful_set(new, old),
+        ("apps", "DaemonSet") => apps::validate_daemon_set(new, old),
+        ("apps", "ControllerRevision") => apps::validate_controller_revision(new, old),
+        ("batch", "Job") => batch::validate_job(new, old),
+        ("batch", "CronJob") => batch::validate_cron_job(new, old),
+        ("coordination.k8s.io", "Lease") => coordination::validate_lease(new, old),
+        ("discovery.k8s.io", "EndpointSlice") => discovery::validate_endpoint_slice(new, old),
+        ("networking.k8s.io", "Ingress") => networking::validate_ingress(new, old),
+        ("networking.k8s.io", "IngressClass") => networking::validate_ingress_class(new, old),
+        ("networking.k8s.io", "NetworkPolicy") => networking::validate_network_policy(new, old),
+        ("policy", "PodDisruptionBudget") => policy::validate_pdb(new, old),
+        ("rbac.authorization.k8s.io", "Role") => rbac::validate_role(new, old),
+        ("rbac.authorization.k8s.io", "ClusterRole") => rbac::validate_cluster_role(new, old),
+        ("rbac.authorization.k8s.io", "RoleBinding") => rbac::validate_role_binding(new, old),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding") => {
+            rbac::validate_cluster_role_binding(new, old)
+        }
+        ("storage.k8s.io", "StorageClass") => storage::validate_storage_class(new, old),
+        ("autoscaling", "HorizontalPodAutoscaler") => autoscaling::validate_hpa(new, old),
+        _ => Vec::new(),
+    }
+}
+
+/// A field path as upstream prints it: `spec.containers[0].ports[1].name`, `data[key]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Path(String);
+
+impl Path {
+    /// A path starting at `name` (may be empty for "the whole object").
+    pub fn new(name: &str) -> Path {
+        Path(name.to_string())
+    }
+
+    /// `self.name`.
+    pub fn child(&self, name: &str) -> Path {
+        if self.0.is_empty() {
+            Path(name.to_string())
+        } else {
+            Path(format!("{}.{name}", self.0))
+        }
+    }
+
+    /// `self[i]`.
+    pub fn index(&self, i: usize) -> Path {
+        Path(format!("{}[{i}]", self.0))
+    }
+
+    /// `self[key]` (map keys are printed unquoted, as upstream does).
+    pub fn key(&self, key: &str) -> Path {
+        Path(format!("{}[{key}]", self.0))
+    }
+
+    /// The path as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Path {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&Path> for String {
+    fn from(p: &Path) -> String {
+        p.0.clone()
+    }
+}
+
+impl From<Path> for String {
+    fn from(p: Path) -> String {
+        p.0
+    }
+}
+
+/// Decodes `obj` into its typed struct, ignoring `apiVersion`/`kind` (the typed structs insist
+/// on their own version). `None` when the JSON does not fit the type.
+pub(crate) fn decode<T: DeserializeOwned>(obj: &Value) -> Option<T> {
+    match obj {
+        Value::Object(map) => {
+            let mut map = map.clone();
+            map.remove("apiVersion");
+            map.remove("kind");
+            serde_json::from_value(Value::Object(map)).ok()
+        }
+        _ => None,
+    }
+}
+
+/// The cause reported when an object does not even decode into its type.
+pub(crate) fn undecodable(kind: &str) -> Errors {
+    vec![FieldCause::invalid(
+        "",
+        &Value::String(String::new()),
+        format!("object does not decode as a {kind}"),
+    )]
+}
+
+/// Decodes `new` (and `old` when given) or returns the undecodable cause.
+pub(crate) fn decode_pair<T: DeserializeOwned>(
+    kind: &str,
+    new: &Value,
+    old: Option<&Value>,
+) -> Result<(T, Option<T>), Errors> {
+    let Some(n) = decode::<T>(new) else {
+        return Err(undecodable(kind));
+    };
+    let o = match old {
+        None => None,
+        Some(o) => match decode::<T>(o) {
+            Some(o) => Some(o),
+            None => return Err(undecodable(kind)),
+        },
+    };
+    Ok((n, o))
+}
+
+/// The string in an optional field, `""` when unset (Go's zero value).
+pub(crate) fn s(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("")
+}
+
+/// A JSON string value, for [`FieldCause`] constructors.
+pub(crate) fn jstr(v: &str) -> Value {
+    Value::String(v.to_string())
+}
+
+/// `must be greater than or equal to 0` when `value` is negative.
+pub(crate) fn nonnegative(value: i64, path: &Path) -> Errors {
+    if value < 0 {
+        vec![FieldCause::invalid(
+            path,
+            &Value::from(value),
+            "must be greater than or equal to 0",
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
+/// `field is immutable` when `new != old`; the value is rendered by `render`.
+pub(crate) fn immutable<T: PartialEq>(
+    new: &T,
+    old: &T,
+    path: &Path,
+    render: impl FnOnce(&T) -> String,
+) -> Errors {
+    if new != old {
+        vec![FieldCause::invalid_rendered(
+            path,
+            render(new),
+            "field is immutable",
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Go's `%q` for a string (close enough: Rust's debug quoting).
+pub(crate) fn go_quote(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// Go's `%#v` of a `map[string]string`, e.g. `map[string]string{"app":"web"}`.
+pub(crate) fn go_map(map: Option<&BTreeMap<String, String>>) -> String {
+    match map {
+        None => "map[string]string(nil)".to_string(),
+        Some(m) => {
+            let items: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{}:{}", go_quote(k), go_quote(v)))
+                .collect();
+            format!("map[string]string{{{}}}", items.join(", "))
+        }
+    }
+}
+
+/// Go's `%#v` of a `[]string`, e.g. `[]string{"a", "b"}`.
+pub(crate) fn go_strings(list: Option<&[String]>) -> String {
+    match list {
+        None => "[]string(nil)".to_string(),
+        Some(l) => {
+            let items: Vec<String> = l.iter().map(|s| go_quote(s)).collect();
+            format!("[]string{{{}}}", items.join(", "))
+        }
+    }
+}
+
+/// Go's `%#v` of an `intstr.IntOrString`.
+pub(crate) fn go_int_or_string(
+    v: &k8s_openapi::apimachinery::pkg::util::intstr::IntOrString,
+) -> String {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    match v {
+        IntOrString::Int(i) => format!("intstr.IntOrString{{Type:0, IntVal:{i}, StrVal:\"\"}}"),
+        IntOrString::String(s) => {
+            format!("intstr.IntOrString{{Type:1, IntVal:0, StrVal:{}}}", go_quote(s))
+        }
+    }
+}
+
+/// Go's `%#v` of a `metav1.LabelSelector`, as upstream prints an immutable selector.
+pub(crate) fn go_label_selector(
+    sel: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
+) -> String {
+    let Some(sel) = sel else {
+        return "null".to_string();
+    };
+    let exprs = match &sel.match_expressions {
+        None => "[]v1.LabelSelectorRequirement(nil)".to_string(),
+        Some(list) => {
+            let items: Vec<String> = list
+                .iter()
+                .map(|r| {
+                    format!(
+                        "v1.LabelSelectorRequirement{{Key:{}, Operator:{}, Values:{}}}",
+                        go_quote(&r.key),
+                        go_quote(&r.operator),
+                        go_strings(r.values.as_deref())
+                    )
+                })
+                .collect();
+            format!("[]v1.LabelSelectorRequirement{{{}}}", items.join(", "))
+        }
+    };
+    format!(
+        "v1.LabelSelector{{MatchLabels:{}, MatchExpressions:{}}}",
+        go_map(sel.match_labels.as_ref()),
+        exprs
+    )
+}
+
+/// The JSON form of a typed value, for messages that print a whole struct.
+pub(crate) fn json_of<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".to_string())
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use crate::status::FieldCause;
+
+    /// `field: message` lines, for compact assertions.
+    pub fn lines(errs: &[FieldCause]) -> Vec<String> {
+        errs.iter().map(FieldCause::to_message).collect()
+    }
+
+    /// Asserts that some cause has exactly this field and message.
+    #[track_caller]
+    pub fn assert_has(errs: &[FieldCause], field: &str, message: &str) {
+        assert!(
+            errs.iter().any(|e| e.field == field && e.message == message),
+            "expected `{field}: {message}` in {:#?}",
+            lines(errs)
+        );
+    }
+
+    /// Asserts that some cause is on this field with a message starting with `prefix`.
+    #[track_caller]
+    pub fn assert_has_prefix(errs: &[FieldCause], field: &str, prefix: &str) {
+        assert!(
+            errs.iter()
+                .any(|e| e.field == field && e.message.starts_with(prefix)),
+            "expected `{field}: {prefix}...` in {:#?}",
+            lines(errs)
+        );
+    }
+
+    /// Asserts there are no causes.
+    #[track_caller]
+    pub fn assert_valid(errs: &[FieldCause]) {
+        assert!(errs.is_empty(), "expected valid, got {:#?}", lines(errs));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn paths_print_like_upstream() {
+        let p = Path::new("spec").child("containers").index(0).child("name");
+        assert_eq!(p.as_str(), "spec.containers[0].name");
+        assert_eq!(Path::new("data").key("a b").as_str(), "data[a b]");
+        assert_eq!(Path::new("").child("x").as_str(), "x");
+    }
+
+    #[test]
+    fn go_renderings() {
+        let mut m = BTreeMap::new();
+        m.insert("app".to_string(), "web".to_string());
+        m.insert("tier".to_string(), "fe".to_string());
+        assert_eq!(
+            go_map(Some(&m)),
+            r#"map[string]string{"app":"web", "tier":"fe"}"#
+        );
+        assert_eq!(go_map(None), "map[string]string(nil)");
+        let sel: k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector =
+            serde_json::from_value(json!({"matchLabels": {"app": "nginx2"}})).unwrap();
+        assert_eq!(
+            go_label_selector(Some(&sel)),
+            r#"v1.LabelSelector{MatchLabels:map[string]string{"app":"nginx2"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}"#
+        );
+    }
+
+    #[test]
+    fn unknown_kinds_and_garbage_never_panic() {
+        assert!(validate_create("example.com", "Widget", &json!({})).is_empty());
+        for kind in [
+            ("", "Pod"),
+            ("", "Service"),
+            ("apps", "Deployment"),
+            ("batch", "CronJob"),
+            ("", "Secret"),
+            ("networking.k8s.io", "Ingress"),
+            ("autoscaling", "HorizontalPodAutoscaler"),
+        ] {
+            for garbage in [
+                json!(null),
+                json!(5),
+                json!("x"),
+                json!({"spec": 5}),
+                json!({"metadata": {"name": 7}}),
+                json!({"spec": {"containers": "no"}}),
+            ] {
+                let errs = validate_create(kind.0, kind.1, &garbage);
+                assert!(!errs.is_empty(), "{kind:?} {garbage}");
+                let _ = validate_update(kind.0, kind.1, &garbage, &garbage);
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Authentication: who is making a request.
+//!
+//! Sources, in upstream's order: a verified client certificate (user = CN, groups =
+//! O values), then a bearer token (`Authorization: Bearer <t>`) from the static token
+//! file, then (only if enabled) anonymous. Every authenticated non-anonymous user also
+//! gets the group `system:authenticated`. A request that authenticates has its
+//! `Authorization` header removed (as upstream does, so it never reaches a proxied
+//! backend) and a [`UserInfo`] in its extensions; one that does not gets HTTP 401 with
+//! upstream's `Status` body. See [`layer`].
+
+mod layer;
+mod token_file;
+
+use std::path::PathBuf;
+
+use http::HeaderMap;
+
+use crate::serve::ClientCertIdentity;
+
+pub use layer::{AuthnLayer, AuthnService, UNAUTHORIZED_BODY, layer, unauthorized_response};
+pub use token_file::TokenFile;
+
+/// Group added to every authenticated (non-anonymous) user.
+pub const AUTHENTICATED_GROUP: &str = "system:authenticated";
+/// Group of the anonymous user.
+pub const UNAUTHENTICATED_GROUP: &str = "system:unauthenticated";
+/// User name of unauthenticated requests when anonymous access is enabled.
+pub const ANONYMOUS_USER: &str = "system:anonymous";
+
+/// The authenticated user of a request (upstream's `user.Info`, without `extra`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserInfo {
+    /// User name, e.g. `system:admin` or `system:node:n1`.
+    pub name: String,
+    /// Unique id; empty for certificate users.
+    pub uid: String,
+    /// Groups, e.g. `system:masters`, `system:authenticated`.
+    pub groups: Vec<String>,
+}
+
+/// Errors of the authentication configuration (not of requests: those are [`Rejection`]).
+#[derive(Debug, thiserror::Error)]
+pub enum AuthnError {
+    /// The token file could not be read.
+    #[error("read token file {path}: {source}")]
+    Io {
+        /// The token file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The token file is malformed.
+    #[error("token file line {line}: {reason}")]
+    TokenFile {
+        /// 1-based line of the offending record.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Why a request was not authenticated (for logs; clients only see 401).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// The request carried no usable credentials and anonymous access is off.
+    #[error("no credentials")]
+    NoCredentials,
+    /// A bearer token was presented but is not known.
+    #[error("invalid bearer token")]
+    InvalidBearerToken,
+}
+
+/// Authenticates requests from their client certificate identity and headers.
+#[derive(Clone, Debug, Default)]
+pub struct Authenticator {
+    tokens: Option<TokenFile>,
+    anonymous: bool,
+}
+
+impl Authenticator {
+    /// An authenticator accepting verified client certificates only, anonymous off.
+    pub fn new() -> Authenticator {
+        Authenticator::default()
+    }
+
+    /// Also accepts the bearer tokens of `tokens` (upstream's `--token-auth-file`).
+    pub fn with_token_file(mut self, tokens: TokenFile) -> Authenticator {
+        self.tokens = Some(tokens);
+        self
+    }
+
+    /// Lets requests without credentials through as `system:anonymous` in
+    /// `system:unauthenticated` (upstream's `--anonymous-auth`; off by default, as k3s).
+    /// A bad bearer token is still rejected.
+    pub fn with_anonymous(mut self, anonymous: bool) -> Authenticator {
+        self.anonymous = anonymous;
+        self
+    }
+
+    /// Authenticates a request given its verified client certificate identity (from
+    /// [`crate::serve`]) and headers.
+    pub fn authenticate(
+        &self,
+        cert: Option<&ClientCertIdentity>,
+        headers: &HeaderMap,
+    ) -> Result<UserInfo, Rejection> {
+        if let Some(id) = cert
+            && !id.common_name.is_empty()
+        {
+            return Ok(with_authenticated_group(UserInfo {
+                name: id.common_name.clone(),
+                uid: String::new(),
+                groups: id.organizations.clone(),
+            }));
+        }
+        if let Some(token) = bearer_token(headers) {
+            return match self.tokens.as_ref().and_then(|t| t.lookup(token)) {
+                Some(user) => Ok(with_authenticated_group(user.clone())),
+                None => Err(Rejection::InvalidBearerToken),
+            };
+        }
+        if self.anonymous {
+            return Ok(UserInfo {
+                name: ANONYMOUS_USER.to_string(),
+                uid: String::new(),
+                groups: vec![UNAUTHENTICATED_GROUP.to_string()],
+            });
+        }
+        Err(Rejection::NoCredentials)
+    }
+}
+
+/// The bearer token of an `Authorization` header, parsed as upstream does: trimmed, split
+/// on spaces, scheme `bearer` in any case, non-empty token. `None` if there is none.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let mut parts = value.splitn(3, ' ');
+    let scheme = parts.next()?;
+    let token = parts.next()?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Adds `system:authenticated` unless present (upstream's AuthenticatedGroupAdder).
+fn with_authenticated_group(mut user: UserInfo) -> UserInfo {
+    if !user.groups.iter().any(|g| g == AUTHENTICATED_GROUP) {
+        user.groups.push(AUTHENTICATED_GROUP.to_string());
+    }
+    user
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(auth: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::AUTHORIZATION, auth.parse().unwrap());
+        h
+    }
+
+    fn authn() -> Authenticator {
+        Authenticator::new().with_token_file(TokenFile::parse("s3cret,alice,u1,\"a,b\"\n").unwrap())
+    }
+
+    #[test]
+    fn certificate_first() {
+        let id = ClientCertIdentity {
+            common_name: "system:admin".into(),
+            organizations: vec!["system:masters".into()],
+        };
+        let u = authn().authenticate(Some(&id), &headers("Bearer wrong")).unwrap();
+        assert_eq!(u.name, "system:admin");
+        assert_eq!(u.groups, ["system:masters", "system:authenticated"]);
+    }
+
+    #[test]
+    fn empty_common_name_falls_through_to_token() {
+        let id = ClientCertIdentity {
+            common_name: String::new(),
+            organizations: vec![],
+        };
+        let u = authn().authenticate(Some(&id), &headers("Bearer s3cret")).unwrap();
+        assert_eq!(u.name, "alice");
+        assert_eq!(u.groups, ["a", "b", "system:authenticated"]);
+    }
+
+    #[test]
+    fn token_parsing() {
+        let a = authn();
+        assert!(a.authenticate(None, &headers("bearer  s3cret")).is_err());
+        assert_eq!(a.authenticate(None, &headers("  BEARER s3cret ")).unwrap().name, "alice");
+        assert_eq!(a.authenticate(None, &headers("Bearer s3cret extra")).unwrap().name, "alice");
+        assert_eq!(
+            a.authenticate(None, &headers("Bearer nope")),
+            Err(Rejection::InvalidBearerToken)
+        );
+        assert_eq!(a.authenticate(None, &headers("Basic Zm9vOmJhcg==")), Err(Rejection::NoCredentials));
+        assert_eq!(a.authenticate(None, &HeaderMap::new()), Err(Rejection::NoCredentials));
+    }
+
+    #[test]
+    fn anonymous() {
+        let a = authn().with_anonymous(true);
+        let u = a.authenticate(None, &HeaderMap::new()).unwrap();
+        assert_eq!(u.name, ANONYMOUS_USER);
+        assert_eq!(u.groups, [UNAUTHENTICATED_GROUP]);
+        assert_eq!(
+            a.authenticate(None, &headers("Bearer nope")),
+            Err(Rejection::InvalidBearerToken)
+        );
+    }
+}

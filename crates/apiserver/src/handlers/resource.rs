@@ -1,0 +1,441 @@
+//! The resource endpoint: every `/api/v1/…` and `/apis/{group}/{version}/…` request that
+//! names a resource, dispatched to the registry by verb and subresource.
+
+use super::body::{self, PatchType};
+use super::respond::{self, Output};
+use super::watch;
+use super::{App, Query};
+use crate::registry::meta::{meta_str, set_meta};
+use crate::registry::{
+    DeleteOptions, FieldValidation, Filter, ListOptions, ListResult, WatchOptions, WriteOptions,
+};
+use crate::request::{self, RequestInfo, Verb};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use http::StatusCode;
+use rkube_api::resources::{self, ResourceInfo};
+use rkube_api::selector::{parse_field_selector, parse_label_selector};
+use rkube_api::status::ApiError;
+use rkube_api::table::{IncludeObject, to_table};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Entry point for resource requests (the router's fallback).
+pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
+    match dispatch(&app, req).await {
+        Ok(resp) => resp,
+        Err(e) => respond::error(&e),
+    }
+}
+
+async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    let query = Query::parse(parts.uri.query());
+    let ri = request::parse(&parts.method, parts.uri.path(), query.flag("watch"))
+        .ok_or_else(ApiError::no_route)?;
+    let info = resources::find(&ri.group, &ri.version, &ri.resource).ok_or_else(ApiError::no_route)?;
+    check_scope(info, &ri)?;
+    let output = respond::output(&parts.headers)?;
+    let ns = ri.namespace.as_deref();
+    let write = WriteOptions {
+        field_validation: field_validation(&query)?,
+    };
+    if query.get("dryRun").is_some_and(|d| !d.is_empty()) {
+        return Err(ApiError::bad_request("dryRun is not supported yet"));
+    }
+    let sub = ri.subresource.as_deref();
+    match (ri.verb, sub) {
+        (Verb::Get, None | Some("status")) => {
+            let obj = app.registry.get(info, ns, name(&ri)).await?;
+            render_one(app, info, obj, output, &query, StatusCode::OK, &[])
+        }
+        (Verb::List, None) => {
+            let opts = list_options(info, &query)?;
+            let list = app.registry.list(info, ns, &opts).await?;
+            render_list(app, info, list, output, &query)
+        }
+        (Verb::Watch, None) => {
+            let opts = watch_options(info, &query)?;
+            let stream = app.registry.watch(info, ns, opts).await?;
+            Ok(watch::respond(app, info, stream, output, &query))
+        }
+        (Verb::Create, None) if resources::is_virtual(info) => {
+            // POST /namespaces/{ns}/bindings: a binding for the pod it names.
+            let binding = body::decode_object(&parts.headers, &body::read(body).await?)?;
+            let pod = meta_str(&binding, "name").unwrap_or("").to_string();
+            bind(app, ns, &pod, binding).await
+        }
+        (Verb::Create, None) => {
+            let obj = body::decode_object(&parts.headers, &body::read(body).await?)?;
+            let written = app.registry.create(info, ns, obj, write).await?;
+            render_one(app, info, written.object, output, &query, StatusCode::CREATED, &written.warnings)
+        }
+        (Verb::Create, Some("binding")) if info.kind == "Pod" => {
+            let binding = body::decode_object(&parts.headers, &body::read(body).await?)?;
+            bind(app, ns, name(&ri), binding).await
+        }
+        (Verb::Create, Some("eviction")) if info.kind == "Pod" => {
+            let eviction = body::decode_object(&parts.headers, &body::read(body).await?)?;
+            let opts = delete_options(&query, Some(&eviction["deleteOptions"]))?;
+            app.registry.delete(info, ns, name(&ri), &opts).await?;
+            Ok(respond::json(StatusCode::CREATED, &rkube_api::status::success_status(None), &[]))
+        }
+        (Verb::Update, None | Some("status") | Some("finalize")) => {
+            let obj = body::decode_object(&parts.headers, &body::read(body).await?)?;
+            let sub = if sub == Some("finalize") { Some("finalize") } else { sub };
+            let written = app.registry.update(info, ns, name(&ri), obj, sub, write).await?;
+            render_one(app, info, written.object, output, &query, StatusCode::OK, &written.warnings)
+        }
+        (Verb::Patch, None | Some("status")) => {
+            let patch = read_patch(&parts.headers, body).await?;
+            let mut obj = app.registry.get(info, ns, name(&ri)).await?;
+            apply_patch(&mut obj, &patch)?;
+            let written = app.registry.update(info, ns, name(&ri), obj, sub, write).await?;
+            render_one(app, info, written.object, output, &query, StatusCode::OK, &written.warnings)
+        }
+        (Verb::Get, Some("scale")) => {
+            let obj = app.registry.get(info, ns, name(&ri)).await?;
+            Ok(respond::json(StatusCode::OK, &scale_of(info, &obj), &[]))
+        }
+        (Verb::Update | Verb::Patch, Some("scale")) => {
+            let current = app.registry.get(info, ns, name(&ri)).await?;
+            let scale = if ri.verb == Verb::Update {
+                body::decode_object(&parts.headers, &body::read(body).await?)?
+            } else {
+                let mut scale = scale_of(info, &current);
+                apply_patch(&mut scale, &read_patch(&parts.headers, body).await?)?;
+                scale
+            };
+            let obj = scaled(info, current, &scale)?;
+            let written = app.registry.update(info, ns, name(&ri), obj, None, write).await?;
+            Ok(respond::json(StatusCode::OK, &scale_of(info, &written.object), &[]))
+        }
+        (Verb::Delete, None) => {
+            let bytes = body::read(body).await?;
+            let body_opts = (!bytes.is_empty())
+                .then(|| serde_json::from_slice::<Value>(&bytes))
+                .transpose()
+                .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?;
+            let opts = delete_options(&query, body_opts.as_ref())?;
+            let obj = app.registry.delete(info, ns, name(&ri), &opts).await?;
+            render_one(app, info, obj, output, &query, StatusCode::OK, &[])
+        }
+        (Verb::DeleteCollection, None) => {
+            let opts = delete_options(&query, None)?;
+            let list = app.registry.list(info, ns, &list_options(info, &query)?).await?;
+            let mut deleted = Vec::new();
+            for obj in list.items {
+                let (obj_ns, obj_name) = (meta_str(&obj, "namespace").map(String::from), crate::registry::meta::name(&obj).to_string());
+                match app.registry.delete(info, obj_ns.as_deref(), &obj_name, &opts).await {
+                    Ok(obj) => deleted.push(obj),
+                    Err(e) if e.code == 404 => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let list = ListResult { items: deleted, resource_version: list.resource_version, continue_token: None };
+            render_list(app, info, list, Output::Json, &query)
+        }
+        _ => Err(ApiError::method_not_allowed("")),
+    }
+}
+
+fn name(ri: &RequestInfo) -> &str {
+    ri.name.as_deref().unwrap_or("")
+}
+
+/// Namespaced resources need a namespace except to list across all; cluster-scoped ones
+/// never take one; subresources must exist.
+fn check_scope(info: &ResourceInfo, ri: &RequestInfo) -> Result<(), ApiError> {
+    let collection = matches!(ri.verb, Verb::List | Verb::Watch | Verb::DeleteCollection);
+    match (info.namespaced, &ri.namespace) {
+        (false, Some(_)) => return Err(ApiError::no_route()),
+        (true, None) if !collection || ri.verb == Verb::DeleteCollection => {
+            return Err(ApiError::no_route());
+        }
+        _ => {}
+    }
+    match &ri.subresource {
+        Some(sub) if !info.has_subresource(sub) => Err(ApiError::no_route()),
+        _ => Ok(()),
+    }
+}
+
+fn field_validation(query: &Query) -> Result<FieldValidation, ApiError> {
+    match query.get("fieldValidation").unwrap_or("") {
+        "" | "Warn" => Ok(FieldValidation::Warn),
+        "Strict" => Ok(FieldValidation::Strict),
+        "Ignore" => Ok(FieldValidation::Ignore),
+        other => Err(ApiError::bad_request(format!(
+            "fieldValidation: Unsupported value: {other:?}: supported values: \"Ignore\", \"Strict\", \"Warn\""
+        ))),
+    }
+}
+
+/// The selectors of a list or watch as one filter.
+fn filter(info: &'static ResourceInfo, query: &Query) -> Result<Option<Filter>, ApiError> {
+    let labels = match query.get("labelSelector").unwrap_or("") {
+        "" => None,
+        s => Some(parse_label_selector(s).map_err(|e| ApiError::bad_request(e.to_string()))?),
+    };
+    let fields = match query.get("fieldSelector").unwrap_or("") {
+        "" => None,
+        s => {
+            let sel = parse_field_selector(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let sel = sel
+                .canonicalize_for(info.group, info.plural)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            Some(sel)
+        }
+    };
+    if labels.is_none() && fields.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(move |obj: &Value| {
+        labels.as_ref().is_none_or(|l| l.matches_object(obj))
+            && fields.as_ref().is_none_or(|f| f.matches_object(info.group, info.plural, obj))
+    })))
+}
+
+fn list_options(info: &'static ResourceInfo, query: &Query) -> Result<ListOptions, ApiError> {
+    let limit = match query.get("limit") {
+        None | Some("") => 0,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|l| *l >= 0)
+            .ok_or_else(|| ApiError::bad_request(format!("invalid limit: {l:?}")))?,
+    };
+    Ok(ListOptions {
+        filter: filter(info, query)?,
+        limit,
+        continue_token: query.get("continue").filter(|c| !c.is_empty()).map(String::from),
+        resource_version: query.get("resourceVersion").map(String::from),
+        resource_version_match: query.get("resourceVersionMatch").map(String::from),
+    })
+}
+
+fn watch_options(info: &'static ResourceInfo, query: &Query) -> Result<WatchOptions, ApiError> {
+    Ok(WatchOptions {
+        filter: filter(info, query)?,
+        resource_version: query.get("resourceVersion").map(String::from),
+        allow_bookmarks: query.flag("allowWatchBookmarks"),
+        send_initial_events: query.get("sendInitialEvents").map(|v| v == "true"),
+        bookmark_interval: None,
+    })
+}
+
+fn delete_options(query: &Query, body: Option<&Value>) -> Result<DeleteOptions, ApiError> {
+    let empty = json!({});
+    let body = body.filter(|b| b.is_object()).unwrap_or(&empty);
+    let grace = match (query.get("gracePeriodSeconds"), body["gracePeriodSeconds"].as_i64()) {
+        (Some(g), _) => Some(
+            g.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid gracePeriodSeconds: {g:?}")))?,
+        ),
+        (None, g) => g,
+    };
+    let policy = query
+        .get("propagationPolicy")
+        .map(String::from)
+        .or_else(|| body["propagationPolicy"].as_str().map(String::from))
+        .or_else(|| match body["orphanDependents"].as_bool() {
+            Some(true) => Some("Orphan".into()),
+            _ => None,
+        });
+    if let Some(p) = &policy
+        && !matches!(p.as_str(), "Orphan" | "Background" | "Foreground")
+    {
+        return Err(ApiError::bad_request(format!(
+            "propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+        )));
+    }
+    Ok(DeleteOptions {
+        grace_period_seconds: grace,
+        propagation_policy: policy,
+        precondition_uid: body["preconditions"]["uid"].as_str().map(String::from),
+        precondition_resource_version: body["preconditions"]["resourceVersion"].as_str().map(String::from),
+    })
+}
+
+async fn read_patch(headers: &http::HeaderMap, body: Body) -> Result<Value, ApiError> {
+    match body::patch_type(headers)? {
+        PatchType::Merge => {
+            let bytes = body::read(body).await?;
+            serde_json::from_slice(&bytes)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
+        }
+        other => Err(ApiError {
+            code: 415,
+            reason: "UnsupportedMediaType",
+            message: format!("{other:?} patches are not supported yet; use application/merge-patch+json"),
+            details: None,
+        }),
+    }
+}
+
+fn apply_patch(obj: &mut Value, patch: &Value) -> Result<(), ApiError> {
+    if !patch.is_object() {
+        return Err(ApiError::bad_request("a merge patch must be a JSON object"));
+    }
+    body::merge_patch(obj, patch);
+    Ok(())
+}
+
+/// POST pods/{name}/binding: sets `spec.nodeName` once.
+async fn bind(app: &App, ns: Option<&str>, pod_name: &str, binding: Value) -> Result<Response, ApiError> {
+    let pods = resources::find("", "v1", "pods").expect("pods are built in");
+    let node = binding["target"]["name"].as_str().unwrap_or("").to_string();
+    if node.is_empty() {
+        return Err(ApiError::invalid(
+            pods,
+            pod_name,
+            vec![rkube_api::status::FieldCause::required("target.name")],
+        ));
+    }
+    let mut pod = app.registry.get(pods, ns, pod_name).await?;
+    if meta_str(&pod, "deletionTimestamp").is_some() {
+        return Err(ApiError::conflict(pods, pod_name, "pod is being deleted, cannot be assigned to a host"));
+    }
+    match pod["spec"]["nodeName"].as_str() {
+        Some(current) if !current.is_empty() => {
+            return Err(ApiError::conflict(
+                pods,
+                pod_name,
+                &format!("pod {pod_name} is already assigned to node {current:?}"),
+            ));
+        }
+        _ => {}
+    }
+    pod["spec"]["nodeName"] = node.into();
+    let rv = meta_str(&pod, "resourceVersion").map(String::from);
+    set_meta(&mut pod, "resourceVersion", rv.map(Value::from));
+    app.registry.update(pods, ns, pod_name, pod, None, WriteOptions::default()).await?;
+    Ok(respond::json(StatusCode::CREATED, &rkube_api::status::success_status(None), &[]))
+}
+
+/// The `autoscaling/v1` Scale view of an object with `spec.replicas`.
+fn scale_of(info: &ResourceInfo, obj: &Value) -> Value {
+    let meta = &obj["metadata"];
+    let selector = match &obj["spec"]["selector"] {
+        Value::Object(m) if m.contains_key("matchLabels") || m.contains_key("matchExpressions") => {
+            selector_string(&obj["spec"]["selector"])
+        }
+        Value::Object(m) => m
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => String::new(),
+    };
+    let _ = info;
+    json!({
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"],
+        },
+        "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(1)},
+        "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
+    })
+}
+
+fn selector_string(selector: &Value) -> String {
+    let meta: Result<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector, _> =
+        serde_json::from_value(selector.clone());
+    meta.ok()
+        .and_then(|m| rkube_api::selector::LabelSelector::from_meta(&m).ok())
+        .map(|s| s.to_string())
+        .unwrap_or_default()
+}
+
+/// Applies a Scale's `spec.replicas` to the object (honouring the Scale's resourceVersion).
+fn scaled(info: &ResourceInfo, mut obj: Value, scale: &Value) -> Result<Value, ApiError> {
+    let Some(replicas) = scale["spec"]["replicas"].as_i64() else {
+        return Err(ApiError::invalid(
+            info,
+            crate::registry::meta::name(&obj),
+            vec![rkube_api::status::FieldCause::required("spec.replicas")],
+        ));
+    };
+    if replicas < 0 {
+        return Err(ApiError::invalid(
+            info,
+            crate::registry::meta::name(&obj),
+            vec![rkube_api::status::FieldCause::invalid(
+                "spec.replicas",
+                &json!(replicas),
+                "must be greater than or equal to 0",
+            )],
+        ));
+    }
+    obj["spec"]["replicas"] = replicas.into();
+    let rv = scale["metadata"]["resourceVersion"].as_str().filter(|r| !r.is_empty());
+    set_meta(&mut obj, "resourceVersion", rv.map(Value::from));
+    Ok(obj)
+}
+
+fn include_object(query: &Query) -> Result<IncludeObject, ApiError> {
+    query
+        .get("includeObject")
+        .unwrap_or("")
+        .parse()
+        .map_err(|e: rkube_api::table::TableError| ApiError::bad_request(e.to_string()))
+}
+
+fn render_one(
+    app: &App,
+    info: &ResourceInfo,
+    obj: Value,
+    output: Output,
+    query: &Query,
+    status: StatusCode,
+    warnings: &[String],
+) -> Result<Response, ApiError> {
+    match output {
+        Output::Json => Ok(respond::json(status, &obj, warnings)),
+        Output::Table => {
+            let mut table = to_table(info.group, info.plural, &[obj.clone()], app.now(), include_object(query)?);
+            table.metadata.resource_version = meta_str(&obj, "resourceVersion").map(String::from);
+            Ok(respond::json(status, &serde_json::to_value(table).unwrap_or_default(), warnings))
+        }
+    }
+}
+
+fn render_list(
+    app: &App,
+    info: &ResourceInfo,
+    list: ListResult,
+    output: Output,
+    query: &Query,
+) -> Result<Response, ApiError> {
+    let rv = list.resource_version.to_string();
+    let value = match output {
+        Output::Json => {
+            let items: Vec<Value> = list
+                .items
+                .into_iter()
+                .map(|mut o| {
+                    // Items of a list carry no type (as upstream sends them).
+                    if let Some(m) = o.as_object_mut() {
+                        m.remove("kind");
+                        m.remove("apiVersion");
+                    }
+                    o
+                })
+                .collect();
+            let mut metadata = json!({"resourceVersion": rv});
+            if let Some(c) = list.continue_token {
+                metadata["continue"] = c.into();
+            }
+            json!({"kind": info.list_kind(), "apiVersion": info.api_version(), "metadata": metadata, "items": items})
+        }
+        Output::Table => {
+            let mut table = to_table(info.group, info.plural, &list.items, app.now(), include_object(query)?);
+            table.metadata.resource_version = Some(rv);
+            table.metadata.continue_ = list.continue_token;
+            serde_json::to_value(table).unwrap_or_default()
+        }
+    };
+    Ok(respond::json(StatusCode::OK, &value, &[]))
+}

@@ -1,0 +1,11 @@
+//! The apiserver: the Kubernetes REST API over the store, and the only component that
+//! touches the store.
+
+pub mod authn;
+pub mod handlers;
+pub mod openapi;
+pub mod pki;
+pub mod registry;
+pub mod request;
+pub mod serve;
+pub mod server;

@@ -1,0 +1,680 @@
+//! The generic registry: one create/get/list/update/delete/watch path for every resource, over
+//! the store, with per-kind hooks from [`strategy`] and rules (defaults, validation) from the
+//! `api` crate. Objects are JSON; the store holds them without `resourceVersion`, which is
+//! the store's mod revision, set on every read.
+
+pub mod meta;
+pub mod strategy;
+mod watch;
+
+pub use watch::{WatchItem, WatchOptions};
+
+use bytes::Bytes;
+use meta::{finalizers, meta_mut, meta_str, name, set_meta, timestamp};
+use rkube_api::resources::{ResourceInfo, find};
+use rkube_api::status::{ApiError, FieldCause};
+use rkube_store::{
+    CreateOutcome, DeleteOutcome, KeyValue, RangeRequest, Revision, Store, StoreError,
+    UpdateOutcome,
+};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Keeps objects a selector accepts.
+pub type Filter = Arc<dyn Fn(&Value) -> bool + Send + Sync>;
+
+/// The clock the registry stamps objects with (injected so tests control time).
+pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
+
+/// Store keys of one list: a namespace's objects or all of them.
+fn list_prefix(info: &ResourceInfo, namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) if info.namespaced => format!("{}{ns}/", info.storage_prefix()),
+        _ => info.storage_prefix(),
+    }
+}
+
+/// How unknown fields in a body are treated (`fieldValidation`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FieldValidation {
+    /// Dropped silently.
+    Ignore,
+    /// Dropped with a warning.
+    #[default]
+    Warn,
+    /// Refused.
+    Strict,
+}
+
+/// Options of a list.
+#[derive(Clone, Default)]
+pub struct ListOptions {
+    /// Keeps only matching objects.
+    pub filter: Option<Filter>,
+    /// Most objects to return (0 = all).
+    pub limit: i64,
+    /// Continuation token from the previous page.
+    pub continue_token: Option<String>,
+    /// `resourceVersion` parameter.
+    pub resource_version: Option<String>,
+    /// `resourceVersionMatch` parameter.
+    pub resource_version_match: Option<String>,
+}
+
+/// One page of a list.
+#[derive(Debug)]
+pub struct ListResult {
+    /// The objects, each with its `resourceVersion`.
+    pub items: Vec<Value>,
+    /// The revision the list was read at.
+    pub resource_version: Revision,
+    /// Token for the next page.
+    pub continue_token: Option<String>,
+}
+
+/// Options of a delete (`DeleteOptions`).
+#[derive(Clone, Debug, Default)]
+pub struct DeleteOptions {
+    /// `gracePeriodSeconds`.
+    pub grace_period_seconds: Option<i64>,
+    /// `propagationPolicy`: Orphan, Background or Foreground.
+    pub propagation_policy: Option<String>,
+    /// `preconditions.uid`.
+    pub precondition_uid: Option<String>,
+    /// `preconditions.resourceVersion`.
+    pub precondition_resource_version: Option<String>,
+}
+
+/// A write's result with the warnings the client should see.
+#[derive(Debug)]
+pub struct Written {
+    /// The object as stored.
+    pub object: Value,
+    /// `Warning` header texts.
+    pub warnings: Vec<String>,
+}
+
+/// Options of a create or update.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WriteOptions {
+    /// Unknown-field handling.
+    pub field_validation: FieldValidation,
+}
+
+/// The registry over one store.
+#[derive(Clone)]
+pub struct Registry {
+    store: Arc<dyn Store>,
+    clock: Clock,
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Compacted { requested, compacted } => {
+            ApiError::expired(format!("too old resource version: {requested} ({compacted})"))
+        }
+        StoreError::FutureRevision { requested, current } => ApiError::timeout(format!(
+            "Too large resource version: {requested}, current: {current}"
+        )),
+        StoreError::ValueTooLarge { .. } => ApiError::too_large(rkube_store::MAX_VALUE_LEN),
+        StoreError::InvalidKey { .. } => ApiError::bad_request(e.to_string()),
+        StoreError::Unavailable { .. } | StoreError::Closed => ApiError::unavailable(e.to_string()),
+        other => ApiError::internal(other),
+    }
+}
+
+/// Parses a `resourceVersion` parameter or field.
+pub fn parse_resource_version(rv: &str) -> Result<Revision, ApiError> {
+    rv.parse::<Revision>()
+        .ok()
+        .filter(|r| *r >= 0)
+        .ok_or_else(|| ApiError::bad_request(format!("invalid resource version: {rv:?}")))
+}
+
+fn encode(obj: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(obj).unwrap_or_default())
+}
+
+/// A stored object with its resourceVersion.
+pub(crate) fn decode(kv: &KeyValue) -> Result<Value, ApiError> {
+    decode_at(&kv.value, kv.mod_revision)
+}
+
+pub(crate) fn decode_at(bytes: &[u8], revision: Revision) -> Result<Value, ApiError> {
+    let mut obj: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::internal(format!("stored object is not JSON: {e}")))?;
+    set_meta(&mut obj, "resourceVersion", Some(revision.to_string().into()));
+    Ok(obj)
+}
+
+/// The continue token: opaque to clients (base64 JSON, as upstream).
+fn encode_continue(revision: Revision, after_key: &str) -> String {
+    use base64::Engine;
+    let raw = json!({"v": "meta.k8s.io/v1", "rv": revision, "start": after_key}).to_string();
+    base64::engine::general_purpose::STANDARD.encode(raw)
+}
+
+fn decode_continue(token: &str) -> Result<(Revision, String), ApiError> {
+    use base64::Engine;
+    let bad = || ApiError::bad_request(format!("invalid continue token: {token:?}"));
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    match (v["rv"].as_i64(), v["start"].as_str()) {
+        (Some(rv), Some(start)) if rv > 0 => Ok((rv, start.to_string())),
+        _ => Err(bad()),
+    }
+}
+
+impl Registry {
+    /// A registry over `store`.
+    pub fn new(store: Arc<dyn Store>, clock: Clock) -> Registry {
+        Registry { store, clock }
+    }
+
+    /// The store underneath (for health checks).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn now(&self) -> jiff::Timestamp {
+        (self.clock)()
+    }
+
+    /// Reads one object.
+    pub async fn get(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let key = info.storage_key(namespace, name);
+        match self.store.get(&key, 0).await.map_err(store_error)? {
+            Some(kv) => decode(&kv),
+            None => Err(ApiError::not_found(info, name)),
+        }
+    }
+
+    async fn get_kv(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<(Value, Revision), ApiError> {
+        let key = info.storage_key(namespace, name);
+        match self.store.get(&key, 0).await.map_err(store_error)? {
+            Some(kv) => Ok((decode(&kv)?, kv.mod_revision)),
+            None => Err(ApiError::not_found(info, name)),
+        }
+    }
+
+    /// Lists objects (a namespace's, or all), one page at a time.
+    pub async fn list(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<ListResult, ApiError> {
+        let prefix = list_prefix(info, namespace);
+        let (mut revision, mut start_after) = match &opts.continue_token {
+            Some(token) => {
+                if opts.resource_version.as_deref().is_some_and(|rv| !rv.is_empty()) {
+                    return Err(ApiError::bad_request(
+                        "specifying resource version is not allowed when using continue",
+                    ));
+                }
+                let (rv, key) = decode_continue(token)?;
+                (rv, Some(key))
+            }
+            None => (self.list_revision(opts).await?, None),
+        };
+        let mut items = Vec::new();
+        let page = if opts.limit > 0 { opts.limit.max(100) } else { 1000 };
+        loop {
+            let resp = self
+                .store
+                .range(RangeRequest {
+                    prefix: prefix.clone(),
+                    start_after: start_after.clone(),
+                    limit: page,
+                    revision,
+                })
+                .await
+                .map_err(|e| match (e, &opts.continue_token) {
+                    (StoreError::Compacted { .. }, Some(_)) => ApiError::expired(
+                        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+                    ),
+                    (e, _) => store_error(e),
+                })?;
+            revision = resp.revision;
+            let mut last_key = None;
+            for kv in &resp.kvs {
+                last_key = Some(kv.key.clone());
+                let obj = decode(kv)?;
+                if opts.filter.as_ref().is_none_or(|f| f(&obj)) {
+                    items.push(obj);
+                    if opts.limit > 0 && items.len() as i64 == opts.limit {
+                        break;
+                    }
+                }
+            }
+            let consumed_all = last_key.as_ref() == resp.kvs.last().map(|kv| &kv.key);
+            let more = resp.more || !consumed_all;
+            if opts.limit > 0 && items.len() as i64 == opts.limit {
+                let continue_token = more.then(|| {
+                    encode_continue(revision, last_key.as_deref().unwrap_or_default())
+                });
+                return Ok(ListResult {
+                    items,
+                    resource_version: revision,
+                    continue_token,
+                });
+            }
+            if !resp.more {
+                return Ok(ListResult {
+                    items,
+                    resource_version: revision,
+                    continue_token: None,
+                });
+            }
+            start_after = last_key;
+        }
+    }
+
+    async fn list_revision(&self, opts: &ListOptions) -> Result<Revision, ApiError> {
+        let rv = match opts.resource_version.as_deref() {
+            None | Some("") | Some("0") => return Ok(0),
+            Some(rv) => parse_resource_version(rv)?,
+        };
+        match opts.resource_version_match.as_deref() {
+            Some("Exact") => Ok(rv),
+            None | Some("") | Some("NotOlderThan") => {
+                let current = self.store.current_revision().await.map_err(store_error)?;
+                if rv > current {
+                    return Err(ApiError::timeout(format!(
+                        "Too large resource version: {rv}, current: {current}"
+                    )));
+                }
+                Ok(0)
+            }
+            Some(other) => Err(ApiError::bad_request(format!(
+                "resourceVersionMatch: Unsupported value: {other:?}: supported values: \"Exact\", \"NotOlderThan\""
+            ))),
+        }
+    }
+
+    /// Creates an object (`obj` already decoded, typed-normalized, defaulted and validated by
+    /// [`Registry::admit_create`]).
+    pub async fn create(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        obj: Value,
+        opts: WriteOptions,
+    ) -> Result<Written, ApiError> {
+        let (mut obj, warnings) = self.admit_create(info, namespace, obj, opts)?;
+        if info.namespaced
+            && let Some(ns) = namespace
+        {
+            self.check_namespace_open(ns).await?;
+        }
+        let generated = meta_str(&obj, "name").is_none_or(str::is_empty);
+        for attempt in 0..3 {
+            if generated {
+                let prefix = meta_str(&obj, "generateName").unwrap_or("").to_string();
+                set_meta(&mut obj, "name", Some(meta::generate_name(&prefix).into()));
+            } else if attempt > 0 {
+                break;
+            }
+            let key = info.storage_key(namespace, name(&obj));
+            match self.store.create(&key, encode(&obj), None).await.map_err(store_error)? {
+                CreateOutcome::Created(rev) => {
+                    set_meta(&mut obj, "resourceVersion", Some(rev.to_string().into()));
+                    return Ok(Written { object: obj, warnings });
+                }
+                CreateOutcome::AlreadyExists(_) if generated => continue,
+                CreateOutcome::AlreadyExists(_) => break,
+            }
+        }
+        Err(ApiError::already_exists(info, name(&obj)))
+    }
+
+    /// Everything before the write of a create: identity, namespace, name, typed decoding,
+    /// system fields, defaults, validation.
+    fn admit_create(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        mut obj: Value,
+        opts: WriteOptions,
+    ) -> Result<(Value, Vec<String>), ApiError> {
+        set_type_meta(info, &mut obj)?;
+        match (info.namespaced, namespace) {
+            (true, Some(ns)) => match meta_str(&obj, "namespace") {
+                Some(body_ns) if !body_ns.is_empty() && body_ns != ns => {
+                    return Err(ApiError::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ));
+                }
+                _ => set_meta(&mut obj, "namespace", Some(ns.into())),
+            },
+            (true, None) => {
+                return Err(ApiError::bad_request(format!(
+                    "the server could not find the requested resource: {} must be created in a namespace",
+                    info.plural
+                )));
+            }
+            (false, _) => set_meta(&mut obj, "namespace", None),
+        }
+        let (mut obj, warnings) = normalize(info, obj, opts.field_validation)?;
+        strategy::prepare_for_create(info, &mut obj, self.now());
+        if meta_str(&obj, "name").is_none_or(str::is_empty)
+            && meta_str(&obj, "generateName").is_none_or(str::is_empty)
+        {
+            return Err(ApiError::invalid(
+                info,
+                "",
+                vec![FieldCause {
+                    reason: "FieldValueRequired",
+                    field: "metadata.name".into(),
+                    message: "Required value: name or generateName is required".into(),
+                }],
+            ));
+        }
+        // TEMP rkube_api::defaults::apply(info.group, info.kind, &mut obj);
+        let causes: Vec<FieldCause> = Vec::new(); // TEMP
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(info, name(&obj), causes));
+        }
+        Ok((obj, warnings))
+    }
+
+    /// Refuses writes into a namespace that does not exist or is being deleted.
+    async fn check_namespace_open(&self, ns: &str) -> Result<(), ApiError> {
+        let namespaces = find("", "v1", "namespaces").expect("namespaces are built in");
+        let namespace = self.get(namespaces, None, ns).await?;
+        if meta_str(&namespace, "deletionTimestamp").is_some()
+            || namespace["status"]["phase"] == "Terminating"
+        {
+            return Err(ApiError {
+                code: 403,
+                reason: "Forbidden",
+                message: format!(
+                    "unable to create new content in namespace {ns} because it is being terminated"
+                ),
+                details: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// Replaces an object (PUT), or its status with `subresource = Some("status")`.
+    pub async fn update(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        name_in_url: &str,
+        mut obj: Value,
+        subresource: Option<&str>,
+        opts: WriteOptions,
+    ) -> Result<Written, ApiError> {
+        set_type_meta(info, &mut obj)?;
+        match meta_str(&obj, "name") {
+            Some(n) if n == name_in_url => {}
+            Some(n) if !n.is_empty() => {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({n}) does not match the name on the URL ({name_in_url})"
+                )));
+            }
+            _ => set_meta(&mut obj, "name", Some(name_in_url.into())),
+        }
+        if let (true, Some(ns), Some(body_ns)) = (info.namespaced, namespace, meta_str(&obj, "namespace"))
+            && !body_ns.is_empty()
+            && body_ns != ns
+        {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+        let expected_rv = match meta_str(&obj, "resourceVersion") {
+            Some(rv) if !rv.is_empty() => Some(parse_resource_version(rv)?),
+            _ => None,
+        };
+        let body_uid = meta_str(&obj, "uid").filter(|u| !u.is_empty()).map(String::from);
+        let (obj, warnings) = normalize(info, obj, opts.field_validation)?;
+        let key = info.storage_key(namespace, name_in_url);
+        loop {
+            let (old, old_rev) = self.get_kv(info, namespace, name_in_url).await?;
+            if expected_rv.is_some_and(|rv| rv != old_rev) {
+                return Err(ApiError::conflict(info, name_in_url, ApiError::MODIFIED));
+            }
+            if let Some(uid) = &body_uid
+                && meta_str(&old, "uid") != Some(uid.as_str())
+            {
+                return Err(ApiError::conflict(
+                    info,
+                    name_in_url,
+                    &format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        meta_str(&old, "uid").unwrap_or("")
+                    ),
+                ));
+            }
+            let mut new = obj.clone();
+            strategy::prepare_for_update(info, subresource, &mut new, &old);
+            // TEMP rkube_api::defaults::apply(info.group, info.kind, &mut new);
+            let causes: Vec<FieldCause> = Vec::new(); // TEMP
+            if !causes.is_empty() {
+                return Err(ApiError::invalid(info, name_in_url, causes));
+            }
+            // Finalization done: the last finalizer of a deleted object was removed.
+            if meta_str(&new, "deletionTimestamp").is_some() && finalizers(&new).is_empty() {
+                return match self.store.delete(&key, Some(old_rev)).await.map_err(store_error)? {
+                    DeleteOutcome::Deleted { .. } => Ok(Written { object: new, warnings }),
+                    DeleteOutcome::NotFound => Err(ApiError::not_found(info, name_in_url)),
+                    DeleteOutcome::Conflict(_) => continue,
+                };
+            }
+            let mut old_unversioned = old.clone();
+            set_meta(&mut old_unversioned, "resourceVersion", None);
+            if new == old_unversioned {
+                return Ok(Written { object: old, warnings });
+            }
+            match self
+                .store
+                .update(&key, encode(&new), old_rev, None)
+                .await
+                .map_err(store_error)?
+            {
+                UpdateOutcome::Updated(rev) => {
+                    set_meta(&mut new, "resourceVersion", Some(rev.to_string().into()));
+                    return Ok(Written { object: new, warnings });
+                }
+                UpdateOutcome::Conflict(None) => return Err(ApiError::not_found(info, name_in_url)),
+                UpdateOutcome::Conflict(Some(_)) if expected_rv.is_some() => {
+                    return Err(ApiError::conflict(info, name_in_url, ApiError::MODIFIED));
+                }
+                UpdateOutcome::Conflict(Some(_)) => continue, // unconditional: retry on the new state
+            }
+        }
+    }
+
+    /// Deletes an object: gracefully (pods), through finalizers, or at once. Returns the
+    /// object as it was deleted (or as it now waits for finalizers).
+    pub async fn delete(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Value, ApiError> {
+        let key = info.storage_key(namespace, name);
+        loop {
+            let (mut obj, rev) = self.get_kv(info, namespace, name).await?;
+            if let Some(uid) = &opts.precondition_uid
+                && meta_str(&obj, "uid") != Some(uid.as_str())
+            {
+                return Err(ApiError::conflict(
+                    info,
+                    name,
+                    &format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        meta_str(&obj, "uid").unwrap_or("")
+                    ),
+                ));
+            }
+            if let Some(want) = &opts.precondition_resource_version
+                && *want != rev.to_string()
+            {
+                return Err(ApiError::conflict(
+                    info,
+                    name,
+                    &format!(
+                        "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {rev}"
+                    ),
+                ));
+            }
+            let mut finalizer_list = finalizers(&obj);
+            match opts.propagation_policy.as_deref() {
+                Some("Orphan") if !finalizer_list.iter().any(|f| f == "orphan") => {
+                    finalizer_list.push("orphan".into());
+                }
+                Some("Foreground") if !finalizer_list.iter().any(|f| f == "foregroundDeletion") => {
+                    finalizer_list.push("foregroundDeletion".into());
+                }
+                _ => {}
+            }
+            let grace = self.grace_period(info, &obj, opts);
+            let already_deleting = meta_str(&obj, "deletionTimestamp").is_some();
+            if finalizer_list.is_empty() && grace == 0 {
+                match self.store.delete(&key, Some(rev)).await.map_err(store_error)? {
+                    DeleteOutcome::Deleted { .. } => return Ok(obj),
+                    DeleteOutcome::NotFound => return Err(ApiError::not_found(info, name)),
+                    DeleteOutcome::Conflict(_) => continue,
+                }
+            }
+            // Mark for deletion: the kubelet (grace) or the owners of the finalizers finish it.
+            let now = self.now();
+            let current_grace = obj["metadata"]["deletionGracePeriodSeconds"].as_i64();
+            if already_deleting && current_grace.is_some_and(|g| g <= grace) && finalizers(&obj) == finalizer_list {
+                return Ok(obj); // nothing to shorten or add
+            }
+            let when = now
+                .checked_add(jiff::SignedDuration::from_secs(grace))
+                .unwrap_or(now);
+            let meta = meta_mut(&mut obj);
+            meta.insert("deletionTimestamp".into(), timestamp(when));
+            meta.insert("deletionGracePeriodSeconds".into(), grace.into());
+            if !finalizer_list.is_empty() {
+                meta.insert("finalizers".into(), json!(finalizer_list));
+            }
+            meta.remove("resourceVersion");
+            if info.kind == "Namespace" && info.group.is_empty() {
+                obj["status"]["phase"] = "Terminating".into();
+            }
+            match self.store.update(&key, encode(&obj), rev, None).await.map_err(store_error)? {
+                UpdateOutcome::Updated(rev) => {
+                    set_meta(&mut obj, "resourceVersion", Some(rev.to_string().into()));
+                    return Ok(obj);
+                }
+                UpdateOutcome::Conflict(None) => return Err(ApiError::not_found(info, name)),
+                UpdateOutcome::Conflict(Some(_)) => continue,
+            }
+        }
+    }
+
+    /// Seconds of grace: pods bound to a node that may still run get their termination grace
+    /// period (or the one asked for); everything else goes at once.
+    fn grace_period(&self, info: &ResourceInfo, obj: &Value, opts: &DeleteOptions) -> i64 {
+        if !(info.group.is_empty() && info.kind == "Pod") {
+            return 0;
+        }
+        let unscheduled = obj["spec"]["nodeName"].as_str().is_none_or(str::is_empty);
+        let finished = matches!(obj["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+        if unscheduled || finished {
+            return 0;
+        }
+        opts.grace_period_seconds
+            .or_else(|| obj["spec"]["terminationGracePeriodSeconds"].as_i64())
+            .unwrap_or(30)
+            .max(0)
+    }
+
+    /// Creates the namespaces every cluster has (`default`, `kube-system`, `kube-public`,
+    /// `kube-node-lease`) if they are missing.
+    pub async fn ensure_system_namespaces(&self) -> Result<(), ApiError> {
+        let namespaces = find("", "v1", "namespaces").expect("namespaces are built in");
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+            match self.create(namespaces, None, obj, WriteOptions::default()).await {
+                Ok(_) => tracing::info!(namespace = ns, "created system namespace"),
+                Err(e) if e.reason == "AlreadyExists" => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Fills in `apiVersion` and `kind` from the URL, refusing a body of another type.
+fn set_type_meta(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
+    let Some(map) = obj.as_object_mut() else {
+        return Err(ApiError::bad_request("the request body must be a JSON object"));
+    };
+    let api_version = info.api_version();
+    match map.get("apiVersion").and_then(Value::as_str) {
+        None | Some("") => {
+            map.insert("apiVersion".into(), api_version.clone().into());
+        }
+        Some(v) if v == api_version => {}
+        Some(v) => {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({v}) does not match the expected API version ({api_version})"
+            )));
+        }
+    }
+    match map.get("kind").and_then(Value::as_str) {
+        None | Some("") => {
+            map.insert("kind".into(), info.kind.into());
+        }
+        Some(k) if k == info.kind => {}
+        Some(k) => {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({k}) does not match the expected kind ({})",
+                info.kind
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Typed decoding; unknown fields per `fieldValidation`.
+fn normalize(
+    info: &ResourceInfo,
+    obj: Value,
+    validation: FieldValidation,
+) -> Result<(Value, Vec<String>), ApiError> {
+    let normalized = rkube_api::typed::normalize(info.group, info.kind, obj).map_err(|e| {
+        ApiError::bad_request(format!(
+            "{} in version {:?} cannot be handled as a {}: {e}",
+            info.kind, info.version, info.kind
+        ))
+    })?;
+    let unknown: Vec<String> = normalized
+        .unknown_fields
+        .iter()
+        .map(|f| format!("unknown field {:?}", f.trim_start_matches('.')))
+        .collect();
+    match validation {
+        FieldValidation::Strict if !unknown.is_empty() => Err(ApiError::bad_request(format!(
+            "{} in version {:?} cannot be handled as a {}: strict decoding error: {}",
+            info.kind,
+            info.version,
+            info.kind,
+            unknown.join(", ")
+        ))),
+        FieldValidation::Warn => Ok((normalized.object, unknown)),
+        _ => Ok((normalized.object, Vec::new())),
+    }
+}

@@ -1,0 +1,218 @@
+//! Starting the apiserver: the store (embedded or etcd), scheduled compaction, the registry,
+//! the PKI and admin kubeconfig, authentication, and HTTPS serving.
+
+use crate::authn::{Authenticator, TokenFile};
+use crate::handlers::{self, App};
+use crate::pki::{ClientAuth, Pki, SanConfig};
+use crate::registry::{Clock, Registry};
+use rkube_store::embedded::{EmbeddedOptions, EmbeddedStore};
+use rkube_store::etcd::{EtcdConfig, EtcdStore, EtcdTls};
+use rkube_store::{Compactor, Store, spawn_compactor};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How often the store is compacted (upstream's apiserver default).
+const COMPACTION_INTERVAL: Duration = Duration::from_secs(300);
+
+/// The apiserver's settings (flag names follow k3s where it has them).
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// `--data-dir`: the embedded store, the PKI and the kubeconfig live here.
+    pub data_dir: PathBuf,
+    /// `--bind-address`.
+    pub bind_address: IpAddr,
+    /// `--https-listen-port` (0 picks a free port).
+    pub https_port: u16,
+    /// `--write-kubeconfig`: where the admin kubeconfig goes (default `<data-dir>/kubeconfig.yaml`).
+    pub write_kubeconfig: Option<PathBuf>,
+    /// `--datastore-endpoint`: comma-separated etcd URLs; the embedded store when absent.
+    pub datastore_endpoint: Option<String>,
+    /// `--datastore-cafile`, `--datastore-certfile`, `--datastore-keyfile`.
+    pub datastore_tls: Option<(Option<PathBuf>, Option<PathBuf>, Option<PathBuf>)>,
+    /// `--token-auth-file`: static bearer tokens (upstream's CSV format).
+    pub token_auth_file: Option<PathBuf>,
+    /// `--tls-san`: extra names in the serving certificate.
+    pub tls_sans: Vec<String>,
+    /// The first service IP (the `kubernetes` Service), in the serving certificate.
+    pub service_ip: IpAddr,
+    /// Whether to put the host's names and addresses in the serving certificate.
+    pub include_host_sans: bool,
+}
+
+impl ServerConfig {
+    /// Defaults for a data directory (as k3s: port 6443, service IP 10.43.0.1).
+    pub fn new(data_dir: impl Into<PathBuf>) -> ServerConfig {
+        ServerConfig {
+            data_dir: data_dir.into(),
+            bind_address: IpAddr::from([0, 0, 0, 0]),
+            https_port: 6443,
+            write_kubeconfig: None,
+            datastore_endpoint: None,
+            datastore_tls: None,
+            token_auth_file: None,
+            tls_sans: Vec::new(),
+            service_ip: IpAddr::from([10, 43, 0, 1]),
+            include_host_sans: true,
+        }
+    }
+}
+
+/// Why the apiserver could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The store could not be opened or reached.
+    #[error("store: {0}")]
+    Store(#[from] rkube_store::StoreError),
+    /// The certificates could not be loaded or made.
+    #[error("certificates: {0}")]
+    Pki(#[from] crate::pki::PkiError),
+    /// The token file could not be read.
+    #[error("token file: {0}")]
+    Authn(#[from] crate::authn::AuthnError),
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {addr}: {source}; is another server using the port? (--https-listen-port)")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// Start-up work against the store failed.
+    #[error("bootstrap: {0}")]
+    Bootstrap(rkube_api::status::ApiError),
+}
+
+/// A running apiserver; [`RunningServer::shutdown`] stops it.
+pub struct RunningServer {
+    /// `https://127.0.0.1:<port>`.
+    pub url: String,
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The admin kubeconfig.
+    pub kubeconfig: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    serving: JoinHandle<Result<(), crate::serve::ServeError>>,
+    _compactor: Compactor,
+}
+
+impl RunningServer {
+    /// Stops accepting, finishes in-flight requests (briefly), and returns.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.serving).await;
+    }
+
+    /// Waits until serving ends on its own (an accept failure).
+    pub async fn wait(&mut self) -> Result<(), String> {
+        match (&mut self.serving).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, ServerError> {
+    let Some(endpoints) = &config.datastore_endpoint else {
+        let store = EmbeddedStore::open(EmbeddedOptions::new(config.data_dir.join("db"))).await?;
+        return Ok(Arc::new(store));
+    };
+    let mut etcd = EtcdConfig::new(endpoints.split(',').map(str::trim).filter(|s| !s.is_empty()));
+    if let Some((ca, cert, key)) = &config.datastore_tls {
+        let read = |p: &Option<PathBuf>| -> Result<Option<Vec<u8>>, ServerError> {
+            p.as_ref()
+                .map(|p| std::fs::read(p).map_err(|source| ServerError::Io { path: p.clone(), source }))
+                .transpose()
+        };
+        etcd.tls = Some(EtcdTls {
+            ca_pem: read(ca)?,
+            cert_pem: read(cert)?,
+            key_pem: read(key)?,
+        });
+    }
+    Ok(Arc::new(EtcdStore::connect(etcd).await?))
+}
+
+/// Starts the apiserver and returns once it is serving.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    let store = open_store(&config).await?;
+    start_with_store(config, store).await
+}
+
+/// Starts the apiserver on a store opened by the caller (tests and benchmarks that need to
+/// reach the store directly, e.g. to compact it).
+pub async fn start_with_store(
+    config: ServerConfig,
+    store: Arc<dyn Store>,
+) -> Result<RunningServer, ServerError> {
+    crate::pki::install_crypto_provider();
+    let compactor = spawn_compactor(Arc::clone(&store), COMPACTION_INTERVAL);
+    let clock: Clock = Arc::new(jiff::Timestamp::now);
+    let registry = Registry::new(Arc::clone(&store), clock.clone());
+
+    let pki = Pki::load_or_create(
+        &config.data_dir.join("tls"),
+        &SanConfig {
+            service_ip: config.service_ip,
+            extra: config.tls_sans.clone(),
+            include_host: config.include_host_sans,
+        },
+    )?;
+    let addr = SocketAddr::new(config.bind_address, config.https_port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+    let url = format!("https://127.0.0.1:{}", addr.port());
+    let kubeconfig = config
+        .write_kubeconfig
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("kubeconfig.yaml"));
+    pki.write_admin_kubeconfig(&kubeconfig, &url)?;
+
+    let mut authenticator = Authenticator::new();
+    if let Some(path) = &config.token_auth_file {
+        authenticator = authenticator.with_token_file(TokenFile::load(path)?);
+    }
+    let app = Arc::new(App {
+        registry: registry.clone(),
+        clock,
+        server_address: format!("{}:{}", addr.ip(), addr.port()),
+        ready: Default::default(),
+    });
+    let router = handlers::routes(Arc::clone(&app)).layer(crate::authn::layer(Arc::new(authenticator)));
+    let tls = pki.server_config(ClientAuth::Optional)?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let serving = tokio::spawn(crate::serve::serve_https(listener, tls, router, async move {
+        let _ = stopped.await;
+    }));
+    registry
+        .ensure_system_namespaces()
+        .await
+        .map_err(ServerError::Bootstrap)?;
+    app.ready.store(true, Ordering::Release);
+    tracing::info!(%url, kubeconfig = %kubeconfig.display(), "apiserver ready");
+    Ok(RunningServer {
+        url,
+        addr,
+        kubeconfig,
+        stop: Some(stop),
+        serving,
+        _compactor: compactor,
+    })
+}

@@ -1,0 +1,196 @@
+//! kube-rs against our apiserver, as third-party operators use it: typed CRUD through
+//! `Api<T>`, errors as `Status`, `watcher` and `reflector`, and 410 recovery after compaction.
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::{Client, Config};
+use rkube_apiserver::server::{RunningServer, ServerConfig, start};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+async fn cluster() -> (RunningServer, Client, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServerConfig::new(dir.path());
+    config.bind_address = [127, 0, 0, 1].into();
+    config.https_port = 0;
+    config.include_host_sans = false;
+    let server = start(config).await.expect("apiserver starts");
+    let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
+    let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap();
+    let client = Client::try_from(config).unwrap();
+    (server, client, dir)
+}
+
+fn config_map(name: &str, value: &str) -> ConfigMap {
+    ConfigMap {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.into()),
+            labels: Some(BTreeMap::from([("app".into(), "demo".into())])),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([("k".into(), value.into())])),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_crud_and_errors() {
+    let (_server, client, _dir) = cluster().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let created = cms.create(&PostParams::default(), &config_map("one", "1")).await.unwrap();
+    assert!(created.metadata.uid.is_some());
+    let rv1 = created.metadata.resource_version.clone().unwrap();
+    let mut got = cms.get("one").await.unwrap();
+    assert_eq!(got.data.as_ref().unwrap()["k"], "1");
+    got.data = Some(BTreeMap::from([("k".into(), "2".into())]));
+    let replaced = cms.replace("one", &PostParams::default(), &got).await.unwrap();
+    assert_ne!(replaced.metadata.resource_version.unwrap(), rv1);
+    // A stale resourceVersion conflicts.
+    let mut stale = created.clone();
+    stale.data = Some(BTreeMap::from([("k".into(), "stale".into())]));
+    match cms.replace("one", &PostParams::default(), &stale).await {
+        Err(kube::Error::Api(s)) => assert_eq!((s.code, s.reason.as_str()), (409, "Conflict")),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    match cms.get("missing").await {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!((s.code, s.reason.as_str()), (404, "NotFound"));
+            assert_eq!(s.message, "configmaps \"missing\" not found");
+        }
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    match cms.create(&PostParams::default(), &config_map("one", "x")).await {
+        Err(kube::Error::Api(s)) => assert_eq!((s.code, s.reason.as_str()), (409, "AlreadyExists")),
+        other => panic!("expected AlreadyExists, got {other:?}"),
+    }
+    let bad = config_map("Not_A_Name", "x");
+    match cms.create(&PostParams::default(), &bad).await {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
+            assert!(s.message.contains("metadata.name"), "{}", s.message);
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    let list = cms.list(&ListParams::default().labels("app=demo")).await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    cms.delete("one", &DeleteParams::default()).await.unwrap();
+    assert!(cms.get_opt("one").await.unwrap().is_none());
+    let namespaces: Api<Namespace> = Api::all(client);
+    assert!(namespaces.get("kube-system").await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paginated_lists_are_consistent() {
+    let (_server, client, _dir) = cluster().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    for i in 0..25 {
+        cms.create(&PostParams::default(), &config_map(&format!("cm-{i:02}"), "v")).await.unwrap();
+    }
+    let mut names = Vec::new();
+    let mut params = ListParams::default().limit(10);
+    loop {
+        let page = cms.list(&params).await.unwrap();
+        assert!(page.items.len() <= 10);
+        names.extend(page.items.iter().map(|c| c.metadata.name.clone().unwrap()));
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => break,
+        }
+        // Writes between pages do not show up in the listing.
+        let _ = cms.create(&PostParams::default(), &config_map(&format!("late-{}", names.len()), "v")).await;
+    }
+    let want: Vec<String> = (0..25).map(|i| format!("cm-{i:02}")).collect();
+    assert_eq!(names, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watcher_and_reflector_follow_changes() {
+    let (_server, client, _dir) = cluster().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    cms.create(&PostParams::default(), &config_map("before", "1")).await.unwrap();
+    let (reader, writer) = reflector::store::<ConfigMap>();
+    let stream = reflector(writer, watcher(cms.clone(), watcher::Config::default()))
+        .applied_objects()
+        .boxed();
+    let handle = tokio::spawn(async move { stream.try_collect::<Vec<_>>().await });
+    reader.wait_until_ready().await.unwrap();
+    assert_eq!(reader.state().len(), 1);
+    cms.create(&PostParams::default(), &config_map("after", "2")).await.unwrap();
+    cms.delete("before", &DeleteParams::default()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let names: Vec<String> = reader.state().iter().map(|c| c.metadata.name.clone().unwrap()).collect();
+        if names == ["after"] {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "reflector state stuck at {names:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    handle.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_from_a_compacted_revision_gets_410_and_the_watcher_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: std::sync::Arc<dyn rkube_store::Store> = std::sync::Arc::new(
+        rkube_store::embedded::EmbeddedStore::open(rkube_store::embedded::EmbeddedOptions::new(dir.path().join("db")))
+            .await
+            .unwrap(),
+    );
+    let mut config = ServerConfig::new(dir.path());
+    config.bind_address = [127, 0, 0, 1].into();
+    config.https_port = 0;
+    config.include_host_sans = false;
+    let server = rkube_apiserver::server::start_with_store(config, store.clone()).await.unwrap();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
+    let client = Client::try_from(Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap()).unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+
+    let first = cms.create(&PostParams::default(), &config_map("x", "0")).await.unwrap();
+    let old_rv = first.metadata.resource_version.clone().unwrap();
+    // Two changes after `old_rv`: compacting to the last one discards the first, which a
+    // watch from `old_rv` would need.
+    for v in ["1", "2"] {
+        let mut cm = cms.get("x").await.unwrap();
+        cm.data = Some(BTreeMap::from([("k".into(), v.into())]));
+        cms.replace("x", &PostParams::default(), &cm).await.unwrap();
+    }
+    store.compact(store.current_revision().await.unwrap()).await.unwrap();
+
+    // A raw watch from before the compaction ends with a 410 Expired error event.
+    let mut stream = cms.watch(&kube::api::WatchParams::default(), &old_rv).await.unwrap().boxed();
+    match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+        Ok(Some(Ok(kube::api::WatchEvent::Error(e)))) => {
+            assert_eq!((e.code, e.reason.as_str()), (410, "Expired"), "{e:?}");
+        }
+        other => panic!("expected a 410 error event, got {other:?}"),
+    }
+
+    // kube-runtime's watcher, whose watches end every second, resumes from its last revision;
+    // once that is compacted it gets 410, relists, and its cache still converges.
+    let (reader, writer) = reflector::store::<ConfigMap>();
+    let stream = reflector(writer, watcher(cms.clone(), watcher::Config::default().timeout(1)))
+        .applied_objects()
+        .boxed();
+    let handle = tokio::spawn(async move { stream.try_collect::<Vec<_>>().await });
+    reader.wait_until_ready().await.unwrap();
+    for i in 0..3 {
+        cms.create(&PostParams::default(), &config_map(&format!("y{i}"), "v")).await.unwrap();
+        store.compact(store.current_revision().await.unwrap()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut names: Vec<String> = reader.state().iter().map(|c| c.metadata.name.clone().unwrap()).collect();
+        names.sort();
+        if names == ["x", "y0", "y1", "y2"] {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "watcher did not recover: {names:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!handle.is_finished(), "the watcher must keep running through 410s");
+    handle.abort();
+}

@@ -1,0 +1,99 @@
+//! `rkube server`: the control plane in one process.
+
+use clap::Args;
+use rkube_apiserver::server::{ServerConfig, start};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// Flags of `rkube server` (names as k3s has them).
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    /// Where the store, certificates and kubeconfig live.
+    #[arg(long, default_value = "/var/lib/rkube", env = "RKUBE_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Address the API listens on.
+    #[arg(long, default_value = "0.0.0.0")]
+    bind_address: IpAddr,
+    /// HTTPS port of the API (0 picks a free one).
+    #[arg(long, default_value_t = 6443)]
+    https_listen_port: u16,
+    /// Where to write the admin kubeconfig (default: <data-dir>/kubeconfig.yaml).
+    #[arg(long)]
+    write_kubeconfig: Option<PathBuf>,
+    /// etcd endpoints, comma-separated (http:// or https://); the embedded store when unset.
+    #[arg(long)]
+    datastore_endpoint: Option<String>,
+    /// CA file to verify etcd's certificate.
+    #[arg(long)]
+    datastore_cafile: Option<PathBuf>,
+    /// Client certificate for etcd.
+    #[arg(long)]
+    datastore_certfile: Option<PathBuf>,
+    /// Client key for etcd.
+    #[arg(long)]
+    datastore_keyfile: Option<PathBuf>,
+    /// Static bearer tokens, one `token,user,uid,"group1,group2"` per line.
+    #[arg(long)]
+    token_auth_file: Option<PathBuf>,
+    /// Extra host name or IP for the serving certificate (repeatable).
+    #[arg(long = "tls-san")]
+    tls_san: Vec<String>,
+    /// Run the control plane only (no node agent). There is no node agent yet, so this is
+    /// what `rkube server` does either way.
+    #[arg(long)]
+    disable_agent: bool,
+}
+
+impl ServerArgs {
+    /// The apiserver configuration these flags describe.
+    pub fn config(&self) -> ServerConfig {
+        let mut c = ServerConfig::new(&self.data_dir);
+        c.bind_address = self.bind_address;
+        c.https_port = self.https_listen_port;
+        c.write_kubeconfig = self.write_kubeconfig.clone();
+        c.datastore_endpoint = self.datastore_endpoint.clone();
+        if self.datastore_cafile.is_some() || self.datastore_certfile.is_some() || self.datastore_keyfile.is_some() {
+            c.datastore_tls = Some((
+                self.datastore_cafile.clone(),
+                self.datastore_certfile.clone(),
+                self.datastore_keyfile.clone(),
+            ));
+        }
+        c.token_auth_file = self.token_auth_file.clone();
+        c.tls_sans = self.tls_san.clone();
+        c
+    }
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub fn run(args: ServerArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RKUBE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let config = args.config();
+        eprintln!("rkube server: starting (data dir {})", config.data_dir.display());
+        let mut server = start(config).await.map_err(|e| {
+            anyhow::anyhow!("{e}\nrkube server could not start; fix the cause above and run it again")
+        })?;
+        println!("rkube server ready at {}", server.url);
+        println!("kubeconfig: {}", server.kubeconfig.display());
+        println!("try: kubectl --kubeconfig {} get namespaces", server.kubeconfig.display());
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => eprintln!("rkube server: interrupted, stopping"),
+            _ = term.recv() => eprintln!("rkube server: terminated, stopping"),
+            r = server.wait() => {
+                return r.map_err(|e| anyhow::anyhow!("serving stopped: {e}"));
+            }
+        }
+        server.shutdown().await;
+        eprintln!("rkube server: stopped");
+        Ok(())
+    })
+}
