@@ -2,8 +2,10 @@
 //! built-in resources, label and field selectors, Table printers, and `Status` errors.
 //! Pure: no IO, no async runtime.
 
+pub mod defaults;
 pub mod resources;
 pub mod selector;
 pub mod status;
 pub mod table;
 pub mod typed;
+pub mod validation;

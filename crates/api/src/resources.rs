@@ -199,11 +199,25 @@ mod tests {
     fn lookups() {
         let pods = find("", "v1", "pods").unwrap();
         assert_eq!(pods.kind, "Pod");
-        assert_eq!(pods.storage_key(Some("default"), "a"), "/registry/pods/default/a");
-        assert_eq!(find_kind("apps", "v1", "Deployment").unwrap().plural, "deployments");
+        assert_eq!(
+            pods.storage_key(Some("default"), "a"),
+            "/registry/pods/default/a"
+        );
+        assert_eq!(
+            find_kind("apps", "v1", "Deployment").unwrap().plural,
+            "deployments"
+        );
         let nodes = find("", "v1", "nodes").unwrap();
-        assert_eq!(nodes.storage_key(Some("ignored"), "n1"), "/registry/minions/n1");
-        assert_eq!(find("apps", "v1", "deployments").unwrap().qualified_plural(), "deployments.apps");
+        assert_eq!(
+            nodes.storage_key(Some("ignored"), "n1"),
+            "/registry/minions/n1"
+        );
+        assert_eq!(
+            find("apps", "v1", "deployments")
+                .unwrap()
+                .qualified_plural(),
+            "deployments.apps"
+        );
         assert!(find("", "v1", "nothing").is_none());
     }
 

@@ -120,7 +120,10 @@ impl FieldCause {
     }
 
     /// `Duplicate value: <rendered>`, with the value already rendered.
-    pub fn duplicate_rendered(field: impl Into<String>, rendered: impl std::fmt::Display) -> FieldCause {
+    pub fn duplicate_rendered(
+        field: impl Into<String>,
+        rendered: impl std::fmt::Display,
+    ) -> FieldCause {
         FieldCause {
             reason: "FieldValueDuplicate",
             field: field.into(),
@@ -275,8 +278,7 @@ impl ApiError {
     }
 
     /// The usual conflict reason: the object changed since it was read.
-    pub const MODIFIED: &'static str =
-        "the object has been modified; please apply your changes to the latest version and try again";
+    pub const MODIFIED: &'static str = "the object has been modified; please apply your changes to the latest version and try again";
 
     /// 422: `Pod "x" is invalid: <causes>`.
     pub fn invalid(info: &ResourceInfo, name: &str, causes: Vec<FieldCause>) -> ApiError {
@@ -284,7 +286,11 @@ impl ApiError {
         let message = match joined.len() {
             0 => format!("{} \"{name}\" is invalid", info.kind),
             1 => format!("{} \"{name}\" is invalid: {}", info.kind, joined[0]),
-            _ => format!("{} \"{name}\" is invalid: [{}]", info.kind, joined.join(", ")),
+            _ => format!(
+                "{} \"{name}\" is invalid: [{}]",
+                info.kind,
+                joined.join(", ")
+            ),
         };
         ApiError {
             details: Some(ErrorDetails {
@@ -348,7 +354,9 @@ impl ApiError {
         ApiError::new(
             415,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"
+            ),
         )
     }
 
@@ -405,7 +413,8 @@ impl ApiError {
         if let Some(map) = v.as_object_mut() {
             map.insert("kind".into(), "Status".into());
             map.insert("apiVersion".into(), "v1".into());
-            map.entry("metadata").or_insert_with(|| serde_json::json!({}));
+            map.entry("metadata")
+                .or_insert_with(|| serde_json::json!({}));
         }
         v
     }
@@ -471,6 +480,9 @@ mod tests {
         assert_eq!(status["code"], 422);
         assert_eq!(status["details"]["kind"], "Pod");
         assert_eq!(status["details"]["causes"][1]["field"], "metadata.name");
-        assert_eq!(status["details"]["causes"][1]["reason"], "FieldValueInvalid");
+        assert_eq!(
+            status["details"]["causes"][1]["reason"],
+            "FieldValueInvalid"
+        );
     }
 }

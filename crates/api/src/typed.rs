@@ -138,8 +138,14 @@ mod tests {
             "metadata": {"name": "a", "bogus": 1},
             "spec": {"containers": [{"name": "c", "image": "i", "colour": "red"}]}});
         let n = normalize("", "Pod", pod).unwrap();
-        assert_eq!(n.unknown_fields, [".metadata.bogus", ".spec.containers[0].colour"]);
-        assert_eq!(n.object["spec"]["containers"][0], json!({"name": "c", "image": "i"}));
+        assert_eq!(
+            n.unknown_fields,
+            [".metadata.bogus", ".spec.containers[0].colour"]
+        );
+        assert_eq!(
+            n.object["spec"]["containers"][0],
+            json!({"name": "c", "image": "i"})
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod authn;
 pub mod handlers;
 pub mod openapi;
 pub mod pki;
+pub mod protobuf;
 pub mod registry;
 pub mod request;
 pub mod serve;

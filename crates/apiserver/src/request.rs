@@ -133,27 +133,65 @@ mod tests {
     fn namespaced_and_cluster_paths() {
         let r = p(Method::GET, "/api/v1/namespaces/default/pods/web/status");
         assert_eq!(
-            (r.verb, r.namespace.as_deref(), r.resource.as_str(), r.name.as_deref(), r.subresource.as_deref()),
-            (Verb::Get, Some("default"), "pods", Some("web"), Some("status"))
+            (
+                r.verb,
+                r.namespace.as_deref(),
+                r.resource.as_str(),
+                r.name.as_deref(),
+                r.subresource.as_deref()
+            ),
+            (
+                Verb::Get,
+                Some("default"),
+                "pods",
+                Some("web"),
+                Some("status")
+            )
         );
         let r = p(Method::GET, "/apis/apps/v1/deployments");
-        assert_eq!((r.verb, r.group.as_str(), r.namespace), (Verb::List, "apps", None));
+        assert_eq!(
+            (r.verb, r.group.as_str(), r.namespace),
+            (Verb::List, "apps", None)
+        );
         let r = p(Method::GET, "/api/v1/namespaces/kube-system");
-        assert_eq!((r.resource.as_str(), r.name.as_deref(), r.namespace), ("namespaces", Some("kube-system"), None));
+        assert_eq!(
+            (r.resource.as_str(), r.name.as_deref(), r.namespace),
+            ("namespaces", Some("kube-system"), None)
+        );
         let r = p(Method::PUT, "/api/v1/namespaces/x/finalize");
-        assert_eq!((r.resource.as_str(), r.name.as_deref(), r.subresource.as_deref()), ("namespaces", Some("x"), Some("finalize")));
+        assert_eq!(
+            (
+                r.resource.as_str(),
+                r.name.as_deref(),
+                r.subresource.as_deref()
+            ),
+            ("namespaces", Some("x"), Some("finalize"))
+        );
         let r = p(Method::GET, "/api/v1/namespaces");
         assert_eq!((r.verb, r.resource.as_str()), (Verb::List, "namespaces"));
         let r = p(Method::DELETE, "/api/v1/namespaces/default/pods");
         assert_eq!(r.verb, Verb::DeleteCollection);
         let r = p(Method::GET, "/api/v1/watch/namespaces/default/pods");
-        assert_eq!((r.verb, r.namespace.as_deref()), (Verb::Watch, Some("default")));
-        assert_eq!(parse(&Method::GET, "/api/v1/pods", true).unwrap().verb, Verb::Watch);
+        assert_eq!(
+            (r.verb, r.namespace.as_deref()),
+            (Verb::Watch, Some("default"))
+        );
+        assert_eq!(
+            parse(&Method::GET, "/api/v1/pods", true).unwrap().verb,
+            Verb::Watch
+        );
     }
 
     #[test]
     fn non_resource_paths() {
-        for path in ["/api", "/api/v1", "/apis", "/apis/apps/v1", "/healthz", "/api/v1/a/b/c/d"] {
+        for path in [
+            "/api",
+            "/api/v1",
+            "/apis",
+            "/apis/apps/v1",
+            "/healthz",
+            "/api/v1/a/b/c/d",
+        ] {
             assert_eq!(parse(&Method::GET, path, false), None, "{path}");
         }
     }

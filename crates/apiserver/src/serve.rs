@@ -64,6 +64,10 @@ pub struct ServeOptions {
     /// GOAWAY, HTTP/1.1 close after the current response) before they are cut.
     /// Long-running requests (watches, exec) are cut when it ends.
     pub shutdown_grace: Duration,
+    /// HTTP/2 streams one connection may have open at once (upstream's
+    /// `--http2-max-streams-per-connection`, 1000: client-go multiplexes every watch of
+    /// a process over one connection).
+    pub http2_max_concurrent_streams: u32,
 }
 
 impl Default for ServeOptions {
@@ -71,6 +75,7 @@ impl Default for ServeOptions {
         ServeOptions {
             handshake_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
+            http2_max_concurrent_streams: 1000,
         }
     }
 }
@@ -123,10 +128,13 @@ pub async fn serve_http(
     serve_loop(listener, None, app, shutdown, ServeOptions::default()).await
 }
 
-fn http_builder() -> Builder<TokioExecutor> {
+fn http_builder(options: &ServeOptions) -> Builder<TokioExecutor> {
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new());
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(options.http2_max_concurrent_streams);
     builder
 }
 
@@ -149,7 +157,7 @@ async fn serve_loop(
     let local = listener.local_addr().map_err(ServeError::Listener)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%local, scheme, "serving");
-    let builder = Arc::new(http_builder());
+    let builder = Arc::new(http_builder(&options));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);

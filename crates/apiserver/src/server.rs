@@ -4,7 +4,7 @@
 use crate::authn::{Authenticator, TokenFile};
 use crate::handlers::{self, App};
 use crate::pki::{ClientAuth, Pki, SanConfig};
-use crate::registry::{Clock, Registry};
+use crate::registry::{Clock, Ranges, Registry};
 use rkube_store::embedded::{EmbeddedOptions, EmbeddedStore};
 use rkube_store::etcd::{EtcdConfig, EtcdStore, EtcdTls};
 use rkube_store::{Compactor, Store, spawn_compactor};
@@ -83,7 +83,9 @@ pub enum ServerError {
         source: std::io::Error,
     },
     /// The listening socket could not be bound.
-    #[error("cannot listen on {addr}: {source}; is another server using the port? (--https-listen-port)")]
+    #[error(
+        "cannot listen on {addr}: {source}; is another server using the port? (--https-listen-port)"
+    )]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -132,11 +134,21 @@ async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, ServerError
         let store = EmbeddedStore::open(EmbeddedOptions::new(config.data_dir.join("db"))).await?;
         return Ok(Arc::new(store));
     };
-    let mut etcd = EtcdConfig::new(endpoints.split(',').map(str::trim).filter(|s| !s.is_empty()));
+    let mut etcd = EtcdConfig::new(
+        endpoints
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty()),
+    );
     if let Some((ca, cert, key)) = &config.datastore_tls {
         let read = |p: &Option<PathBuf>| -> Result<Option<Vec<u8>>, ServerError> {
             p.as_ref()
-                .map(|p| std::fs::read(p).map_err(|source| ServerError::Io { path: p.clone(), source }))
+                .map(|p| {
+                    std::fs::read(p).map_err(|source| ServerError::Io {
+                        path: p.clone(),
+                        source,
+                    })
+                })
                 .transpose()
         };
         etcd.tls = Some(EtcdTls {
@@ -163,7 +175,7 @@ pub async fn start_with_store(
     crate::pki::install_crypto_provider();
     let compactor = spawn_compactor(Arc::clone(&store), COMPACTION_INTERVAL);
     let clock: Clock = Arc::new(jiff::Timestamp::now);
-    let registry = Registry::new(Arc::clone(&store), clock.clone());
+    let registry = Registry::new(Arc::clone(&store), clock.clone(), Ranges::default());
 
     let pki = Pki::load_or_create(
         &config.data_dir.join("tls"),
@@ -177,7 +189,9 @@ pub async fn start_with_store(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServerError::Bind { addr, source })?;
-    let addr = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind { addr, source })?;
     let url = format!("https://127.0.0.1:{}", addr.port());
     let kubeconfig = config
         .write_kubeconfig
@@ -195,14 +209,24 @@ pub async fn start_with_store(
         server_address: format!("{}:{}", addr.ip(), addr.port()),
         ready: Default::default(),
     });
-    let router = handlers::routes(Arc::clone(&app)).layer(crate::authn::layer(Arc::new(authenticator)));
+    let router =
+        handlers::routes(Arc::clone(&app)).layer(crate::authn::layer(Arc::new(authenticator)));
     let tls = pki.server_config(ClientAuth::Optional)?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let serving = tokio::spawn(crate::serve::serve_https(listener, tls, router, async move {
-        let _ = stopped.await;
-    }));
+    let serving = tokio::spawn(crate::serve::serve_https(
+        listener,
+        tls,
+        router,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     registry
         .ensure_system_namespaces()
+        .await
+        .map_err(ServerError::Bootstrap)?;
+    registry
+        .ensure_kubernetes_service(addr.port())
         .await
         .map_err(ServerError::Bootstrap)?;
     app.ready.store(true, Ordering::Release);

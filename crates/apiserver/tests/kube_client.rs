@@ -18,7 +18,9 @@ async fn cluster() -> (RunningServer, Client, tempfile::TempDir) {
     config.include_host_sans = false;
     let server = start(config).await.expect("apiserver starts");
     let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
-    let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap();
+    let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
     let client = Client::try_from(config).unwrap();
     (server, client, dir)
 }
@@ -39,13 +41,19 @@ fn config_map(name: &str, value: &str) -> ConfigMap {
 async fn typed_crud_and_errors() {
     let (_server, client, _dir) = cluster().await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    let created = cms.create(&PostParams::default(), &config_map("one", "1")).await.unwrap();
+    let created = cms
+        .create(&PostParams::default(), &config_map("one", "1"))
+        .await
+        .unwrap();
     assert!(created.metadata.uid.is_some());
     let rv1 = created.metadata.resource_version.clone().unwrap();
     let mut got = cms.get("one").await.unwrap();
     assert_eq!(got.data.as_ref().unwrap()["k"], "1");
     got.data = Some(BTreeMap::from([("k".into(), "2".into())]));
-    let replaced = cms.replace("one", &PostParams::default(), &got).await.unwrap();
+    let replaced = cms
+        .replace("one", &PostParams::default(), &got)
+        .await
+        .unwrap();
     assert_ne!(replaced.metadata.resource_version.unwrap(), rv1);
     // A stale resourceVersion conflicts.
     let mut stale = created.clone();
@@ -61,7 +69,10 @@ async fn typed_crud_and_errors() {
         }
         other => panic!("expected NotFound, got {other:?}"),
     }
-    match cms.create(&PostParams::default(), &config_map("one", "x")).await {
+    match cms
+        .create(&PostParams::default(), &config_map("one", "x"))
+        .await
+    {
         Err(kube::Error::Api(s)) => assert_eq!((s.code, s.reason.as_str()), (409, "AlreadyExists")),
         other => panic!("expected AlreadyExists, got {other:?}"),
     }
@@ -73,7 +84,20 @@ async fn typed_crud_and_errors() {
         }
         other => panic!("expected Invalid, got {other:?}"),
     }
-    let list = cms.list(&ListParams::default().labels("app=demo")).await.unwrap();
+    let mut generated = config_map("ignored", "g");
+    generated.metadata.name = None;
+    generated.metadata.generate_name = Some("gen-".into());
+    let made = cms
+        .create(&PostParams::default(), &generated)
+        .await
+        .unwrap();
+    let name = made.metadata.name.unwrap();
+    assert!(name.starts_with("gen-") && name.len() == 9, "{name}");
+    cms.delete(&name, &DeleteParams::default()).await.unwrap();
+    let list = cms
+        .list(&ListParams::default().labels("app=demo"))
+        .await
+        .unwrap();
     assert_eq!(list.items.len(), 1);
     cms.delete("one", &DeleteParams::default()).await.unwrap();
     assert!(cms.get_opt("one").await.unwrap().is_none());
@@ -86,7 +110,12 @@ async fn paginated_lists_are_consistent() {
     let (_server, client, _dir) = cluster().await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "default");
     for i in 0..25 {
-        cms.create(&PostParams::default(), &config_map(&format!("cm-{i:02}"), "v")).await.unwrap();
+        cms.create(
+            &PostParams::default(),
+            &config_map(&format!("cm-{i:02}"), "v"),
+        )
+        .await
+        .unwrap();
     }
     let mut names = Vec::new();
     let mut params = ListParams::default().limit(10);
@@ -99,7 +128,12 @@ async fn paginated_lists_are_consistent() {
             _ => break,
         }
         // Writes between pages do not show up in the listing.
-        let _ = cms.create(&PostParams::default(), &config_map(&format!("late-{}", names.len()), "v")).await;
+        let _ = cms
+            .create(
+                &PostParams::default(),
+                &config_map(&format!("late-{}", names.len()), "v"),
+            )
+            .await;
     }
     let want: Vec<String> = (0..25).map(|i| format!("cm-{i:02}")).collect();
     assert_eq!(names, want);
@@ -109,7 +143,9 @@ async fn paginated_lists_are_consistent() {
 async fn watcher_and_reflector_follow_changes() {
     let (_server, client, _dir) = cluster().await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    cms.create(&PostParams::default(), &config_map("before", "1")).await.unwrap();
+    cms.create(&PostParams::default(), &config_map("before", "1"))
+        .await
+        .unwrap();
     let (reader, writer) = reflector::store::<ConfigMap>();
     let stream = reflector(writer, watcher(cms.clone(), watcher::Config::default()))
         .applied_objects()
@@ -117,15 +153,26 @@ async fn watcher_and_reflector_follow_changes() {
     let handle = tokio::spawn(async move { stream.try_collect::<Vec<_>>().await });
     reader.wait_until_ready().await.unwrap();
     assert_eq!(reader.state().len(), 1);
-    cms.create(&PostParams::default(), &config_map("after", "2")).await.unwrap();
-    cms.delete("before", &DeleteParams::default()).await.unwrap();
+    cms.create(&PostParams::default(), &config_map("after", "2"))
+        .await
+        .unwrap();
+    cms.delete("before", &DeleteParams::default())
+        .await
+        .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let names: Vec<String> = reader.state().iter().map(|c| c.metadata.name.clone().unwrap()).collect();
+        let names: Vec<String> = reader
+            .state()
+            .iter()
+            .map(|c| c.metadata.name.clone().unwrap())
+            .collect();
         if names == ["after"] {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "reflector state stuck at {names:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "reflector state stuck at {names:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     handle.abort();
@@ -135,20 +182,32 @@ async fn watcher_and_reflector_follow_changes() {
 async fn a_watch_from_a_compacted_revision_gets_410_and_the_watcher_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let store: std::sync::Arc<dyn rkube_store::Store> = std::sync::Arc::new(
-        rkube_store::embedded::EmbeddedStore::open(rkube_store::embedded::EmbeddedOptions::new(dir.path().join("db")))
-            .await
-            .unwrap(),
+        rkube_store::embedded::EmbeddedStore::open(rkube_store::embedded::EmbeddedOptions::new(
+            dir.path().join("db"),
+        ))
+        .await
+        .unwrap(),
     );
     let mut config = ServerConfig::new(dir.path());
     config.bind_address = [127, 0, 0, 1].into();
     config.https_port = 0;
     config.include_host_sans = false;
-    let server = rkube_apiserver::server::start_with_store(config, store.clone()).await.unwrap();
+    let server = rkube_apiserver::server::start_with_store(config, store.clone())
+        .await
+        .unwrap();
     let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
-    let client = Client::try_from(Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap()).unwrap();
+    let client = Client::try_from(
+        Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
 
-    let first = cms.create(&PostParams::default(), &config_map("x", "0")).await.unwrap();
+    let first = cms
+        .create(&PostParams::default(), &config_map("x", "0"))
+        .await
+        .unwrap();
     let old_rv = first.metadata.resource_version.clone().unwrap();
     // Two changes after `old_rv`: compacting to the last one discards the first, which a
     // watch from `old_rv` would need.
@@ -157,10 +216,17 @@ async fn a_watch_from_a_compacted_revision_gets_410_and_the_watcher_recovers() {
         cm.data = Some(BTreeMap::from([("k".into(), v.into())]));
         cms.replace("x", &PostParams::default(), &cm).await.unwrap();
     }
-    store.compact(store.current_revision().await.unwrap()).await.unwrap();
+    store
+        .compact(store.current_revision().await.unwrap())
+        .await
+        .unwrap();
 
     // A raw watch from before the compaction ends with a 410 Expired error event.
-    let mut stream = cms.watch(&kube::api::WatchParams::default(), &old_rv).await.unwrap().boxed();
+    let mut stream = cms
+        .watch(&kube::api::WatchParams::default(), &old_rv)
+        .await
+        .unwrap()
+        .boxed();
     match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
         Ok(Some(Ok(kube::api::WatchEvent::Error(e)))) => {
             assert_eq!((e.code, e.reason.as_str()), (410, "Expired"), "{e:?}");
@@ -171,26 +237,44 @@ async fn a_watch_from_a_compacted_revision_gets_410_and_the_watcher_recovers() {
     // kube-runtime's watcher, whose watches end every second, resumes from its last revision;
     // once that is compacted it gets 410, relists, and its cache still converges.
     let (reader, writer) = reflector::store::<ConfigMap>();
-    let stream = reflector(writer, watcher(cms.clone(), watcher::Config::default().timeout(1)))
-        .applied_objects()
-        .boxed();
+    let stream = reflector(
+        writer,
+        watcher(cms.clone(), watcher::Config::default().timeout(1)),
+    )
+    .applied_objects()
+    .boxed();
     let handle = tokio::spawn(async move { stream.try_collect::<Vec<_>>().await });
     reader.wait_until_ready().await.unwrap();
     for i in 0..3 {
-        cms.create(&PostParams::default(), &config_map(&format!("y{i}"), "v")).await.unwrap();
-        store.compact(store.current_revision().await.unwrap()).await.unwrap();
+        cms.create(&PostParams::default(), &config_map(&format!("y{i}"), "v"))
+            .await
+            .unwrap();
+        store
+            .compact(store.current_revision().await.unwrap())
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(1200)).await;
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let mut names: Vec<String> = reader.state().iter().map(|c| c.metadata.name.clone().unwrap()).collect();
+        let mut names: Vec<String> = reader
+            .state()
+            .iter()
+            .map(|c| c.metadata.name.clone().unwrap())
+            .collect();
         names.sort();
         if names == ["x", "y0", "y1", "y2"] {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "watcher did not recover: {names:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "watcher did not recover: {names:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(!handle.is_finished(), "the watcher must keep running through 410s");
+    assert!(
+        !handle.is_finished(),
+        "the watcher must keep running through 410s"
+    );
     handle.abort();
 }

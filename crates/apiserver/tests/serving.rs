@@ -144,8 +144,24 @@ impl Default for RawOpts<'_> {
     }
 }
 
+/// Keeps a client connection open while alive.
+#[allow(dead_code)]
+enum KeepAlive {
+    H1(hyper::client::conn::http1::SendRequest<Empty<Bytes>>),
+    H2(hyper::client::conn::http2::SendRequest<Empty<Bytes>>),
+}
+
 /// One GET over a fresh TLS connection with rustls + hyper's client connections.
 async fn raw_get(addr: SocketAddr, ca_pem: &str, opts: RawOpts<'_>) -> Result<Raw> {
+    Ok(raw_get_keep(addr, ca_pem, opts).await?.0)
+}
+
+/// [`raw_get`], also returning the connection's sender (the connection stays open).
+async fn raw_get_keep(
+    addr: SocketAddr,
+    ca_pem: &str,
+    opts: RawOpts<'_>,
+) -> Result<(Raw, KeepAlive)> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(CertificateDer::from_pem_slice(ca_pem.as_bytes())?)?;
     let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -181,24 +197,26 @@ async fn raw_get(addr: SocketAddr, ca_pem: &str, opts: RawOpts<'_>) -> Result<Ra
         req = req.header(http::header::AUTHORIZATION, a);
     }
     let req = req.body(Empty::<Bytes>::new())?;
-    let response = if h2 {
-        let (mut send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
+    let (response, keep) = if h2 {
+        let (mut send, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
         tokio::spawn(conn);
-        send.send_request(req).await?
+        (send.send_request(req).await?, KeepAlive::H2(send))
     } else {
         let (mut send, conn) = hyper::client::conn::http1::handshake(io).await?;
         tokio::spawn(conn);
-        send.send_request(req).await?
+        (send.send_request(req).await?, KeepAlive::H1(send))
     };
     let (parts, body) = response.into_parts();
     let body = body.collect().await?.to_bytes();
-    Ok(Raw {
+    let raw = Raw {
         alpn,
         version: parts.version,
         status: parts.status,
         headers: parts.headers,
         body: String::from_utf8(body.to_vec())?,
-    })
+    };
+    Ok((raw, keep))
 }
 
 // ---------------------------------------------------------------- clients
@@ -249,6 +267,15 @@ fn groups(v: &Value) -> Vec<String> {
 
 // ---------------------------------------------------------------- tests
 
+#[test]
+fn shared_types_are_send_and_sync() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<Pki>();
+    check::<Authenticator>();
+    check::<UserInfo>();
+    check::<rkube_apiserver::serve::ClientCertIdentity>();
+}
+
 /// (a) kube-rs with the admin kubeconfig, (d) the real kubectl with it, (f) kubectl
 /// negotiates HTTP/2.
 #[tokio::test]
@@ -280,10 +307,15 @@ async fn admin_kubeconfig_works_with_kube_rs_and_kubectl() -> Result<()> {
     let me: Value = serde_json::from_str(&stdout).context(stdout.clone())?;
     assert_eq!(me["name"], "system:admin");
     assert_eq!(groups(&me), ["system:masters", "system:authenticated"]);
-    assert_eq!(me["version"], "HTTP/2.0", "kubectl offers h2 and must get it");
+    assert_eq!(
+        me["version"], "HTTP/2.0",
+        "kubectl offers h2 and must get it"
+    );
 
+    // kube-rs keeps its pooled connection open: shutdown must not wait for it.
+    let took = server.stop().await?;
+    assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
     drop(client);
-    server.stop().await?;
     Ok(())
 }
 
@@ -370,7 +402,12 @@ async fn unauthenticated_requests_are_rejected() -> Result<()> {
 
     // A token kubeconfig with a bad token: kube-rs sees the Status as an API error.
     let bad = tmp.path().join("bad-token.kubeconfig");
-    write_kubeconfig_with(&bad, &server.url(), pki.ca_pem(), Credentials::Token("nope"))?;
+    write_kubeconfig_with(
+        &bad,
+        &server.url(),
+        pki.ca_pem(),
+        Credentials::Token("nope"),
+    )?;
     match kube_whoami(&kube_client(&bad).await?).await {
         Err(kube::Error::Api(status)) => {
             assert_eq!(status.code, 401);
@@ -393,7 +430,9 @@ async fn unauthenticated_requests_are_rejected() -> Result<()> {
         },
     )
     .await;
-    let err = raw.err().ok_or_else(|| anyhow!("foreign certificate accepted"))?;
+    let err = raw
+        .err()
+        .ok_or_else(|| anyhow!("foreign certificate accepted"))?;
     eprintln!("rustls client with a foreign certificate: {err:#}");
     let foreign_kubeconfig = tmp.path().join("foreign.kubeconfig");
     write_kubeconfig(
@@ -412,7 +451,10 @@ async fn unauthenticated_requests_are_rejected() -> Result<()> {
     // GetClientCertificate), so kubectl fails the same way. Upstream would answer 401
     // here (its x509 authenticator verifies after the handshake); see ClientAuth.
     let (ok, stdout, stderr) = kubectl_whoami(&foreign_kubeconfig, tmp.path()).await?;
-    assert!(!ok, "kubectl with a foreign certificate succeeded: {stdout}");
+    assert!(
+        !ok,
+        "kubectl with a foreign certificate succeeded: {stdout}"
+    );
     eprintln!("kubectl with a foreign certificate: {stderr}");
     assert!(stderr.contains("unknown certificate authority"), "{stderr}");
 
@@ -469,7 +511,9 @@ async fn restart_reuses_ca_and_reissues_serving_cert_on_san_change() -> Result<(
     // The serving certificate carries the documented SANs.
     let der = CertificateDer::from_pem_slice(first.serving().cert_pem.as_bytes())?;
     let (_, cert) = x509_parser::parse_x509_certificate(&der)?;
-    let san = cert.subject_alternative_name()?.context("no SAN extension")?;
+    let san = cert
+        .subject_alternative_name()?
+        .context("no SAN extension")?;
     let names: Vec<String> = san
         .value
         .general_names
@@ -555,7 +599,12 @@ async fn restart_reuses_ca_and_reissues_serving_cert_on_san_change() -> Result<(
     // Leaf certificates from another CA are replaced.
     let other = tmp.path().join("other");
     drop(new_pki(&other)?);
-    for f in [pki::SERVING_CERT_FILE, pki::SERVING_KEY_FILE, pki::ADMIN_CERT_FILE, pki::ADMIN_KEY_FILE] {
+    for f in [
+        pki::SERVING_CERT_FILE,
+        pki::SERVING_KEY_FILE,
+        pki::ADMIN_CERT_FILE,
+        pki::ADMIN_KEY_FILE,
+    ] {
         std::fs::copy(dir.join(f), other.join(f))?;
     }
     let moved = Pki::load_or_create(&other, &sans)?;
@@ -573,13 +622,15 @@ fn foreign_client_cert(cn: &str, group: &str) -> Result<CertKeyPem> {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate()?;
     let mut ca = CertificateParams::default();
-    ca.distinguished_name.push(DnType::CommonName, "some-other-ca");
+    ca.distinguished_name
+        .push(DnType::CommonName, "some-other-ca");
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let issuer = Issuer::new(ca, ca_key);
     let key = KeyPair::generate()?;
     let mut leaf = CertificateParams::default();
     leaf.distinguished_name.push(DnType::CommonName, cn);
-    leaf.distinguished_name.push(DnType::OrganizationName, group);
+    leaf.distinguished_name
+        .push(DnType::OrganizationName, group);
     leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
     let cert = leaf.signed_by(&key, &issuer)?;
     Ok(CertKeyPem {
@@ -607,8 +658,16 @@ async fn http2_is_negotiated_when_offered() -> Result<()> {
     let server = Server::start(&pki, ServeOptions::default()).await?;
     let admin = pki.admin().clone();
     for (alpn, want_alpn, want_version) in [
-        (&[b"h2".as_slice(), b"http/1.1"][..], Some(&b"h2"[..]), Version::HTTP_2),
-        (&[b"http/1.1".as_slice()][..], Some(&b"http/1.1"[..]), Version::HTTP_11),
+        (
+            &[b"h2".as_slice(), b"http/1.1"][..],
+            Some(&b"h2"[..]),
+            Version::HTTP_2,
+        ),
+        (
+            &[b"http/1.1".as_slice()][..],
+            Some(&b"http/1.1"[..]),
+            Version::HTTP_11,
+        ),
         (&[][..], None, Version::HTTP_11),
     ] {
         let r = raw_get(
@@ -640,6 +699,7 @@ async fn graceful_shutdown_and_timeouts() -> Result<()> {
     let options = ServeOptions {
         handshake_timeout: Duration::from_millis(300),
         shutdown_grace: Duration::from_millis(500),
+        ..ServeOptions::default()
     };
 
     // A silent TCP client is dropped after the handshake timeout, and the server keeps
@@ -657,19 +717,29 @@ async fn graceful_shutdown_and_timeouts() -> Result<()> {
     // Garbage instead of a ClientHello is logged and ignored.
     let mut garbage = TcpStream::connect(server.addr).await?;
     tokio::io::AsyncWriteExt::write_all(&mut garbage, b"GET / HTTP/1.1\r\n\r\n").await?;
+    // Idle keep-alive connections, HTTP/2 and HTTP/1.1, close at once on shutdown.
     let admin = pki.admin().clone();
-    let r = raw_get(
-        server.addr,
-        pki.ca_pem(),
-        RawOpts {
-            cert: Some(&admin),
-            ..RawOpts::default()
-        },
-    )
-    .await?;
-    assert_eq!(r.status, StatusCode::OK);
+    let mut idle = Vec::new();
+    for alpn in [&[b"h2".as_slice()][..], &[b"http/1.1".as_slice()][..]] {
+        let (r, keep) = raw_get_keep(
+            server.addr,
+            pki.ca_pem(),
+            RawOpts {
+                cert: Some(&admin),
+                alpn,
+                ..RawOpts::default()
+            },
+        )
+        .await?;
+        assert_eq!(r.status, StatusCode::OK);
+        idle.push(keep);
+    }
     let took = server.stop().await?;
-    assert!(took < Duration::from_millis(450), "idle shutdown took {took:?}");
+    assert!(
+        took < Duration::from_millis(450),
+        "idle shutdown took {took:?}"
+    );
+    drop(idle);
 
     // A response that never ends holds shutdown only for the grace period.
     let server = Server::start(&pki, options).await?;

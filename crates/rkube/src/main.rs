@@ -56,14 +56,29 @@ mod tests {
     #[test]
     fn server_flags_follow_k3s() {
         let cli = Cli::try_parse_from([
-            "rkube", "server", "--data-dir", "/tmp/x", "--https-listen-port", "7443",
-            "--datastore-endpoint", "http://127.0.0.1:2379", "--tls-san", "a.example", "--tls-san", "10.0.0.1",
+            "rkube",
+            "server",
+            "--data-dir",
+            "/tmp/x",
+            "--https-listen-port",
+            "7443",
+            "--datastore-endpoint",
+            "http://127.0.0.1:2379",
+            "--tls-san",
+            "a.example",
+            "--tls-san",
+            "10.0.0.1",
         ])
         .unwrap();
-        let Command::Server(args) = cli.command else { panic!("not server") };
+        let Command::Server(args) = cli.command else {
+            panic!("not server")
+        };
         let config = args.config();
         assert_eq!(config.https_port, 7443);
         assert_eq!(config.tls_sans, ["a.example", "10.0.0.1"]);
-        assert_eq!(config.datastore_endpoint.as_deref(), Some("http://127.0.0.1:2379"));
+        assert_eq!(
+            config.datastore_endpoint.as_deref(),
+            Some("http://127.0.0.1:2379")
+        );
     }
 }

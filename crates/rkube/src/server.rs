@@ -2,6 +2,7 @@
 
 use clap::Args;
 use rkube_apiserver::server::{ServerConfig, start};
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -52,7 +53,10 @@ impl ServerArgs {
         c.https_port = self.https_listen_port;
         c.write_kubeconfig = self.write_kubeconfig.clone();
         c.datastore_endpoint = self.datastore_endpoint.clone();
-        if self.datastore_cafile.is_some() || self.datastore_certfile.is_some() || self.datastore_keyfile.is_some() {
+        if self.datastore_cafile.is_some()
+            || self.datastore_certfile.is_some()
+            || self.datastore_keyfile.is_some()
+        {
             c.datastore_tls = Some((
                 self.datastore_cafile.clone(),
                 self.datastore_certfile.clone(),
@@ -63,6 +67,13 @@ impl ServerArgs {
         c.tls_sans = self.tls_san.clone();
         c
     }
+}
+
+/// A kube-rs client for the in-process controllers, from the admin kubeconfig.
+async fn admin_client(kubeconfig: &std::path::Path) -> anyhow::Result<kube::Client> {
+    let config = kube::config::Kubeconfig::read_from(kubeconfig)?;
+    let config = kube::Config::from_custom_kubeconfig(config, &Default::default()).await?;
+    Ok(kube::Client::try_from(config)?)
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -77,13 +88,28 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let config = args.config();
-        eprintln!("rkube server: starting (data dir {})", config.data_dir.display());
+        eprintln!(
+            "rkube server: starting (data dir {})",
+            config.data_dir.display()
+        );
         let mut server = start(config).await.map_err(|e| {
-            anyhow::anyhow!("{e}\nrkube server could not start; fix the cause above and run it again")
+            anyhow::anyhow!(
+                "{e}\nrkube server could not start; fix the cause above and run it again"
+            )
         })?;
-        println!("rkube server ready at {}", server.url);
-        println!("kubeconfig: {}", server.kubeconfig.display());
-        println!("try: kubectl --kubeconfig {} get namespaces", server.kubeconfig.display());
+        let client = admin_client(&server.kubeconfig).await?;
+        let _controllers = rkube_controllers::start(client);
+        // Whoever started us may have stopped reading stdout: that must not stop the server.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "rkube server ready at {}", server.url);
+        let _ = writeln!(out, "kubeconfig: {}", server.kubeconfig.display());
+        let _ = writeln!(
+            out,
+            "try: kubectl --kubeconfig {} get namespaces",
+            server.kubeconfig.display()
+        );
+        let _ = out.flush();
+        drop(out);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => eprintln!("rkube server: interrupted, stopping"),

@@ -17,7 +17,7 @@ fuzz_target!(|input: &str| {
     assert_eq!(again, selector, "{input:?} printed as {printed:?}");
     assert_eq!(again.to_string(), printed);
     // Matching must not panic either, whatever the labels.
-    let labels = selector
+    let labels: std::collections::BTreeMap<String, String> = selector
         .requirements()
         .iter()
         .map(|r| (r.key().to_string(), input.to_string()))

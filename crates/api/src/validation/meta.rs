@@ -207,7 +207,12 @@ fn common(meta: &ObjectMeta, namespaced: bool, path: &Path) -> Errors {
 
 /// Checks the metadata of a new object: name (by `rule`) or generateName, namespace presence,
 /// labels, annotations, owner references and finalizers.
-pub fn validate_object_meta(meta: &ObjectMeta, namespaced: bool, rule: NameRule, path: &Path) -> Errors {
+pub fn validate_object_meta(
+    meta: &ObjectMeta,
+    namespaced: bool,
+    rule: NameRule,
+    path: &Path,
+) -> Errors {
     let mut errs = Vec::new();
     let generate = s(&meta.generate_name);
     if !generate.is_empty() {
@@ -242,7 +247,14 @@ pub fn validate_object_meta(meta: &ObjectMeta, namespaced: bool, rule: NameRule,
 fn go_time(t: Option<&Time>) -> String {
     match t {
         None => "null".to_string(),
-        Some(t) => t.0.strftime("%Y-%m-%d %H:%M:%S +0000 UTC").to_string(),
+        Some(t) => {
+            use std::fmt::Write as _;
+            let mut out = String::new();
+            match write!(out, "{}", t.0.strftime("%Y-%m-%d %H:%M:%S +0000 UTC")) {
+                Ok(()) => out,
+                Err(_) => t.0.to_string(),
+            }
+        }
     }
 }
 
@@ -403,7 +415,10 @@ pub fn validate_label_selector(sel: Option<&LabelSelector>, path: &Path) -> Erro
 
 /// Whether `sel` selects an object with `labels` (upstream's `LabelSelectorAsSelector` then
 /// `Matches`). `None` selects nothing; an empty selector selects everything.
-pub fn selector_matches(sel: Option<&LabelSelector>, labels: Option<&BTreeMap<String, String>>) -> bool {
+pub fn selector_matches(
+    sel: Option<&LabelSelector>,
+    labels: Option<&BTreeMap<String, String>>,
+) -> bool {
     let Some(sel) = sel else {
         return false;
     };
@@ -506,8 +521,16 @@ mod tests {
             NameRule::Subdomain,
             &Path::new("metadata"),
         );
-        assert_has_prefix(&errs, "metadata.generateName", "Invalid value: \"Bad-\": a lowercase RFC 1123 subdomain");
-        assert_has_prefix(&errs, "metadata.name", "Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain");
+        assert_has_prefix(
+            &errs,
+            "metadata.generateName",
+            "Invalid value: \"Bad-\": a lowercase RFC 1123 subdomain",
+        );
+        assert_has_prefix(
+            &errs,
+            "metadata.name",
+            "Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain",
+        );
     }
 
     #[test]
@@ -538,9 +561,21 @@ mod tests {
             NameRule::Subdomain,
             &p,
         );
-        assert_has_prefix(&errs, "metadata.labels", "Invalid value: \"bad key\": name part must consist of");
-        assert_has_prefix(&errs, "metadata.labels", "Invalid value: \"-bad\": a valid label must be an empty string");
-        assert_has_prefix(&errs, "metadata.annotations", "Invalid value: \"no spaces\": name part must consist of");
+        assert_has_prefix(
+            &errs,
+            "metadata.labels",
+            "Invalid value: \"bad key\": name part must consist of",
+        );
+        assert_has_prefix(
+            &errs,
+            "metadata.labels",
+            "Invalid value: \"-bad\": a valid label must be an empty string",
+        );
+        assert_has_prefix(
+            &errs,
+            "metadata.annotations",
+            "Invalid value: \"no spaces\": name part must consist of",
+        );
         assert_eq!(errs.len(), 3, "{:#?}", lines(&errs));
 
         let big = "x".repeat(TOTAL_ANNOTATION_SIZE_LIMIT);
@@ -570,27 +605,73 @@ mod tests {
             NameRule::Subdomain,
             &p,
         );
-        assert_has(&errs, "metadata.ownerReferences.apiVersion", "Invalid value: \"\": version must not be empty");
-        assert_has(&errs, "metadata.ownerReferences.kind", "Invalid value: \"\": must not be empty");
-        assert_has(&errs, "metadata.ownerReferences.uid", "Invalid value: \"\": must not be empty");
-        assert!(lines(&errs).iter().any(|l| l.contains("/v1, Kind=Event is disallowed from being an owner")));
+        assert_has(
+            &errs,
+            "metadata.ownerReferences.apiVersion",
+            "Invalid value: \"\": version must not be empty",
+        );
+        assert_has(
+            &errs,
+            "metadata.ownerReferences.kind",
+            "Invalid value: \"\": must not be empty",
+        );
+        assert_has(
+            &errs,
+            "metadata.ownerReferences.uid",
+            "Invalid value: \"\": must not be empty",
+        );
+        assert!(
+            lines(&errs)
+                .iter()
+                .any(|l| l.contains("/v1, Kind=Event is disallowed from being an owner"))
+        );
         assert!(lines(&errs).iter().any(|l| l.ends_with("Only one reference can have Controller set to true. Found \"true\" in references for A/a and B/b")));
-        assert_has(&errs, "metadata.finalizers", "Invalid value: []string{\"orphan\", \"foregroundDeletion\", \"custom\", \"example.com/ok\"}: finalizer orphan and foregroundDeletion cannot be both set");
-        assert_has(&errs, "metadata.finalizers[2]", "Invalid value: \"custom\": name is neither a standard finalizer name nor is it fully qualified");
+        assert_has(
+            &errs,
+            "metadata.finalizers",
+            "Invalid value: []string{\"orphan\", \"foregroundDeletion\", \"custom\", \"example.com/ok\"}: finalizer orphan and foregroundDeletion cannot be both set",
+        );
+        assert_has(
+            &errs,
+            "metadata.finalizers[2]",
+            "Invalid value: \"custom\": name is neither a standard finalizer name nor is it fully qualified",
+        );
     }
 
     #[test]
     fn update_immutables() {
-        let old = meta(json!({"name": "x", "namespace": "d", "uid": "u1", "resourceVersion": "5",
-            "generation": 3, "creationTimestamp": "2024-05-01T10:00:00Z"}));
+        let old = meta(
+            json!({"name": "x", "namespace": "d", "uid": "u1", "resourceVersion": "5",
+            "generation": 3, "creationTimestamp": "2024-05-01T10:00:00Z"}),
+        );
         let new = meta(json!({"name": "y", "namespace": "d", "uid": "u2",
             "generation": 2, "creationTimestamp": "2024-05-01T10:00:01Z"}));
         let errs = validate_object_meta_update(&new, &old, &Path::new("metadata"));
-        assert_has(&errs, "metadata.resourceVersion", "Invalid value: \"\": must be specified for an update");
-        assert_has(&errs, "metadata.generation", "Invalid value: 2: must not be decremented");
-        assert_has(&errs, "metadata.name", "Invalid value: \"y\": field is immutable");
-        assert_has(&errs, "metadata.uid", "Invalid value: \"u2\": field is immutable");
-        assert_has(&errs, "metadata.creationTimestamp", "Invalid value: 2024-05-01 10:00:01 +0000 UTC: field is immutable");
+        assert_has(
+            &errs,
+            "metadata.resourceVersion",
+            "Invalid value: \"\": must be specified for an update",
+        );
+        assert_has(
+            &errs,
+            "metadata.generation",
+            "Invalid value: 2: must not be decremented",
+        );
+        assert_has(
+            &errs,
+            "metadata.name",
+            "Invalid value: \"y\": field is immutable",
+        );
+        assert_has(
+            &errs,
+            "metadata.uid",
+            "Invalid value: \"u2\": field is immutable",
+        );
+        assert_has(
+            &errs,
+            "metadata.creationTimestamp",
+            "Invalid value: 2024-05-01 10:00:01 +0000 UTC: field is immutable",
+        );
 
         let deleting = meta(json!({"name": "x", "resourceVersion": "1",
             "deletionTimestamp": "2024-05-01T10:00:00Z", "finalizers": ["a.io/x"]}));
@@ -599,7 +680,9 @@ mod tests {
         let errs = validate_object_meta_update(&adding, &deleting, &Path::new("metadata"));
         assert_eq!(
             lines(&errs),
-            vec!["metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"b.io/y\"}"]
+            vec![
+                "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"b.io/y\"}"
+            ]
         );
     }
 
@@ -630,9 +713,21 @@ mod tests {
         }))
         .unwrap();
         let errs = validate_label_selector(Some(&bad), &Path::new("spec.selector"));
-        assert_has(&errs, "spec.selector.matchExpressions[0].values", "Required value: must be specified when `operator` is 'In' or 'NotIn'");
-        assert_has(&errs, "spec.selector.matchExpressions[1].values", "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
-        assert_has(&errs, "spec.selector.matchExpressions[2].operator", "Invalid value: \"Like\": not a valid selector operator");
+        assert_has(
+            &errs,
+            "spec.selector.matchExpressions[0].values",
+            "Required value: must be specified when `operator` is 'In' or 'NotIn'",
+        );
+        assert_has(
+            &errs,
+            "spec.selector.matchExpressions[1].values",
+            "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+        );
+        assert_has(
+            &errs,
+            "spec.selector.matchExpressions[2].operator",
+            "Invalid value: \"Like\": not a valid selector operator",
+        );
         assert!(!selector_converts(Some(&bad)));
     }
 }

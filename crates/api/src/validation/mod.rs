@@ -79,9 +79,11 @@ pub fn validate_create(group: &str, kind: &str, obj: &Value) -> Vec<FieldCause> 
 /// Validation of an update (upstream's `ValidateXxxUpdate`): everything [`validate_create`]
 /// checks on `new` plus metadata immutability and each kind's immutable fields.
 pub fn validate_update(group: &str, kind: &str, new: &Value, old: &Value) -> Vec<FieldCause> {
+    if (group, kind) == ("", "Pod") {
+        return pod::validate_pod_update(new, old);
+    }
     let old = Some(old);
     match (group, kind) {
-        ("", "Pod") => pod::validate_pod_update(new, old.unwrap_or(&Value::Null)),
         ("", "PodTemplate") => core::validate_pod_template(new, old),
         ("", "ReplicationController") => core::validate_replication_controller(new, old),
         ("", "Service") => service::validate_service(new, old),
@@ -239,24 +241,6 @@ pub(crate) fn nonnegative(value: i64, path: &Path) -> Errors {
     }
 }
 
-/// `field is immutable` when `new != old`; the value is rendered by `render`.
-pub(crate) fn immutable<T: PartialEq>(
-    new: &T,
-    old: &T,
-    path: &Path,
-    render: impl FnOnce(&T) -> String,
-) -> Errors {
-    if new != old {
-        vec![FieldCause::invalid_rendered(
-            path,
-            render(new),
-            "field is immutable",
-        )]
-    } else {
-        Vec::new()
-    }
-}
-
 /// Go's `%q` for a string (close enough: Rust's debug quoting).
 pub(crate) fn go_quote(s: &str) -> String {
     format!("{s:?}")
@@ -295,7 +279,10 @@ pub(crate) fn go_int_or_string(
     match v {
         IntOrString::Int(i) => format!("intstr.IntOrString{{Type:0, IntVal:{i}, StrVal:\"\"}}"),
         IntOrString::String(s) => {
-            format!("intstr.IntOrString{{Type:1, IntVal:0, StrVal:{}}}", go_quote(s))
+            format!(
+                "intstr.IntOrString{{Type:1, IntVal:0, StrVal:{}}}",
+                go_quote(s)
+            )
         }
     }
 }
@@ -349,7 +336,8 @@ pub(crate) mod testutil {
     #[track_caller]
     pub fn assert_has(errs: &[FieldCause], field: &str, message: &str) {
         assert!(
-            errs.iter().any(|e| e.field == field && e.message == message),
+            errs.iter()
+                .any(|e| e.field == field && e.message == message),
             "expected `{field}: {message}` in {:#?}",
             lines(errs)
         );
@@ -402,6 +390,291 @@ mod tests {
             go_label_selector(Some(&sel)),
             r#"v1.LabelSelector{MatchLabels:map[string]string{"app":"nginx2"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}"#
         );
+    }
+
+    fn samples() -> Vec<(&'static str, &'static str, Value)> {
+        let pod_spec = json!({"containers": [{"name": "c", "image": "nginx:1", "ports": [{"containerPort": 80, "hostPort": 8080, "name": "http"}],
+            "env": [{"name": "A", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+            "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "0.5"}},
+            "livenessProbe": {"httpGet": {"port": "http", "path": "/"}, "successThreshold": 1},
+            "volumeMounts": [{"name": "v", "mountPath": "/v", "subPath": "x"}]}],
+            "volumes": [{"name": "v", "secret": {"secretName": "s", "items": [{"key": "k", "path": "p", "mode": 256}]}}],
+            "tolerations": [{"key": "k", "operator": "Equal", "value": "v", "effect": "NoExecute", "tolerationSeconds": 5}],
+            "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "k", "operator": "In", "values": ["a"]}]}]}}},
+            "hostname": "h", "nodeSelector": {"a": "b"}});
+        let template = json!({"metadata": {"labels": {"app": "x"}}, "spec": pod_spec});
+        let mut job_template = template.clone();
+        job_template["spec"]["restartPolicy"] = json!("Never");
+        let meta = json!({"name": "n", "namespace": "d", "labels": {"app": "x"}, "annotations": {"a": "b"},
+            "finalizers": ["example.com/f"], "resourceVersion": "1", "uid": "u", "generation": 1,
+            "ownerReferences": [{"apiVersion": "v1", "kind": "K", "name": "o", "uid": "u", "controller": true}]});
+        let mut cmeta = meta.clone();
+        cmeta.as_object_mut().map(|m| m.remove("namespace"));
+        let sel = json!({"matchLabels": {"app": "x"}, "matchExpressions": [{"key": "app", "operator": "In", "values": ["x"]}]});
+        vec![
+            ("", "Pod", json!({"metadata": meta, "spec": pod_spec})),
+            (
+                "",
+                "Pod",
+                json!({"metadata": meta, "spec": {"activeDeadlineSeconds": 10, "containers": [{"name": "c", "image": "x"}]}}),
+            ),
+            (
+                "",
+                "PodTemplate",
+                json!({"metadata": meta, "template": template}),
+            ),
+            (
+                "",
+                "ReplicationController",
+                json!({"metadata": meta, "spec": {"replicas": 2, "selector": {"app": "x"}, "template": template}}),
+            ),
+            (
+                "",
+                "Service",
+                json!({"metadata": meta, "spec": {"type": "NodePort", "ports": [{"port": 80, "targetPort": "http", "nodePort": 30001, "name": "a"}],
+                "selector": {"app": "x"}, "clusterIP": "10.43.0.5", "clusterIPs": ["10.43.0.5"], "ipFamilies": ["IPv4"], "externalIPs": ["1.2.3.4"]}}),
+            ),
+            (
+                "",
+                "ConfigMap",
+                json!({"metadata": meta, "data": {"k": "v"}, "binaryData": {"b": "eA=="}}),
+            ),
+            (
+                "",
+                "Secret",
+                json!({"metadata": meta, "type": "kubernetes.io/tls", "data": {"tls.crt": "eA==", "tls.key": "eA=="}, "stringData": {"x": "y"}}),
+            ),
+            (
+                "",
+                "Namespace",
+                json!({"metadata": cmeta, "spec": {"finalizers": ["kubernetes"]}}),
+            ),
+            (
+                "",
+                "Node",
+                json!({"metadata": cmeta, "spec": {"podCIDRs": ["10.42.0.0/24"], "taints": [{"key": "k", "effect": "NoSchedule"}]},
+                "status": {"capacity": {"cpu": "2"}, "addresses": [{"type": "InternalIP", "address": "10.0.0.1"}]}}),
+            ),
+            (
+                "",
+                "Endpoints",
+                json!({"metadata": meta, "subsets": [{"addresses": [{"ip": "10.0.0.1", "hostname": "h"}], "ports": [{"port": 1}]}]}),
+            ),
+            (
+                "",
+                "Event",
+                json!({"metadata": meta, "involvedObject": {"namespace": "d"}, "reason": "r", "action": "a",
+                "reportingComponent": "kubelet", "reportingInstance": "node-1", "eventTime": "2024-01-01T00:00:00.000000Z"}),
+            ),
+            (
+                "",
+                "LimitRange",
+                json!({"metadata": meta, "spec": {"limits": [{"type": "Container", "max": {"cpu": "2"}, "min": {"cpu": "1"}, "maxLimitRequestRatio": {"cpu": "2"}}]}}),
+            ),
+            (
+                "",
+                "ResourceQuota",
+                json!({"metadata": meta, "spec": {"hard": {"pods": "10"}, "scopes": ["BestEffort"]}}),
+            ),
+            (
+                "",
+                "PersistentVolume",
+                json!({"metadata": cmeta, "spec": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"}, "local": {"path": "/x"},
+                "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n"]}]}]}}}}),
+            ),
+            (
+                "",
+                "PersistentVolumeClaim",
+                json!({"metadata": meta, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
+                "dataSource": {"kind": "PersistentVolumeClaim", "name": "p"}}}),
+            ),
+            (
+                "apps",
+                "Deployment",
+                json!({"metadata": meta, "spec": {"selector": sel, "template": template, "strategy": {"rollingUpdate": {"maxSurge": "10%"}}}}),
+            ),
+            (
+                "apps",
+                "ReplicaSet",
+                json!({"metadata": meta, "spec": {"selector": sel, "template": template}}),
+            ),
+            (
+                "apps",
+                "StatefulSet",
+                json!({"metadata": meta, "spec": {"selector": sel, "template": template, "ordinals": {"start": 1},
+                "updateStrategy": {"rollingUpdate": {"maxUnavailable": "50%"}},
+                "volumeClaimTemplates": [{"metadata": {"name": "v"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}),
+            ),
+            (
+                "apps",
+                "DaemonSet",
+                json!({"metadata": meta, "spec": {"selector": sel, "template": template}}),
+            ),
+            (
+                "apps",
+                "ControllerRevision",
+                json!({"metadata": meta, "revision": 2, "data": {"a": 1}}),
+            ),
+            (
+                "batch",
+                "Job",
+                json!({"metadata": meta, "spec": {"completionMode": "Indexed", "completions": 3, "backoffLimitPerIndex": 1, "maxFailedIndexes": 2,
+                "podFailurePolicy": {"rules": [{"action": "FailIndex", "onPodConditions": [{"type": "DisruptionTarget"}]}]}, "template": job_template}}),
+            ),
+            (
+                "batch",
+                "CronJob",
+                json!({"metadata": meta, "spec": {"schedule": "*/5 1-3 * JAN-MAR MON", "timeZone": "Europe/Paris", "jobTemplate": {"spec": {"template": job_template}}}}),
+            ),
+            (
+                "coordination.k8s.io",
+                "Lease",
+                json!({"metadata": meta, "spec": {"leaseDurationSeconds": 10}}),
+            ),
+            (
+                "discovery.k8s.io",
+                "EndpointSlice",
+                json!({"metadata": meta, "addressType": "FQDN", "endpoints": [{"addresses": ["a.example.com"], "hostname": "h"}], "ports": [{"port": 1, "name": "p", "appProtocol": "http"}]}),
+            ),
+            (
+                "networking.k8s.io",
+                "Ingress",
+                json!({"metadata": meta, "spec": {"rules": [{"host": "*.a.com", "http": {"paths": [{"path": "/a", "pathType": "Exact",
+                "backend": {"resource": {"kind": "K", "name": "n", "apiGroup": "g.io"}}}]}}], "tls": [{"hosts": ["a.com"], "secretName": "s"}]}}),
+            ),
+            (
+                "networking.k8s.io",
+                "IngressClass",
+                json!({"metadata": cmeta, "spec": {"controller": "a.io/c", "parameters": {"kind": "K", "name": "n", "scope": "Namespace", "namespace": "d"}}}),
+            ),
+            (
+                "networking.k8s.io",
+                "NetworkPolicy",
+                json!({"metadata": meta, "spec": {"podSelector": sel, "egress": [{"to": [{"ipBlock": {"cidr": "::/0", "except": ["fe80::/10"]}}], "ports": [{"port": 1, "endPort": 2}]}]}}),
+            ),
+            (
+                "policy",
+                "PodDisruptionBudget",
+                json!({"metadata": meta, "spec": {"maxUnavailable": 1, "selector": sel}}),
+            ),
+            (
+                "rbac.authorization.k8s.io",
+                "Role",
+                json!({"metadata": meta, "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]}]}),
+            ),
+            (
+                "rbac.authorization.k8s.io",
+                "ClusterRole",
+                json!({"metadata": cmeta, "aggregationRule": {"clusterRoleSelectors": [sel]}}),
+            ),
+            (
+                "rbac.authorization.k8s.io",
+                "RoleBinding",
+                json!({"metadata": meta, "roleRef": {"kind": "Role", "name": "r"}, "subjects": [{"kind": "Group", "name": "g"}]}),
+            ),
+            (
+                "rbac.authorization.k8s.io",
+                "ClusterRoleBinding",
+                json!({"metadata": cmeta, "roleRef": {"kind": "ClusterRole", "name": "r"}, "subjects": [{"kind": "ServiceAccount", "name": "s", "namespace": "d"}]}),
+            ),
+            (
+                "storage.k8s.io",
+                "StorageClass",
+                json!({"metadata": cmeta, "provisioner": "a.io/p", "parameters": {"a": "b"},
+                "allowedTopologies": [{"matchLabelExpressions": [{"key": "k", "values": ["v"]}]}]}),
+            ),
+            (
+                "autoscaling",
+                "HorizontalPodAutoscaler",
+                json!({"metadata": meta, "spec": {"maxReplicas": 3, "scaleTargetRef": {"kind": "Deployment", "name": "d"},
+                "metrics": [{"type": "External", "external": {"metric": {"name": "m"}, "target": {"type": "Value", "value": "1k"}}}],
+                "behavior": {"scaleUp": {"policies": [{"type": "Pods", "value": 1, "periodSeconds": 1}]}}}}),
+            ),
+            (
+                "",
+                "Binding",
+                json!({"metadata": meta, "target": {"kind": "Node", "name": "n"}}),
+            ),
+        ]
+    }
+
+    fn map_leaves(v: &Value, f: &dyn Fn(&Value) -> Option<Value>) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), map_leaves(v, f)))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(|v| map_leaves(v, f)).collect()),
+            other => f(other).unwrap_or_else(|| other.clone()),
+        }
+    }
+
+    #[test]
+    fn samples_are_valid_after_defaulting_and_mutations_never_panic() {
+        for (group, kind, obj) in samples() {
+            let mut defaulted = obj.clone();
+            crate::defaults::apply(group, kind, &mut defaulted);
+            crate::defaults::apply_on_create(group, kind, &mut defaulted);
+            let errs = validate_create(group, kind, &defaulted);
+            assert!(
+                errs.is_empty(),
+                "{group}/{kind}: {:#?}",
+                testutil::lines(&errs)
+            );
+            let errs = validate_update(group, kind, &defaulted, &defaulted);
+            assert!(
+                errs.is_empty(),
+                "{group}/{kind} update: {:#?}",
+                testutil::lines(&errs)
+            );
+
+            let strings = [
+                "",
+                "-",
+                "é/%..",
+                "..",
+                "A B",
+                "\u{0}",
+                "0",
+                "1e999999",
+                "-1Ki",
+                "*",
+                "a".repeat(300).leak(),
+            ];
+            for s in strings {
+                let mutated = map_leaves(&obj, &|v| {
+                    v.is_string().then(|| Value::String(s.to_string()))
+                });
+                let mut d = mutated.clone();
+                crate::defaults::apply(group, kind, &mut d);
+                crate::defaults::apply_on_create(group, kind, &mut d);
+                let _ = validate_create(group, kind, &d);
+                let _ = validate_update(group, kind, &d, &defaulted);
+                let _ = validate_update(group, kind, &defaulted, &d);
+            }
+            for n in [
+                i64::from(i32::MIN),
+                -1,
+                0,
+                i64::from(i32::MAX),
+                i64::MIN,
+                i64::MAX,
+            ] {
+                let mutated = map_leaves(&obj, &|v| v.is_number().then(|| Value::from(n)));
+                let mut d = mutated.clone();
+                crate::defaults::apply(group, kind, &mut d);
+                let _ = validate_create(group, kind, &d);
+                let _ = validate_update(group, kind, &d, &defaulted);
+            }
+            for b in [true, false] {
+                let mutated = map_leaves(&obj, &|v| v.is_boolean().then_some(Value::Bool(b)));
+                let mut d = mutated.clone();
+                crate::defaults::apply(group, kind, &mut d);
+                let _ = validate_create(group, kind, &d);
+            }
+        }
     }
 
     #[test]

@@ -12,11 +12,11 @@ const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const QUALIFIED_NAME_MSG: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const WILDCARD_FMT: &str =
-    "\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const WILDCARD_FMT: &str = "\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const WILDCARD_MSG: &str = "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character";
 const CONFIG_MAP_KEY_FMT: &str = "[-._a-zA-Z0-9]+";
-const CONFIG_MAP_KEY_MSG: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
+const CONFIG_MAP_KEY_MSG: &str =
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
 
 /// Max length of a DNS-1123 label (and of label values and qualified-name names).
 pub const DNS1123_LABEL_MAX_LENGTH: usize = 63;
@@ -130,7 +130,8 @@ pub fn dns1123_subdomain_with_underscore(v: &str) -> Vec<String> {
         !b.is_empty()
             && is_lower_alnum(b[0])
             && is_lower_alnum(b[b.len() - 1])
-            && b.iter().all(|&c| is_lower_alnum(c) || c == b'-' || c == b'_')
+            && b.iter()
+                .all(|&c| is_lower_alnum(c) || c == b'-' || c == b'_')
     };
     if v.is_empty() || !v.split('.').all(label_ok) {
         errs.push(regex_error(
@@ -164,10 +165,7 @@ pub fn wildcard_dns1123_subdomain(v: &str) -> Vec<String> {
     if v.len() > DNS1123_SUBDOMAIN_MAX_LENGTH {
         errs.push(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH));
     }
-    let ok = v
-        .strip_prefix("*.")
-        .map(matches_subdomain)
-        .unwrap_or(false);
+    let ok = v.strip_prefix("*.").map(matches_subdomain).unwrap_or(false);
     if !ok {
         errs.push(regex_error(WILDCARD_MSG, WILDCARD_FMT, &["*.example.com"]));
     }
@@ -207,7 +205,10 @@ pub fn qualified_name(v: &str) -> Vec<String> {
     if name.is_empty() {
         errs.push("name part must be non-empty".to_string());
     } else if name.len() > DNS1123_LABEL_MAX_LENGTH {
-        errs.push(format!("name part {}", max_len_error(DNS1123_LABEL_MAX_LENGTH)));
+        errs.push(format!(
+            "name part {}",
+            max_len_error(DNS1123_LABEL_MAX_LENGTH)
+        ));
     }
     if !matches_qualified_part(name) {
         errs.push(format!(
@@ -288,8 +289,7 @@ pub fn config_map_key(v: &str) -> Vec<String> {
         errs.push(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH));
     }
     let ok = !v.is_empty()
-        && v
-            .bytes()
+        && v.bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_');
     if !ok {
         errs.push(regex_error(
@@ -469,7 +469,10 @@ mod tests {
             ]
         );
         assert!(dns1123_subdomain("a.b-c.d").is_empty());
-        assert_eq!(dns1123_subdomain(&"a".repeat(254))[0], "must be no more than 253 characters");
+        assert_eq!(
+            dns1123_subdomain(&"a".repeat(254))[0],
+            "must be no more than 253 characters"
+        );
         assert!(!dns1123_subdomain("").is_empty());
         assert!(!dns1123_subdomain("a..b").is_empty());
         assert!(!dns1123_subdomain("-a").is_empty());
@@ -480,7 +483,9 @@ mod tests {
         assert_eq!(dns1123_label("a.b"), vec!["must not contain dots"]);
         assert_eq!(
             dns1123_label("A"),
-            vec!["a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"]
+            vec![
+                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+            ]
         );
         assert_eq!(
             dns1123_label(&"a".repeat(64)),
@@ -489,7 +494,9 @@ mod tests {
         assert!(dns1123_label("web-1").is_empty());
         assert_eq!(
             dns1035_label("1abc"),
-            vec!["a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"]
+            vec![
+                "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+            ]
         );
     }
 
@@ -499,7 +506,10 @@ mod tests {
             regex_error("m", "f", &["a", "b"]),
             "m (e.g. 'a',  or 'b', regex used for validation is 'f')"
         );
-        assert_eq!(regex_error("m", "f", &[]), "m (regex used for validation is 'f')");
+        assert_eq!(
+            regex_error("m", "f", &[]),
+            "m (regex used for validation is 'f')"
+        );
     }
 
     #[test]
@@ -515,7 +525,10 @@ mod tests {
             ]
         );
         assert!(qualified_name("a/b/c")[0].starts_with("a qualified name must consist of"));
-        assert!(qualified_name("Bad_Prefix/x")[0].starts_with("prefix part a lowercase RFC 1123 subdomain"));
+        assert!(
+            qualified_name("Bad_Prefix/x")[0]
+                .starts_with("prefix part a lowercase RFC 1123 subdomain")
+        );
         assert_eq!(
             qualified_name(&"a".repeat(64))[0],
             "name part must be no more than 63 characters"
@@ -527,7 +540,10 @@ mod tests {
         assert!(label_value("").is_empty());
         assert!(label_value("v1.2_3-x").is_empty());
         assert_eq!(label_value("-x").len(), 1);
-        assert_eq!(label_value(&"a".repeat(64)), vec!["must be no more than 63 characters"]);
+        assert_eq!(
+            label_value(&"a".repeat(64)),
+            vec!["must be no more than 63 characters"]
+        );
     }
 
     #[test]
@@ -537,8 +553,14 @@ mod tests {
             port_name("123"),
             vec!["must contain at least one letter (a-z)"]
         );
-        assert_eq!(port_name("a--b"), vec!["must not contain consecutive hyphens"]);
-        assert_eq!(port_name("toolongportname-x"), vec!["must be no more than 15 characters"]);
+        assert_eq!(
+            port_name("a--b"),
+            vec!["must not contain consecutive hyphens"]
+        );
+        assert_eq!(
+            port_name("toolongportname-x"),
+            vec!["must be no more than 15 characters"]
+        );
         assert_eq!(port_num(0), vec!["must be between 1 and 65535, inclusive"]);
         assert!(config_map_key("a.b_C-1").is_empty());
         assert_eq!(config_map_key(".."), vec!["must not be '..'"]);
@@ -555,12 +577,19 @@ mod tests {
         assert!(NameRule::Subdomain.check("web-", true).is_empty());
         assert!(!NameRule::Subdomain.check("web-", false).is_empty());
         assert!(NameRule::Subdomain.check("-", true).len() == 1);
-        assert_eq!(NameRule::PathSegment.check("..", false), vec!["may not be '..'"]);
+        assert_eq!(
+            NameRule::PathSegment.check("..", false),
+            vec!["may not be '..'"]
+        );
         assert_eq!(
             NameRule::PathSegment.check("a/b%", false),
             vec!["may not contain '/'", "may not contain '%'"]
         );
-        assert!(NameRule::PathSegment.check("system:admin", false).is_empty());
+        assert!(
+            NameRule::PathSegment
+                .check("system:admin", false)
+                .is_empty()
+        );
         assert!(NameRule::Dns1035.check("svc-", true).is_empty());
         assert!(!NameRule::Label.check("a.b", false).is_empty());
     }
@@ -569,7 +598,10 @@ mod tests {
     fn ips_and_cidrs() {
         assert!(ip("10.0.0.1").is_empty());
         assert!(ip("::1").is_empty());
-        assert_eq!(ip("10.0.0"), vec!["must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"]);
+        assert_eq!(
+            ip("10.0.0"),
+            vec!["must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"]
+        );
         assert!(cidr("10.0.0.0/8").is_empty());
         assert!(!cidr("10.0.0.0/33").is_empty());
         assert!(!cidr("10.0.0.0").is_empty());

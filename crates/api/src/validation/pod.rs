@@ -5,7 +5,7 @@ use super::meta::{self, validate_label_name, validate_label_selector, validate_l
 use super::names::{self, NameRule};
 use super::quantity::{FORMAT_ERROR, Quantity};
 use super::volumes::{self, VolumeMap};
-use super::{Errors, Path, decode, go_strings, jstr, json_of, nonnegative, s};
+use super::{Errors, Path, decode, go_strings, json_of, jstr, nonnegative, s};
 use crate::status::FieldCause;
 use k8s_openapi::api::core::v1::{
     Container, EnvFromSource, EnvVar, HTTPGetAction, LifecycleHandler, NodeSelector,
@@ -57,13 +57,22 @@ pub fn validate_pod_create(obj: &Value) -> Errors {
     };
     let mut errs = validate_pod_metadata_and_spec(&pod);
     let spec = pod.spec.clone().unwrap_or_default();
-    if spec.ephemeral_containers.as_ref().is_some_and(|e| !e.is_empty()) {
+    if spec
+        .ephemeral_containers
+        .as_ref()
+        .is_some_and(|e| !e.is_empty())
+    {
         errs.push(FieldCause::forbidden(
             "spec.ephemeralContainers",
             "cannot be set on create",
         ));
     }
-    if !s(&spec.node_name).is_empty() && spec.scheduling_gates.as_ref().is_some_and(|g| !g.is_empty()) {
+    if !s(&spec.node_name).is_empty()
+        && spec
+            .scheduling_gates
+            .as_ref()
+            .is_some_and(|g| !g.is_empty())
+    {
         errs.push(FieldCause::forbidden(
             "spec.nodeName",
             "cannot be set until all schedulingGates have been cleared",
@@ -163,7 +172,11 @@ pub(crate) fn pod_specific_annotations(
 
 /// Validation of a pod template (labels, annotations, and the pod spec as upstream's
 /// `ValidatePodTemplateSpec`). `path` is the template's path, e.g. `spec.template`.
-pub(crate) fn validate_pod_template_spec(t: &PodTemplateSpec, path: &Path, extra_volumes: &[String]) -> Errors {
+pub(crate) fn validate_pod_template_spec(
+    t: &PodTemplateSpec,
+    path: &Path,
+    extra_volumes: &[String],
+) -> Errors {
     let meta = t.metadata.clone().unwrap_or_default();
     let spec = t.spec.clone().unwrap_or_default();
     let mut errs = validate_labels(meta.labels.as_ref(), &path.child("labels"));
@@ -185,7 +198,11 @@ pub(crate) fn validate_pod_template_spec(t: &PodTemplateSpec, path: &Path, extra
             extra_volumes,
         },
     ));
-    if spec.ephemeral_containers.as_ref().is_some_and(|e| !e.is_empty()) {
+    if spec
+        .ephemeral_containers
+        .as_ref()
+        .is_some_and(|e| !e.is_empty())
+    {
         errs.push(FieldCause::forbidden(
             path.child("spec").child("ephemeralContainers"),
             "ephemeral containers not allowed in pod template",
@@ -198,7 +215,9 @@ pub(crate) fn validate_pod_template_spec(t: &PodTemplateSpec, path: &Path, extra
 pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &Path, opts: SpecOpts<'_>) -> Errors {
     let mut errs = Vec::new();
     if spec.termination_grace_period_seconds.is_none() {
-        errs.push(FieldCause::required(path.child("terminationGracePeriodSeconds")));
+        errs.push(FieldCause::required(
+            path.child("terminationGracePeriodSeconds"),
+        ));
     }
     let grace = spec.termination_grace_period_seconds;
     let host_users = spec.host_users.unwrap_or(true);
@@ -221,7 +240,10 @@ pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &Path, opts: SpecOpts<'_>)
         .filter(|c| !c.name.is_empty())
         .map(|c| c.name.clone())
         .collect();
-    errs.extend(validate_pod_resource_claims(spec, &path.child("resourceClaims")));
+    errs.extend(validate_pod_resource_claims(
+        spec,
+        &path.child("resourceClaims"),
+    ));
     let restart_policy = s(&spec.restart_policy);
     errs.extend(validate_containers(
         &spec.containers,
@@ -277,8 +299,15 @@ pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &Path, opts: SpecOpts<'_>)
         &path.child("dnsPolicy"),
         &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"],
     ));
-    errs.extend(validate_labels(spec.node_selector.as_ref(), &path.child("nodeSelector")));
-    errs.extend(pod_security_context(spec, path, &path.child("securityContext")));
+    errs.extend(validate_labels(
+        spec.node_selector.as_ref(),
+        &path.child("nodeSelector"),
+    ));
+    errs.extend(pod_security_context(
+        spec,
+        path,
+        &path.child("securityContext"),
+    ));
     errs.extend(affinity(spec, &path.child("affinity")));
     errs.extend(dns_config(spec, &path.child("dnsConfig")));
     for (i, g) in spec.readiness_gates.iter().flatten().enumerate() {
@@ -295,7 +324,10 @@ pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &Path, opts: SpecOpts<'_>)
             errs.push(FieldCause::duplicate(&p, &jstr(&g.name)));
         }
     }
-    errs.extend(topology_spread(spec, &path.child("topologySpreadConstraints")));
+    errs.extend(topology_spread(
+        spec,
+        &path.child("topologySpreadConstraints"),
+    ));
     if !host_users {
         if spec.host_network == Some(true) {
             errs.push(FieldCause::forbidden(
@@ -336,7 +368,10 @@ pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &Path, opts: SpecOpts<'_>)
             names::inclusive_range_error(1, i64::from(i32::MAX)),
         ));
     }
-    for (field, value) in [("hostname", s(&spec.hostname)), ("subdomain", s(&spec.subdomain))] {
+    for (field, value) in [
+        ("hostname", s(&spec.hostname)),
+        ("subdomain", s(&spec.subdomain)),
+    ] {
         if !value.is_empty() {
             for msg in names::dns1123_label(value) {
                 errs.push(FieldCause::invalid(path.child(field), &jstr(value), msg));
@@ -354,13 +389,21 @@ pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &Path, opts: SpecOpts<'_>)
         }
         for (j, h) in ha.hostnames.iter().flatten().enumerate() {
             for msg in names::dns1123_subdomain(h) {
-                errs.push(FieldCause::invalid(p.child("hostnames").index(j), &jstr(h), msg));
+                errs.push(FieldCause::invalid(
+                    p.child("hostnames").index(j),
+                    &jstr(h),
+                    msg,
+                ));
             }
         }
     }
     if let Some(rc) = &spec.runtime_class_name {
         for msg in names::dns1123_subdomain(rc) {
-            errs.push(FieldCause::invalid(path.child("runtimeClassName"), &jstr(rc), msg));
+            errs.push(FieldCause::invalid(
+                path.child("runtimeClassName"),
+                &jstr(rc),
+                msg,
+            ));
         }
     }
     if let Some(pp) = &spec.preemption_policy {
@@ -382,7 +425,10 @@ pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &Path, opts: SpecOpts<'_>)
     }
     if let Some(os) = &spec.os {
         if os.name.is_empty() {
-            errs.push(FieldCause::required_detail(path.child("os").child("name"), "cannot be empty"));
+            errs.push(FieldCause::required_detail(
+                path.child("os").child("name"),
+                "cannot be empty",
+            ));
         } else if os.name != "linux" && os.name != "windows" {
             errs.push(FieldCause::not_supported(
                 path.child("os"),
@@ -466,21 +512,40 @@ fn validate_container_common(
         &["File", "FallbackToLogsOnError"],
     ));
     errs.extend(container_ports(c, &path.child("ports")));
-    errs.extend(validate_env(c.env.as_deref().unwrap_or_default(), &path.child("env")));
+    errs.extend(validate_env(
+        c.env.as_deref().unwrap_or_default(),
+        &path.child("env"),
+    ));
     errs.extend(validate_env_from(
         c.env_from.as_deref().unwrap_or_default(),
         &path.child("envFrom"),
     ));
-    errs.extend(volume_mounts(c, vols, &path.child("volumeMounts"), host_users));
+    errs.extend(volume_mounts(
+        c,
+        vols,
+        &path.child("volumeMounts"),
+        host_users,
+    ));
     errs.extend(volume_devices(c, vols, &path.child("volumeDevices")));
-    errs.extend(validate_pull_policy(s(&c.image_pull_policy), &path.child("imagePullPolicy")));
+    errs.extend(validate_pull_policy(
+        s(&c.image_pull_policy),
+        &path.child("imagePullPolicy"),
+    ));
     errs.extend(validate_resource_requirements(
         &c.resources.clone().unwrap_or_default(),
         claims,
         &path.child("resources"),
     ));
-    errs.extend(resize_policy(c, &path.child("resizePolicy"), pod_restart_policy));
-    errs.extend(container_security_context(c, &path.child("securityContext"), host_users));
+    errs.extend(resize_policy(
+        c,
+        &path.child("resizePolicy"),
+        pod_restart_policy,
+    ));
+    errs.extend(container_security_context(
+        c,
+        &path.child("securityContext"),
+        host_users,
+    ));
     errs
 }
 
@@ -501,7 +566,14 @@ fn validate_containers(
     let mut names_seen = BTreeSet::new();
     for (i, c) in containers.iter().enumerate() {
         let p = path.index(i);
-        errs.extend(validate_container_common(c, vols, claims, &p, pod_restart_policy, host_users));
+        errs.extend(validate_container_common(
+            c,
+            vols,
+            claims,
+            &p,
+            pod_restart_policy,
+            host_users,
+        ));
         if !names_seen.insert(c.name.clone()) {
             errs.push(FieldCause::duplicate(p.child("name"), &jstr(&c.name)));
         }
@@ -535,11 +607,22 @@ fn validate_init_containers(
     let mut names_seen: BTreeSet<String> = regular.iter().map(|c| c.name.clone()).collect();
     for (i, c) in inits.iter().enumerate() {
         let p = path.index(i);
-        errs.extend(validate_container_common(c, vols, claims, &p, pod_restart_policy, host_users));
+        errs.extend(validate_container_common(
+            c,
+            vols,
+            claims,
+            &p,
+            pod_restart_policy,
+            host_users,
+        ));
         let mut always = false;
         if let Some(rp) = &c.restart_policy {
             if rp != "Always" {
-                errs.push(FieldCause::not_supported(p.child("restartPolicy"), &jstr(rp), &["Always"]));
+                errs.push(FieldCause::not_supported(
+                    p.child("restartPolicy"),
+                    &jstr(rp),
+                    &["Always"],
+                ));
             }
             always = rp == "Always";
         }
@@ -618,11 +701,19 @@ fn validate_ephemeral_containers(
         }
         let target = s(&ec.target_container_name);
         if !target.is_empty() && !others.contains(target) {
-            errs.push(FieldCause::not_found(p.child("targetContainerName"), &jstr(target)));
+            errs.push(FieldCause::not_found(
+                p.child("targetContainerName"),
+                &jstr(target),
+            ));
         }
         for (field, set) in [
             ("ports", ec.ports.is_some()),
-            ("resources", ec.resources.as_ref().is_some_and(|r| r != &Default::default())),
+            (
+                "resources",
+                ec.resources
+                    .as_ref()
+                    .is_some_and(|r| r != &Default::default()),
+            ),
             ("livenessProbe", ec.liveness_probe.is_some()),
             ("readinessProbe", ec.readiness_probe.is_some()),
             ("startupProbe", ec.startup_probe.is_some()),
@@ -687,7 +778,11 @@ fn container_ports(c: &Container, path: &Path) -> Errors {
             && hp != 0
         {
             for msg in names::port_num(i64::from(hp)) {
-                errs.push(FieldCause::invalid(ip.child("hostPort"), &Value::from(hp), msg));
+                errs.push(FieldCause::invalid(
+                    ip.child("hostPort"),
+                    &Value::from(hp),
+                    msg,
+                ));
             }
         }
         errs.extend(one_of(s(&p.protocol), &ip.child("protocol"), PROTOCOLS));
@@ -735,11 +830,19 @@ pub(crate) fn validate_env(vars: &[EnvVar], path: &Path) -> Errors {
         let mut n = 0;
         if let Some(fr) = &vf.field_ref {
             n += 1;
-            errs.extend(volumes::object_field_selector(fr, ENV_FIELD_PATHS, &vp.child("fieldRef")));
+            errs.extend(volumes::object_field_selector(
+                fr,
+                ENV_FIELD_PATHS,
+                &vp.child("fieldRef"),
+            ));
         }
         if let Some(rf) = &vf.resource_field_ref {
             n += 1;
-            errs.extend(resource_field_selector(rf, &vp.child("resourceFieldRef"), false));
+            errs.extend(resource_field_selector(
+                rf,
+                &vp.child("resourceFieldRef"),
+                false,
+            ));
         }
         for (field, sel) in [
             (
@@ -836,7 +939,11 @@ fn validate_env_from(sources: &[EnvFromSource], path: &Path) -> Errors {
 }
 
 /// A downward API resource reference (`limits.cpu` etc.) and its divisor.
-pub(crate) fn resource_field_selector(rf: &ResourceFieldSelector, path: &Path, volume: bool) -> Errors {
+pub(crate) fn resource_field_selector(
+    rf: &ResourceFieldSelector,
+    path: &Path,
+    volume: bool,
+) -> Errors {
     let mut errs = Vec::new();
     if volume && s(&rf.container_name).is_empty() {
         errs.push(FieldCause::required(path.child("containerName")));
@@ -953,7 +1060,10 @@ fn volume_mounts(c: &Container, vols: &VolumeMap, path: &Path, _host_users: bool
             }
         }
         if !sub_path.is_empty() {
-            errs.extend(volumes::local_descending_path(sub_path, &path.child("subPath")));
+            errs.extend(volumes::local_descending_path(
+                sub_path,
+                &path.child("subPath"),
+            ));
         }
         if !sub_expr.is_empty() {
             if !sub_path.is_empty() {
@@ -963,7 +1073,10 @@ fn volume_mounts(c: &Container, vols: &VolumeMap, path: &Path, _host_users: bool
                     "subPathExpr and subPath are mutually exclusive",
                 ));
             }
-            errs.extend(volumes::local_descending_path(sub_expr, &path.child("subPathExpr")));
+            errs.extend(volumes::local_descending_path(
+                sub_expr,
+                &path.child("subPathExpr"),
+            ));
         }
         if let Some(mp) = &m.mount_propagation {
             let p = path.child("mountPropagation");
@@ -987,9 +1100,15 @@ fn volume_mounts(c: &Container, vols: &VolumeMap, path: &Path, _host_users: bool
                 "Disabled" => {}
                 "Enabled" | "IfPossible" => {
                     if m.read_only != Some(true) {
-                        errs.push(FieldCause::forbidden(&p, "may only be specified when readOnly is true"));
+                        errs.push(FieldCause::forbidden(
+                            &p,
+                            "may only be specified when readOnly is true",
+                        ));
                     }
-                    if m.mount_propagation.as_deref().is_some_and(|mp| mp != "None") {
+                    if m.mount_propagation
+                        .as_deref()
+                        .is_some_and(|mp| mp != "None")
+                    {
                         errs.push(FieldCause::forbidden(
                             &p,
                             "may only be specified when mountPropagation is None or not specified",
@@ -1023,7 +1142,11 @@ fn volume_devices(c: &Container, vols: &VolumeMap, path: &Path) -> Errors {
             errs.push(FieldCause::required(ip.child("name")));
         }
         if dev_names.contains(&d.name) {
-            errs.push(FieldCause::invalid(ip.child("name"), &jstr(&d.name), "must be unique"));
+            errs.push(FieldCause::invalid(
+                ip.child("name"),
+                &jstr(&d.name),
+                "must be unique",
+            ));
         }
         match vols.get(&d.name) {
             Some(v) if !v.pvc_like => errs.push(FieldCause::invalid(
@@ -1201,8 +1324,14 @@ pub(crate) fn validate_quantity_value(resource: &str, q: &KQuantity, path: &Path
             "must be greater than or equal to 0",
         ));
     }
-    if (INTEGER_RESOURCES.contains(&resource) || is_extended_resource(resource)) && !parsed.is_integer() {
-        errs.push(FieldCause::invalid(path, &jstr(&parsed.canonical()), "must be an integer"));
+    if (INTEGER_RESOURCES.contains(&resource) || is_extended_resource(resource))
+        && !parsed.is_integer()
+    {
+        errs.push(FieldCause::invalid(
+            path,
+            &jstr(&parsed.canonical()),
+            "must be an integer",
+        ));
     }
     errs
 }
@@ -1232,7 +1361,8 @@ pub(crate) fn validate_resource_requirements(
     let empty = BTreeMap::new();
     let limits = req.limits.as_ref().unwrap_or(&empty);
     let requests = req.requests.as_ref().unwrap_or(&empty);
-    let (mut lim_cpu_mem, mut req_cpu_mem, mut lim_huge, mut req_huge) = (false, false, false, false);
+    let (mut lim_cpu_mem, mut req_cpu_mem, mut lim_huge, mut req_huge) =
+        (false, false, false, false);
     for (name, q) in limits {
         let p = lim_path.key(name);
         errs.extend(validate_container_resource_name(name, &p));
@@ -1245,7 +1375,10 @@ pub(crate) fn validate_resource_requirements(
                 errs.push(FieldCause::invalid(
                     &p,
                     &jstr(&v.canonical()),
-                    format!("{} is not positive integer multiple of {name}", v.canonical()),
+                    format!(
+                        "{} is not positive integer multiple of {name}",
+                        v.canonical()
+                    ),
                 ));
             }
         }
@@ -1272,7 +1405,10 @@ pub(crate) fn validate_resource_requirements(
                         errs.push(FieldCause::invalid(
                             &req_path,
                             &jstr(&rv.canonical()),
-                            format!("must be less than or equal to {name} limit of {}", lv.canonical()),
+                            format!(
+                                "must be less than or equal to {name} limit of {}",
+                                lv.canonical()
+                            ),
                         ));
                     }
                 }
@@ -1291,7 +1427,10 @@ pub(crate) fn validate_resource_requirements(
                 errs.push(FieldCause::invalid(
                     &p,
                     &jstr(&v.canonical()),
-                    format!("{} is not positive integer multiple of {name}", v.canonical()),
+                    format!(
+                        "{} is not positive integer multiple of {name}",
+                        v.canonical()
+                    ),
                 ));
             }
         }
@@ -1300,7 +1439,10 @@ pub(crate) fn validate_resource_requirements(
         }
     }
     if !lim_cpu_mem && !req_cpu_mem && (lim_huge || req_huge) {
-        errs.push(FieldCause::forbidden(path, "HugePages require cpu or memory"));
+        errs.push(FieldCause::forbidden(
+            path,
+            "HugePages require cpu or memory",
+        ));
     }
     let claims_path = path.child("claims");
     let mut seen = BTreeSet::new();
@@ -1340,12 +1482,19 @@ fn resize_policy(c: &Container, path: &Path, pod_restart_policy: &str) -> Errors
     let mut seen = BTreeSet::new();
     for (i, p) in c.resize_policy.iter().flatten().enumerate() {
         if !seen.insert(p.resource_name.clone()) {
-            errs.push(FieldCause::duplicate(path.index(i), &jstr(&p.resource_name)));
+            errs.push(FieldCause::duplicate(
+                path.index(i),
+                &jstr(&p.resource_name),
+            ));
         }
         match p.resource_name.as_str() {
             "cpu" | "memory" => {}
             "" => errs.push(FieldCause::required(path)),
-            other => errs.push(FieldCause::not_supported(path, &jstr(other), &["cpu", "memory"])),
+            other => errs.push(FieldCause::not_supported(
+                path,
+                &jstr(other),
+                &["cpu", "memory"],
+            )),
         }
         match p.restart_policy.as_str() {
             "NotRequired" | "RestartContainer" => {}
@@ -1402,7 +1551,10 @@ fn seccomp(sp: Option<&SeccompProfile>, path: &Path) -> Errors {
                 path.child("localhostProfile"),
                 "must be set when seccomp type is Localhost",
             )),
-            Some(p) => errs.extend(volumes::local_descending_path(p, &path.child("localhostProfile"))),
+            Some(p) => errs.extend(volumes::local_descending_path(
+                p,
+                &path.child("localhostProfile"),
+            )),
         }
     } else if sp.localhost_profile.is_some() {
         errs.push(FieldCause::invalid_rendered(
@@ -1487,7 +1639,10 @@ fn pod_security_context(spec: &PodSpec, spec_path: &Path, path: &Path) -> Errors
     errs.extend(user_id(sc.run_as_user, &path.child("runAsUser")));
     errs.extend(user_id(sc.run_as_group, &path.child("runAsGroup")));
     for (i, g) in sc.supplemental_groups.iter().flatten().enumerate() {
-        errs.extend(user_id(Some(*g), &path.child("supplementalGroups").index(i)));
+        errs.extend(user_id(
+            Some(*g),
+            &path.child("supplementalGroups").index(i),
+        ));
     }
     if spec.share_process_namespace == Some(true) && spec.host_pid == Some(true) {
         errs.push(FieldCause::invalid(
@@ -1527,7 +1682,9 @@ fn pod_security_context(spec: &PodSpec, spec_path: &Path, path: &Path) -> Errors
                 &jstr(&sysctl.name),
                 "may not be specified when 'hostNetwork' is true",
             ));
-        } else if spec.host_ipc == Some(true) && (IPC.contains(&n.as_str()) || n.starts_with("fs.mqueue.")) {
+        } else if spec.host_ipc == Some(true)
+            && (IPC.contains(&n.as_str()) || n.starts_with("fs.mqueue."))
+        {
             errs.push(FieldCause::invalid(
                 &p,
                 &jstr(&sysctl.name),
@@ -1546,8 +1703,14 @@ fn pod_security_context(spec: &PodSpec, spec_path: &Path, path: &Path) -> Errors
             &["Always", "OnRootMismatch"],
         ));
     }
-    errs.extend(seccomp(sc.seccomp_profile.as_ref(), &path.child("seccompProfile")));
-    errs.extend(app_armor(sc.app_armor_profile.as_ref(), &path.child("appArmorProfile")));
+    errs.extend(seccomp(
+        sc.seccomp_profile.as_ref(),
+        &path.child("seccompProfile"),
+    ));
+    errs.extend(app_armor(
+        sc.app_armor_profile.as_ref(),
+        &path.child("appArmorProfile"),
+    ));
     if let Some(p) = &sc.supplemental_groups_policy
         && p != "Merge"
         && p != "Strict"
@@ -1593,7 +1756,10 @@ fn container_security_context(c: &Container, path: &Path, host_users: bool) -> E
             ));
         }
     }
-    errs.extend(seccomp(sc.seccomp_profile.as_ref(), &path.child("seccompProfile")));
+    errs.extend(seccomp(
+        sc.seccomp_profile.as_ref(),
+        &path.child("seccompProfile"),
+    ));
     if sc.allow_privilege_escalation == Some(false) {
         if sc.privileged == Some(true) {
             errs.push(FieldCause::invalid_rendered(
@@ -1615,7 +1781,10 @@ fn container_security_context(c: &Container, path: &Path, host_users: bool) -> E
             ));
         }
     }
-    errs.extend(app_armor(sc.app_armor_profile.as_ref(), &path.child("appArmorProfile")));
+    errs.extend(app_armor(
+        sc.app_armor_profile.as_ref(),
+        &path.child("appArmorProfile"),
+    ));
     errs
 }
 
@@ -1653,7 +1822,11 @@ fn http_get(h: &HTTPGetAction, path: &Path) -> Errors {
     }
     for hdr in h.http_headers.iter().flatten() {
         for msg in names::http_header_name(&hdr.name) {
-            errs.push(FieldCause::invalid(path.child("httpHeaders"), &jstr(&hdr.name), msg));
+            errs.push(FieldCause::invalid(
+                path.child("httpHeaders"),
+                &jstr(&hdr.name),
+                msg,
+            ));
         }
     }
     errs
@@ -1686,7 +1859,9 @@ fn handler(h: Handler<'_>, grace: Option<i64>, path: &Path) -> Errors {
         }
     };
     if take(h.exec.is_some(), "exec", &mut errs)
-        && h.exec.and_then(|e| e.command.as_ref()).is_none_or(|c| c.is_empty())
+        && h.exec
+            .and_then(|e| e.command.as_ref())
+            .is_none_or(|c| c.is_empty())
     {
         errs.push(FieldCause::required(path.child("exec").child("command")));
     }
@@ -1698,7 +1873,10 @@ fn handler(h: Handler<'_>, grace: Option<i64>, path: &Path) -> Errors {
     if take(h.tcp.is_some(), "tcpSocket", &mut errs)
         && let Some(t) = h.tcp
     {
-        errs.extend(port_num_or_name(&t.port, &path.child("tcpSocket").child("port")));
+        errs.extend(port_num_or_name(
+            &t.port,
+            &path.child("tcpSocket").child("port"),
+        ));
     }
     if take(h.grpc.is_some(), "grpc", &mut errs)
         && let Some(g) = h.grpc
@@ -1720,7 +1898,10 @@ fn handler(h: Handler<'_>, grace: Option<i64>, path: &Path) -> Errors {
         ));
     }
     if n == 0 {
-        errs.push(FieldCause::required_detail(path, "must specify a handler type"));
+        errs.push(FieldCause::required_detail(
+            path,
+            "must specify a handler type",
+        ));
     }
     errs
 }
@@ -1847,7 +2028,11 @@ pub(crate) fn validate_tolerations(tolerations: &[Toleration], path: &Path) -> E
             "Equal" | "" => {
                 let msgs = names::label_value(value);
                 if !msgs.is_empty() {
-                    errs.push(FieldCause::invalid(ip.child("operator"), &jstr(value), msgs.join(";")));
+                    errs.push(FieldCause::invalid(
+                        ip.child("operator"),
+                        &jstr(value),
+                        msgs.join(";"),
+                    ));
                 }
             }
             "Exists" => {
@@ -1886,7 +2071,11 @@ pub(crate) fn taint_effect(effect: &str, path: &Path) -> Errors {
 }
 
 /// One node selector requirement (node affinity, PV node affinity).
-pub(crate) fn node_selector_requirement(r: &NodeSelectorRequirement, allow_invalid_values: bool, path: &Path) -> Errors {
+pub(crate) fn node_selector_requirement(
+    r: &NodeSelectorRequirement,
+    allow_invalid_values: bool,
+    path: &Path,
+) -> Errors {
     let mut errs = Vec::new();
     let values = r.values.as_deref().unwrap_or_default();
     match r.operator.as_str() {
@@ -1924,7 +2113,11 @@ pub(crate) fn node_selector_requirement(r: &NodeSelectorRequirement, allow_inval
     if !allow_invalid_values {
         for (i, v) in values.iter().enumerate() {
             for msg in names::label_value(v) {
-                errs.push(FieldCause::invalid(path.child("values").index(i), &jstr(v), msg));
+                errs.push(FieldCause::invalid(
+                    path.child("values").index(i),
+                    &jstr(v),
+                    msg,
+                ));
             }
         }
     }
@@ -1958,11 +2151,19 @@ fn node_selector_term(t: &NodeSelectorTerm, allow_invalid_values: bool, path: &P
             )),
         }
         if r.key != "metadata.name" {
-            errs.push(FieldCause::invalid(p.child("key"), &jstr(&r.key), "not a valid field selector key"));
+            errs.push(FieldCause::invalid(
+                p.child("key"),
+                &jstr(&r.key),
+                "not a valid field selector key",
+            ));
         } else {
             for (i, v) in r.values.iter().flatten().enumerate() {
                 for msg in names::dns1123_subdomain(v) {
-                    errs.push(FieldCause::invalid(p.child("values").index(i), &jstr(v), msg));
+                    errs.push(FieldCause::invalid(
+                        p.child("values").index(i),
+                        &jstr(v),
+                        msg,
+                    ));
                 }
             }
         }
@@ -2028,9 +2229,15 @@ fn pod_affinity_term(t: &PodAffinityTerm, path: &Path) -> Errors {
         }
     }
     if t.topology_key.is_empty() {
-        errs.push(FieldCause::required_detail(path.child("topologyKey"), "can not be empty"));
+        errs.push(FieldCause::required_detail(
+            path.child("topologyKey"),
+            "can not be empty",
+        ));
     }
-    errs.extend(validate_label_name(&t.topology_key, &path.child("topologyKey")));
+    errs.extend(validate_label_name(
+        &t.topology_key,
+        &path.child("topologyKey"),
+    ));
     errs
 }
 
@@ -2053,7 +2260,9 @@ fn affinity(spec: &PodSpec, path: &Path) -> Errors {
             .flatten()
             .enumerate()
         {
-            let p = np.child("preferredDuringSchedulingIgnoredDuringExecution").index(i);
+            let p = np
+                .child("preferredDuringSchedulingIgnoredDuringExecution")
+                .index(i);
             if !(1..=100).contains(&t.weight) {
                 errs.push(FieldCause::invalid(
                     p.child("weight"),
@@ -2061,22 +2270,32 @@ fn affinity(spec: &PodSpec, path: &Path) -> Errors {
                     "must be in the range 1-100",
                 ));
             }
-            errs.extend(node_selector_term(&t.preference, true, &p.child("preference")));
+            errs.extend(node_selector_term(
+                &t.preference,
+                true,
+                &p.child("preference"),
+            ));
         }
     }
     for (field, pa) in [
-        ("podAffinity", a.pod_affinity.as_ref().map(|p| {
-            (
-                &p.required_during_scheduling_ignored_during_execution,
-                &p.preferred_during_scheduling_ignored_during_execution,
-            )
-        })),
-        ("podAntiAffinity", a.pod_anti_affinity.as_ref().map(|p| {
-            (
-                &p.required_during_scheduling_ignored_during_execution,
-                &p.preferred_during_scheduling_ignored_during_execution,
-            )
-        })),
+        (
+            "podAffinity",
+            a.pod_affinity.as_ref().map(|p| {
+                (
+                    &p.required_during_scheduling_ignored_during_execution,
+                    &p.preferred_during_scheduling_ignored_during_execution,
+                )
+            }),
+        ),
+        (
+            "podAntiAffinity",
+            a.pod_anti_affinity.as_ref().map(|p| {
+                (
+                    &p.required_during_scheduling_ignored_during_execution,
+                    &p.preferred_during_scheduling_ignored_during_execution,
+                )
+            }),
+        ),
     ] {
         let Some((required, preferred)) = pa else {
             continue;
@@ -2085,11 +2304,14 @@ fn affinity(spec: &PodSpec, path: &Path) -> Errors {
         for (i, t) in required.iter().flatten().enumerate() {
             errs.extend(pod_affinity_term(
                 t,
-                &pp.child("requiredDuringSchedulingIgnoredDuringExecution").index(i),
+                &pp.child("requiredDuringSchedulingIgnoredDuringExecution")
+                    .index(i),
             ));
         }
         for (i, t) in preferred.iter().flatten().enumerate() {
-            let p = pp.child("preferredDuringSchedulingIgnoredDuringExecution").index(i);
+            let p = pp
+                .child("preferredDuringSchedulingIgnoredDuringExecution")
+                .index(i);
             if !(1..=100).contains(&t.weight) {
                 errs.push(FieldCause::invalid(
                     p.child("weight"),
@@ -2097,7 +2319,10 @@ fn affinity(spec: &PodSpec, path: &Path) -> Errors {
                     "must be in the range 1-100",
                 ));
             }
-            errs.extend(pod_affinity_term(&t.pod_affinity_term, &p.child("podAffinityTerm")));
+            errs.extend(pod_affinity_term(
+                &t.pod_affinity_term,
+                &p.child("podAffinityTerm"),
+            ));
         }
     }
     errs
@@ -2136,7 +2361,11 @@ fn dns_config(spec: &PodSpec, path: &Path) -> Errors {
     }
     for (i, ns) in nameservers.iter().enumerate() {
         for msg in names::ip(ns) {
-            errs.push(FieldCause::invalid(path.child("nameservers").index(i), &jstr(ns), msg));
+            errs.push(FieldCause::invalid(
+                path.child("nameservers").index(i),
+                &jstr(ns),
+                msg,
+            ));
         }
     }
     let searches = c.searches.as_deref().unwrap_or_default();
@@ -2160,12 +2389,19 @@ fn dns_config(spec: &PodSpec, path: &Path) -> Errors {
         }
         let trimmed = search.strip_suffix('.').unwrap_or(search);
         for msg in names::dns1123_subdomain_with_underscore(trimmed) {
-            errs.push(FieldCause::invalid(path.child("searches").index(i), &jstr(trimmed), msg));
+            errs.push(FieldCause::invalid(
+                path.child("searches").index(i),
+                &jstr(trimmed),
+                msg,
+            ));
         }
     }
     for (i, o) in c.options.iter().flatten().enumerate() {
         if s(&o.name).is_empty() {
-            errs.push(FieldCause::required_detail(path.child("options").index(i), "must not be empty"));
+            errs.push(FieldCause::required_detail(
+                path.child("options").index(i),
+                "must not be empty",
+            ));
         }
     }
     errs
@@ -2173,7 +2409,10 @@ fn dns_config(spec: &PodSpec, path: &Path) -> Errors {
 
 fn topology_spread(spec: &PodSpec, path: &Path) -> Errors {
     let mut errs = Vec::new();
-    let list = spec.topology_spread_constraints.as_deref().unwrap_or_default();
+    let list = spec
+        .topology_spread_constraints
+        .as_deref()
+        .unwrap_or_default();
     for (i, c) in list.iter().enumerate() {
         let p = path.index(i);
         if c.max_skew <= 0 {
@@ -2184,7 +2423,10 @@ fn topology_spread(spec: &PodSpec, path: &Path) -> Errors {
             ));
         }
         if c.topology_key.is_empty() {
-            errs.push(FieldCause::required_detail(p.child("topologyKey"), "can not be empty"));
+            errs.push(FieldCause::required_detail(
+                p.child("topologyKey"),
+                "can not be empty",
+            ));
         }
         if c.when_unsatisfiable != "DoNotSchedule" && c.when_unsatisfiable != "ScheduleAnyway" {
             errs.push(FieldCause::not_supported(
@@ -2193,10 +2435,9 @@ fn topology_spread(spec: &PodSpec, path: &Path) -> Errors {
                 &["DoNotSchedule", "ScheduleAnyway"],
             ));
         }
-        if list[i + 1..]
-            .iter()
-            .any(|o| o.topology_key == c.topology_key && o.when_unsatisfiable == c.when_unsatisfiable)
-        {
+        if list[i + 1..].iter().any(|o| {
+            o.topology_key == c.topology_key && o.when_unsatisfiable == c.when_unsatisfiable
+        }) {
             errs.push(FieldCause::duplicate(
                 p.child("{topologyKey, whenUnsatisfiable}"),
                 &jstr(&format!("{{{}, {}}}", c.topology_key, c.when_unsatisfiable)),
@@ -2229,7 +2470,11 @@ fn topology_spread(spec: &PodSpec, path: &Path) -> Errors {
                 && v != "Honor"
                 && v != "Ignore"
             {
-                errs.push(FieldCause::not_supported(p.child(field), &jstr(v), &["Honor", "Ignore"]));
+                errs.push(FieldCause::not_supported(
+                    p.child(field),
+                    &jstr(v),
+                    &["Honor", "Ignore"],
+                ));
             }
         }
         let keys = c.match_label_keys.as_deref().unwrap_or_default();
@@ -2261,7 +2506,10 @@ fn topology_spread(spec: &PodSpec, path: &Path) -> Errors {
                 }
             }
         }
-        errs.extend(validate_label_selector(c.label_selector.as_ref(), &p.child("labelSelector")));
+        errs.extend(validate_label_selector(
+            c.label_selector.as_ref(),
+            &p.child("labelSelector"),
+        ));
     }
     errs
 }
@@ -2303,7 +2551,8 @@ pub fn validate_pod_update(new: &Value, old: &Value) -> Errors {
     let (Some(new), Some(old)) = (decode::<Pod>(new), decode::<Pod>(old)) else {
         return super::undecodable("Pod");
     };
-    let mut errs = meta::validate_object_meta_update(&new.metadata, &old.metadata, &Path::new("metadata"));
+    let mut errs =
+        meta::validate_object_meta_update(&new.metadata, &old.metadata, &Path::new("metadata"));
     errs.extend(validate_pod_metadata_and_spec(&new));
     errs.extend(annotation_updates(&new, &old));
     let spec_path = Path::new("spec");
@@ -2320,7 +2569,10 @@ pub fn validate_pod_update(new: &Value, old: &Value) -> Errors {
     ] {
         let p = spec_path.child(field);
         if nc.len() != oc.len() {
-            errs.push(FieldCause::forbidden(&p, "pod updates may not add or remove containers"));
+            errs.push(FieldCause::forbidden(
+                &p,
+                "pod updates may not add or remove containers",
+            ));
             return errs;
         }
         for (i, c) in nc.iter().enumerate() {
@@ -2391,7 +2643,10 @@ pub fn validate_pod_update(new: &Value, old: &Value) -> Errors {
         if !old_gates.contains(g.name.as_str()) {
             errs.push(FieldCause::forbidden(
                 spec_path.child("schedulingGates").index(i).child("name"),
-                format!("only deletion is allowed, but found new scheduling gate '{}'", g.name),
+                format!(
+                    "only deletion is allowed, but found new scheduling gate '{}'",
+                    g.name
+                ),
             ));
         }
     }
@@ -2454,10 +2709,16 @@ fn annotation_updates(new: &Pod, old: &Pod) -> Errors {
             continue;
         }
         if k.starts_with(apparmor) {
-            errs.push(FieldCause::forbidden(p.key(k), "may not remove or update AppArmor annotations"));
+            errs.push(FieldCause::forbidden(
+                p.key(k),
+                "may not remove or update AppArmor annotations",
+            ));
         }
         if k == mirror {
-            errs.push(FieldCause::forbidden(p.key(k), "may not remove or update mirror pod annotation"));
+            errs.push(FieldCause::forbidden(
+                p.key(k),
+                "may not remove or update mirror pod annotation",
+            ));
         }
     }
     for k in na.keys() {
@@ -2465,10 +2726,16 @@ fn annotation_updates(new: &Pod, old: &Pod) -> Errors {
             continue;
         }
         if k.starts_with(apparmor) {
-            errs.push(FieldCause::forbidden(p.key(k), "may not add AppArmor annotations"));
+            errs.push(FieldCause::forbidden(
+                p.key(k),
+                "may not add AppArmor annotations",
+            ));
         }
         if k == mirror {
-            errs.push(FieldCause::forbidden(p.key(k), "may not add mirror pod annotation"));
+            errs.push(FieldCause::forbidden(
+                p.key(k),
+                "may not add mirror pod annotation",
+            ));
         }
     }
     errs
@@ -2494,7 +2761,9 @@ mod tests {
 
     #[test]
     fn minimal_defaulted_pod_is_valid() {
-        assert_valid(&create(json!({"containers": [{"name": "c", "image": "nginx"}]})));
+        assert_valid(&create(
+            json!({"containers": [{"name": "c", "image": "nginx"}]}),
+        ));
     }
 
     #[test]
@@ -2502,11 +2771,23 @@ mod tests {
         let p = json!({"metadata": {"name": "web", "namespace": "default"},
             "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
         let errs = validate_pod_create(&p);
-        assert_has(&errs, "spec.terminationGracePeriodSeconds", "Required value");
+        assert_has(
+            &errs,
+            "spec.terminationGracePeriodSeconds",
+            "Required value",
+        );
         assert_has(&errs, "spec.restartPolicy", "Required value");
         assert_has(&errs, "spec.dnsPolicy", "Required value");
-        assert_has(&errs, "spec.containers[0].imagePullPolicy", "Required value");
-        assert_has(&errs, "spec.containers[0].terminationMessagePolicy", "Required value");
+        assert_has(
+            &errs,
+            "spec.containers[0].imagePullPolicy",
+            "Required value",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].terminationMessagePolicy",
+            "Required value",
+        );
     }
 
     #[test]
@@ -2516,7 +2797,11 @@ mod tests {
         let errs = create(json!({"containers": [
             {"name": "c", "image": "x"}, {"name": "c", "image": "x"}, {"name": "Bad", "image": ""}]}));
         assert_has(&errs, "spec.containers[1].name", "Duplicate value: \"c\"");
-        assert_has_prefix(&errs, "spec.containers[2].name", "Invalid value: \"Bad\": a lowercase RFC 1123 label");
+        assert_has_prefix(
+            &errs,
+            "spec.containers[2].name",
+            "Invalid value: \"Bad\": a lowercase RFC 1123 label",
+        );
         assert_has(&errs, "spec.containers[2].image", "Required value");
     }
 
@@ -2527,35 +2812,95 @@ mod tests {
             {"containerPort": 70000, "hostPort": 80, "name": "http"},
             {"containerPort": 80, "name": "http", "protocol": "ICMP"},
             {"containerPort": 81, "hostPort": 80, "name": "http-2"}]}]}));
-        assert_has(&errs, "spec.containers[0].ports[0].containerPort", "Required value");
-        assert_has(&errs, "spec.containers[0].ports[1].containerPort", "Invalid value: 70000: must be between 1 and 65535, inclusive");
-        assert_has(&errs, "spec.containers[0].ports[2].name", "Duplicate value: \"http\"");
-        assert_has(&errs, "spec.containers[0].ports[2].protocol", "Unsupported value: \"ICMP\": supported values: \"SCTP\", \"TCP\", \"UDP\"");
-        assert_has(&errs, "spec.containers[0].ports[3].hostPort", "Duplicate value: \"TCP//80\"");
+        assert_has(
+            &errs,
+            "spec.containers[0].ports[0].containerPort",
+            "Required value",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].ports[1].containerPort",
+            "Invalid value: 70000: must be between 1 and 65535, inclusive",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].ports[2].name",
+            "Duplicate value: \"http\"",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].ports[2].protocol",
+            "Unsupported value: \"ICMP\": supported values: \"SCTP\", \"TCP\", \"UDP\"",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].ports[3].hostPort",
+            "Duplicate value: \"TCP//80\"",
+        );
     }
 
     #[test]
     fn restart_policy_and_dns_policy_values() {
         let errs = create(json!({"restartPolicy": "Sometimes", "dnsPolicy": "Cluster",
             "containers": [{"name": "c", "image": "x"}]}));
-        assert_has(&errs, "spec.restartPolicy", "Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"");
-        assert_has(&errs, "spec.dnsPolicy", "Unsupported value: \"Cluster\": supported values: \"ClusterFirstWithHostNet\", \"ClusterFirst\", \"Default\", \"None\"");
+        assert_has(
+            &errs,
+            "spec.restartPolicy",
+            "Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"",
+        );
+        assert_has(
+            &errs,
+            "spec.dnsPolicy",
+            "Unsupported value: \"Cluster\": supported values: \"ClusterFirstWithHostNet\", \"ClusterFirst\", \"Default\", \"None\"",
+        );
     }
 
     #[test]
     fn resources() {
-        let errs = create(json!({"containers": [{"name": "c", "image": "x", "resources": {
+        let errs = create(
+            json!({"containers": [{"name": "c", "image": "x", "resources": {
             "limits": {"cpu": "1", "memory": "1Gi", "example.com/gpu": "1"},
-            "requests": {"cpu": "2", "memory": "-1", "example.com/gpu": "2", "bogus": "1", "storage": "x"}}}]}));
-        assert_has(&errs, "spec.containers[0].resources.requests", "Invalid value: \"2\": must be less than or equal to cpu limit of 1");
-        assert_has(&errs, "spec.containers[0].resources.requests[memory]", "Invalid value: \"-1\": must be greater than or equal to 0");
-        assert_has(&errs, "spec.containers[0].resources.requests", "Invalid value: \"2\": must be equal to example.com/gpu limit of 1");
-        assert_has(&errs, "spec.containers[0].resources.requests[bogus]", "Invalid value: \"bogus\": must be a standard resource type or fully qualified");
-        assert_has(&errs, "spec.containers[0].resources.requests[bogus]", "Invalid value: \"bogus\": must be a standard resource for containers");
-        assert_has(&errs, "spec.containers[0].resources.requests[storage]", "Invalid value: \"storage\": must be a standard resource for containers");
-        assert_has(&errs, "spec.containers[0].resources.requests[storage]", &format!("Invalid value: \"x\": {FORMAT_ERROR}"));
-        let ok = create(json!({"containers": [{"name": "c", "image": "x", "resources": {
-            "limits": {"cpu": "500m", "memory": "128Mi"}, "requests": {"cpu": "0.25"}}}]}));
+            "requests": {"cpu": "2", "memory": "-1", "example.com/gpu": "2", "bogus": "1", "storage": "x"}}}]}),
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].resources.requests",
+            "Invalid value: \"2\": must be less than or equal to cpu limit of 1",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].resources.requests[memory]",
+            "Invalid value: \"-1\": must be greater than or equal to 0",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].resources.requests",
+            "Invalid value: \"2\": must be equal to example.com/gpu limit of 1",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].resources.requests[bogus]",
+            "Invalid value: \"bogus\": must be a standard resource type or fully qualified",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].resources.requests[bogus]",
+            "Invalid value: \"bogus\": must be a standard resource for containers",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].resources.requests[storage]",
+            "Invalid value: \"storage\": must be a standard resource for containers",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].resources.requests[storage]",
+            &format!("Invalid value: \"x\": {FORMAT_ERROR}"),
+        );
+        let ok = create(
+            json!({"containers": [{"name": "c", "image": "x", "resources": {
+            "limits": {"cpu": "500m", "memory": "128Mi"}, "requests": {"cpu": "0.25"}}}]}),
+        );
         assert_valid(&ok);
     }
 
@@ -2567,12 +2912,31 @@ mod tests {
                 {"name": "data", "mountPath": "/d"},
                 {"name": "missing", "mountPath": "/d"},
                 {"name": "data", "mountPath": "", "subPath": "../x"}]}]}));
-        assert_has(&errs, "spec.containers[0].volumeMounts[1].name", "Not found: \"missing\"");
-        assert_has(&errs, "spec.containers[0].volumeMounts[1].mountPath", "Invalid value: \"/d\": must be unique");
-        assert_has(&errs, "spec.containers[0].volumeMounts[2].mountPath", "Required value");
-        assert_has(&errs, "spec.containers[0].volumeMounts.subPath", "Invalid value: \"../x\": must not contain '..'");
+        assert_has(
+            &errs,
+            "spec.containers[0].volumeMounts[1].name",
+            "Not found: \"missing\"",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].volumeMounts[1].mountPath",
+            "Invalid value: \"/d\": must be unique",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].volumeMounts[2].mountPath",
+            "Required value",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].volumeMounts.subPath",
+            "Invalid value: \"../x\": must not contain '..'",
+        );
         assert_eq!(
-            errs.iter().find(|e| e.field.ends_with("[1].name")).unwrap().reason,
+            errs.iter()
+                .find(|e| e.field.ends_with("[1].name"))
+                .unwrap()
+                .reason,
             "FieldValueNotFound"
         );
     }
@@ -2587,11 +2951,31 @@ mod tests {
             {"name": "FIELD", "valueFrom": {"fieldRef": {"fieldPath": "status.phase"}}},
             {"name": "CM", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "bad key"}}}]}]}));
         assert_has(&errs, "spec.containers[0].env[0].name", "Required value");
-        assert_has(&errs, "spec.containers[0].env[1].name", "Invalid value: \"A=B\": a valid environment variable name must consist only of printable ASCII characters other than '='");
-        assert_has(&errs, "spec.containers[0].env[2].valueFrom", "Invalid value: \"\": must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`");
-        assert_has(&errs, "spec.containers[0].env[3].valueFrom", "Invalid value: \"\": may not be specified when `value` is not empty");
-        assert_has_prefix(&errs, "spec.containers[0].env[4].valueFrom.fieldRef.fieldPath", "Unsupported value: \"status.phase\"");
-        assert_has_prefix(&errs, "spec.containers[0].env[5].valueFrom.configMapKeyRef.key", "Invalid value: \"bad key\": a valid config key");
+        assert_has(
+            &errs,
+            "spec.containers[0].env[1].name",
+            "Invalid value: \"A=B\": a valid environment variable name must consist only of printable ASCII characters other than '='",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].env[2].valueFrom",
+            "Invalid value: \"\": must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].env[3].valueFrom",
+            "Invalid value: \"\": may not be specified when `value` is not empty",
+        );
+        assert_has_prefix(
+            &errs,
+            "spec.containers[0].env[4].valueFrom.fieldRef.fieldPath",
+            "Unsupported value: \"status.phase\"",
+        );
+        assert_has_prefix(
+            &errs,
+            "spec.containers[0].env[5].valueFrom.configMapKeyRef.key",
+            "Invalid value: \"bad key\": a valid config key",
+        );
     }
 
     #[test]
@@ -2601,12 +2985,36 @@ mod tests {
             "readinessProbe": {"exec": {"command": ["true"]}, "tcpSocket": {"port": "http"}, "terminationGracePeriodSeconds": 5},
             "startupProbe": {},
             "lifecycle": {"preStop": {"sleep": {"seconds": 100}}}}]}));
-        assert_has(&errs, "spec.containers[0].livenessProbe.successThreshold", "Invalid value: 2: must be 1");
-        assert_has(&errs, "spec.containers[0].livenessProbe.httpGet.port", "Invalid value: 0: must be between 1 and 65535, inclusive");
-        assert_has(&errs, "spec.containers[0].readinessProbe.tcpSocket", "Forbidden: may not specify more than 1 handler type");
-        assert_has(&errs, "spec.containers[0].readinessProbe.terminationGracePeriodSeconds", "Invalid value: 5: must not be set for readinessProbes");
-        assert_has(&errs, "spec.containers[0].startupProbe", "Required value: must specify a handler type");
-        assert_has(&errs, "spec.containers[0].lifecycle.preStop.sleep", "Invalid value: 100: must be non-negative and less than terminationGracePeriodSeconds (30)");
+        assert_has(
+            &errs,
+            "spec.containers[0].livenessProbe.successThreshold",
+            "Invalid value: 2: must be 1",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].livenessProbe.httpGet.port",
+            "Invalid value: 0: must be between 1 and 65535, inclusive",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].readinessProbe.tcpSocket",
+            "Forbidden: may not specify more than 1 handler type",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].readinessProbe.terminationGracePeriodSeconds",
+            "Invalid value: 5: must not be set for readinessProbes",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].startupProbe",
+            "Required value: must specify a handler type",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].lifecycle.preStop.sleep",
+            "Invalid value: 100: must be non-negative and less than terminationGracePeriodSeconds (30)",
+        );
     }
 
     #[test]
@@ -2617,10 +3025,26 @@ mod tests {
                 {"name": "i", "image": "x", "livenessProbe": {"exec": {"command": ["a"]}}},
                 {"name": "s", "image": "x", "restartPolicy": "OnFailure"}],
             "containers": [{"name": "c", "image": "x", "restartPolicy": "Always"}]}));
-        assert_has(&errs, "spec.initContainers[0].name", "Duplicate value: \"c\"");
-        assert_has(&errs, "spec.initContainers[1].livenessProbe", "Forbidden: may not be set for init containers without restartPolicy=Always");
-        assert_has(&errs, "spec.initContainers[2].restartPolicy", "Unsupported value: \"OnFailure\": supported values: \"Always\"");
-        assert_has(&errs, "spec.containers[0].restartPolicy", "Forbidden: may not be set for non-init containers");
+        assert_has(
+            &errs,
+            "spec.initContainers[0].name",
+            "Duplicate value: \"c\"",
+        );
+        assert_has(
+            &errs,
+            "spec.initContainers[1].livenessProbe",
+            "Forbidden: may not be set for init containers without restartPolicy=Always",
+        );
+        assert_has(
+            &errs,
+            "spec.initContainers[2].restartPolicy",
+            "Unsupported value: \"OnFailure\": supported values: \"Always\"",
+        );
+        assert_has(
+            &errs,
+            "spec.containers[0].restartPolicy",
+            "Forbidden: may not be set for non-init containers",
+        );
     }
 
     #[test]
@@ -2634,27 +3058,81 @@ mod tests {
             "ephemeralContainers": [{"name": "dbg", "image": "busybox"}],
             "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}}},
             "topologySpreadConstraints": [{"maxSkew": 0, "topologyKey": "zone", "whenUnsatisfiable": "Maybe"}]}));
-        assert_has_prefix(&errs, "spec.hostname", "Invalid value: \"Host\": a lowercase RFC 1123 label");
-        assert_has_prefix(&errs, "spec.nodeName", "Invalid value: \"node_1\": a lowercase RFC 1123 subdomain");
-        assert_has(&errs, "spec.activeDeadlineSeconds", "Invalid value: 0: must be between 1 and 2147483647, inclusive");
-        assert_has_prefix(&errs, "spec.nodeSelector", "Invalid value: \"-ssd\": a valid label must be");
-        assert_has(&errs, "spec.tolerations[0].operator", "Invalid value: \"Equal\": operator must be Exists when `key` is empty, which means \"match all values and all keys\"");
-        assert_has(&errs, "spec.tolerations[1].operator", "Invalid value: \"v\": value must be empty when `operator` is 'Exists'");
-        assert_has(&errs, "spec.tolerations[1].effect", "Unsupported value: \"Bad\": supported values: \"NoSchedule\", \"PreferNoSchedule\", \"NoExecute\"");
-        assert_has(&errs, "spec.dnsConfig", "Required value: must provide `dnsConfig` when `dnsPolicy` is None");
-        assert_has(&errs, "spec.ephemeralContainers", "Forbidden: cannot be set on create");
-        assert_has(&errs, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms", "Required value: must have at least one node selector term");
-        assert_has(&errs, "spec.topologySpreadConstraints[0].maxSkew", "Invalid value: 0: must be greater than zero");
-        assert_has(&errs, "spec.topologySpreadConstraints[0].whenUnsatisfiable", "Unsupported value: \"Maybe\": supported values: \"DoNotSchedule\", \"ScheduleAnyway\"");
+        assert_has_prefix(
+            &errs,
+            "spec.hostname",
+            "Invalid value: \"Host\": a lowercase RFC 1123 label",
+        );
+        assert_has_prefix(
+            &errs,
+            "spec.nodeName",
+            "Invalid value: \"node_1\": a lowercase RFC 1123 subdomain",
+        );
+        assert_has(
+            &errs,
+            "spec.activeDeadlineSeconds",
+            "Invalid value: 0: must be between 1 and 2147483647, inclusive",
+        );
+        assert_has_prefix(
+            &errs,
+            "spec.nodeSelector",
+            "Invalid value: \"-ssd\": a valid label must be",
+        );
+        assert_has(
+            &errs,
+            "spec.tolerations[0].operator",
+            "Invalid value: \"Equal\": operator must be Exists when `key` is empty, which means \"match all values and all keys\"",
+        );
+        assert_has(
+            &errs,
+            "spec.tolerations[1].operator",
+            "Invalid value: \"v\": value must be empty when `operator` is 'Exists'",
+        );
+        assert_has(
+            &errs,
+            "spec.tolerations[1].effect",
+            "Unsupported value: \"Bad\": supported values: \"NoSchedule\", \"PreferNoSchedule\", \"NoExecute\"",
+        );
+        assert_has(
+            &errs,
+            "spec.dnsConfig",
+            "Required value: must provide `dnsConfig` when `dnsPolicy` is None",
+        );
+        assert_has(
+            &errs,
+            "spec.ephemeralContainers",
+            "Forbidden: cannot be set on create",
+        );
+        assert_has(
+            &errs,
+            "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms",
+            "Required value: must have at least one node selector term",
+        );
+        assert_has(
+            &errs,
+            "spec.topologySpreadConstraints[0].maxSkew",
+            "Invalid value: 0: must be greater than zero",
+        );
+        assert_has(
+            &errs,
+            "spec.topologySpreadConstraints[0].whenUnsatisfiable",
+            "Unsupported value: \"Maybe\": supported values: \"DoNotSchedule\", \"ScheduleAnyway\"",
+        );
     }
 
     #[test]
     fn host_network_ports_must_match() {
-        let mut p = pod(json!({"hostNetwork": true, "containers": [{"name": "c", "image": "x",
-            "ports": [{"containerPort": 80}]}]}));
+        let mut p = pod(
+            json!({"hostNetwork": true, "containers": [{"name": "c", "image": "x",
+            "ports": [{"containerPort": 80}]}]}),
+        );
         assert_valid(&validate_pod_create(&p));
         p["spec"]["containers"][0]["ports"][0]["hostPort"] = json!(81);
-        assert_has(&validate_pod_create(&p), "spec.containers[0].ports[0].hostPort", "Invalid value: 81: must match `containerPort` when `hostNetwork` is true");
+        assert_has(
+            &validate_pod_create(&p),
+            "spec.containers[0].ports[0].hostPort",
+            "Invalid value: 81: must match `containerPort` when `hostNetwork` is true",
+        );
     }
 
     #[test]
@@ -2677,19 +3155,32 @@ mod tests {
         assert_eq!(errs[0].field, "spec");
 
         let mut more = old.clone();
-        more["spec"]["containers"] = json!([{"name": "c", "image": "x"}, {"name": "d", "image": "x"}]);
+        more["spec"]["containers"] =
+            json!([{"name": "c", "image": "x"}, {"name": "d", "image": "x"}]);
         defaults::apply("", "Pod", &mut more);
-        assert_has(&validate_pod_update(&more, &old), "spec.containers", "Forbidden: pod updates may not add or remove containers");
+        assert_has(
+            &validate_pod_update(&more, &old),
+            "spec.containers",
+            "Forbidden: pod updates may not add or remove containers",
+        );
 
         let mut tol = old.clone();
         tol["spec"]["tolerations"][0]["key"] = json!("other");
-        assert_has(&validate_pod_update(&tol, &old), "spec.tolerations", "Forbidden: existing toleration can not be modified except its tolerationSeconds");
+        assert_has(
+            &validate_pod_update(&tol, &old),
+            "spec.tolerations",
+            "Forbidden: existing toleration can not be modified except its tolerationSeconds",
+        );
 
         let mut deadline = old.clone();
         deadline["spec"]["activeDeadlineSeconds"] = json!(10);
         let mut longer = old.clone();
         longer["spec"]["activeDeadlineSeconds"] = json!(20);
-        assert_has(&validate_pod_update(&longer, &deadline), "spec.activeDeadlineSeconds", "Invalid value: 20: must be less than or equal to previous value");
+        assert_has(
+            &validate_pod_update(&longer, &deadline),
+            "spec.activeDeadlineSeconds",
+            "Invalid value: 20: must be less than or equal to previous value",
+        );
     }
 
     #[test]
@@ -2698,7 +3189,15 @@ mod tests {
         p["metadata"]["annotations"] = json!({"kubernetes.io/config.mirror": "x",
             "controller.kubernetes.io/pod-deletion-cost": "abc"});
         let errs = validate_pod_create(&p);
-        assert_has(&errs, "metadata.annotations[kubernetes.io/config.mirror]", "Invalid value: \"x\": must set spec.nodeName if mirror pod annotation is set");
-        assert_has(&errs, "metadata.annotations[controller.kubernetes.io/pod-deletion-cost]", "Invalid value: \"abc\": must be a 32bit integer");
+        assert_has(
+            &errs,
+            "metadata.annotations[kubernetes.io/config.mirror]",
+            "Invalid value: \"x\": must set spec.nodeName if mirror pod annotation is set",
+        );
+        assert_has(
+            &errs,
+            "metadata.annotations[controller.kubernetes.io/pod-deletion-cost]",
+            "Invalid value: \"abc\": must be a 32bit integer",
+        );
     }
 }

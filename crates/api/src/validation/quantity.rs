@@ -149,7 +149,11 @@ impl Quantity {
             Some(p) => {
                 let q = self.mantissa / p;
                 let r = self.mantissa % p;
-                self.mantissa = if r == 0 { q } else { q + self.mantissa.signum() };
+                self.mantissa = if r == 0 {
+                    q
+                } else {
+                    q + self.mantissa.signum()
+                };
             }
             None => self.mantissa = self.mantissa.signum(),
         }
@@ -204,7 +208,7 @@ impl Quantity {
         if self.format == Format::BinarySI {
             if let Some(mut v) = self.at_scale(0) {
                 let mut times = 0;
-                while v.abs() >= 1024 && v % 1024 == 0 && times < 6 {
+                while v.unsigned_abs() >= 1024 && v % 1024 == 0 && times < 6 {
                     v /= 1024;
                     times += 1;
                 }
@@ -219,7 +223,7 @@ impl Quantity {
     fn decimal(&self, format: Format) -> String {
         let mut m = self.mantissa;
         let mut e = i64::from(self.scale);
-        while m.abs() >= 10 && m % 10 == 0 {
+        while m.unsigned_abs() >= 10 && m % 10 == 0 {
             m /= 10;
             e += 1;
         }
@@ -359,7 +363,8 @@ fn interpret(suffix: &str) -> Option<(u32, i32, Format)> {
                 return None;
             }
             let e: i64 = rest.parse().ok()?;
-            let e = i32::try_from(e.clamp(-i64::from(MAX_SCALE) - 1, i64::from(MAX_SCALE) + 1)).ok()?;
+            let e =
+                i32::try_from(e.clamp(-i64::from(MAX_SCALE) - 1, i64::from(MAX_SCALE) + 1)).ok()?;
             Some((10, e, Format::DecimalExponent))
         }
     }

@@ -33,7 +33,11 @@ const VOLUME_FIELD_PATHS: &[&str] = &[
 
 /// Checks `volumes`; `pod_name` is the pod's own name when validating a real pod (used to name
 /// the PVCs of ephemeral volumes). Returns the valid volumes for mount checks.
-pub fn validate_volumes(volumes: &[Volume], pod_name: Option<&str>, path: &Path) -> (VolumeMap, Errors) {
+pub fn validate_volumes(
+    volumes: &[Volume],
+    pod_name: Option<&str>,
+    path: &Path,
+) -> (VolumeMap, Errors) {
     let mut errs = Vec::new();
     let mut map = VolumeMap::new();
     let created_pvcs: Vec<String> = match pod_name {
@@ -114,7 +118,11 @@ fn validate_volume_source(v: &Volume, path: &Path, pod_name: Option<&str>) -> Er
     if one(v.host_path.is_some(), "hostPath", &mut errs)
         && let Some(hp) = &v.host_path
     {
-        errs.extend(validate_host_path(&hp.path, hp.type_.as_deref(), &path.child("hostPath")));
+        errs.extend(validate_host_path(
+            &hp.path,
+            hp.type_.as_deref(),
+            &path.child("hostPath"),
+        ));
     }
     if one(v.git_repo.is_some(), "gitRepo", &mut errs)
         && let Some(g) = &v.git_repo
@@ -123,16 +131,27 @@ fn validate_volume_source(v: &Volume, path: &Path, pod_name: Option<&str>) -> Er
         if g.repository.is_empty() {
             errs.push(FieldCause::required(p.child("repository")));
         }
-        errs.extend(local_descending_path(s(&g.directory), &p.child("directory")));
+        errs.extend(local_descending_path(
+            s(&g.directory),
+            &p.child("directory"),
+        ));
     }
-    if one(v.gce_persistent_disk.is_some(), "gcePersistentDisk", &mut errs)
-        && let Some(pd) = &v.gce_persistent_disk
+    if one(
+        v.gce_persistent_disk.is_some(),
+        "gcePersistentDisk",
+        &mut errs,
+    ) && let Some(pd) = &v.gce_persistent_disk
         && pd.pd_name.is_empty()
     {
-        errs.push(FieldCause::required(path.child("persistentDisk").child("pdName")));
+        errs.push(FieldCause::required(
+            path.child("persistentDisk").child("pdName"),
+        ));
     }
-    if one(v.aws_elastic_block_store.is_some(), "awsElasticBlockStore", &mut errs)
-        && let Some(pd) = &v.aws_elastic_block_store
+    if one(
+        v.aws_elastic_block_store.is_some(),
+        "awsElasticBlockStore",
+        &mut errs,
+    ) && let Some(pd) = &v.aws_elastic_block_store
         && pd.volume_id.is_empty()
     {
         errs.push(FieldCause::required(
@@ -217,11 +236,18 @@ fn validate_volume_source(v: &Volume, path: &Path, pod_name: Option<&str>) -> Er
             ));
         }
         if n.contains('/') {
-            errs.push(FieldCause::invalid(p.child("datasetName"), &jstr(n), "must not contain '/'"));
+            errs.push(FieldCause::invalid(
+                p.child("datasetName"),
+                &jstr(n),
+                "must not contain '/'",
+            ));
         }
     }
-    if one(v.persistent_volume_claim.is_some(), "persistentVolumeClaim", &mut errs)
-        && let Some(pvc) = &v.persistent_volume_claim
+    if one(
+        v.persistent_volume_claim.is_some(),
+        "persistentVolumeClaim",
+        &mut errs,
+    ) && let Some(pvc) = &v.persistent_volume_claim
         && pvc.claim_name.is_empty()
     {
         errs.push(FieldCause::required(
@@ -312,7 +338,9 @@ fn validate_volume_source(v: &Volume, path: &Path, pod_name: Option<&str>) -> Er
         && let Some(f) = &v.flex_volume
         && f.driver.is_empty()
     {
-        errs.push(FieldCause::required(path.child("flexVolume").child("driver")));
+        errs.push(FieldCause::required(
+            path.child("flexVolume").child("driver"),
+        ));
     }
     if one(v.config_map.is_some(), "configMap", &mut errs)
         && let Some(cm) = &v.config_map
@@ -341,19 +369,28 @@ fn validate_volume_source(v: &Volume, path: &Path, pod_name: Option<&str>) -> Er
         && let Some(vs) = &v.vsphere_volume
         && vs.volume_path.is_empty()
     {
-        errs.push(FieldCause::required(path.child("vsphereVolume").child("volumePath")));
+        errs.push(FieldCause::required(
+            path.child("vsphereVolume").child("volumePath"),
+        ));
     }
-    if one(v.photon_persistent_disk.is_some(), "photonPersistentDisk", &mut errs)
-        && let Some(pd) = &v.photon_persistent_disk
+    if one(
+        v.photon_persistent_disk.is_some(),
+        "photonPersistentDisk",
+        &mut errs,
+    ) && let Some(pd) = &v.photon_persistent_disk
         && pd.pd_id.is_empty()
     {
-        errs.push(FieldCause::required(path.child("photonPersistentDisk").child("pdID")));
+        errs.push(FieldCause::required(
+            path.child("photonPersistentDisk").child("pdID"),
+        ));
     }
     if one(v.portworx_volume.is_some(), "portworxVolume", &mut errs)
         && let Some(pw) = &v.portworx_volume
         && pw.volume_id.is_empty()
     {
-        errs.push(FieldCause::required(path.child("portworxVolume").child("volumeID")));
+        errs.push(FieldCause::required(
+            path.child("portworxVolume").child("volumeID"),
+        ));
     }
     if one(v.azure_disk.is_some(), "azureDisk", &mut errs)
         && let Some(a) = &v.azure_disk
@@ -423,7 +460,9 @@ fn validate_volume_source(v: &Volume, path: &Path, pod_name: Option<&str>) -> Er
         errs.extend(csi_driver_name(&csi.driver, &p.child("driver")));
         if let Some(r) = &csi.node_publish_secret_ref {
             if r.name.is_empty() {
-                errs.push(FieldCause::required(p.child("nodePublishSecretRef").child("name")));
+                errs.push(FieldCause::required(
+                    p.child("nodePublishSecretRef").child("name"),
+                ));
             } else {
                 for msg in names::dns1123_subdomain(&r.name) {
                     errs.push(FieldCause::invalid(p.child("name"), &jstr(&r.name), msg));
@@ -483,7 +522,10 @@ fn validate_volume_source(v: &Volume, path: &Path, pod_name: Option<&str>) -> Er
         }
     }
     if count == 0 {
-        errs.push(FieldCause::required_detail(path, "must specify a volume type"));
+        errs.push(FieldCause::required_detail(
+            path,
+            "must specify a volume type",
+        ));
     }
     errs
 }
@@ -507,7 +549,11 @@ pub(crate) fn validate_host_path(p: &str, type_: Option<&str>, path: &Path) -> E
     if let Some(t) = type_
         && !TYPES.contains(&t)
     {
-        errs.push(FieldCause::not_supported(path.child("type"), &jstr(t), TYPES));
+        errs.push(FieldCause::not_supported(
+            path.child("type"),
+            &jstr(t),
+            TYPES,
+        ));
     }
     errs
 }
@@ -549,7 +595,11 @@ pub(crate) fn no_backsteps(p: &str, path: &Path) -> Errors {
 pub(crate) fn local_descending_path(p: &str, path: &Path) -> Errors {
     let mut errs = Vec::new();
     if p.starts_with('/') {
-        errs.push(FieldCause::invalid(path, &jstr(p), "must be a relative path"));
+        errs.push(FieldCause::invalid(
+            path,
+            &jstr(p),
+            "must be a relative path",
+        ));
     }
     errs.extend(no_backsteps(p, path));
     errs
@@ -559,7 +609,11 @@ pub(crate) fn local_descending_path(p: &str, path: &Path) -> Errors {
 pub(crate) fn local_non_reserved_path(p: &str, path: &Path) -> Errors {
     let mut errs = local_descending_path(p, path);
     if p.starts_with("..") && !p.starts_with("../") {
-        errs.push(FieldCause::invalid(path, &jstr(p), "must not start with '..'"));
+        errs.push(FieldCause::invalid(
+            path,
+            &jstr(p),
+            "must not start with '..'",
+        ));
     }
     errs
 }
@@ -584,7 +638,11 @@ fn downward_api_file(f: &DownwardAPIVolumeFile, path: &Path) -> Errors {
     }
     errs.extend(local_non_reserved_path(&f.path, &path.child("path")));
     if let Some(fr) = &f.field_ref {
-        errs.extend(object_field_selector(fr, VOLUME_FIELD_PATHS, &path.child("fieldRef")));
+        errs.extend(object_field_selector(
+            fr,
+            VOLUME_FIELD_PATHS,
+            &path.child("fieldRef"),
+        ));
         if f.resource_field_ref.is_some() {
             errs.push(FieldCause::invalid(
                 path,
@@ -610,7 +668,11 @@ fn downward_api_file(f: &DownwardAPIVolumeFile, path: &Path) -> Errors {
 
 /// A downward API field reference: apiVersion and fieldPath set, a supported path (labels and
 /// annotations may be subscripted).
-pub(crate) fn object_field_selector(fs: &ObjectFieldSelector, allowed: &[&str], path: &Path) -> Errors {
+pub(crate) fn object_field_selector(
+    fs: &ObjectFieldSelector,
+    allowed: &[&str],
+    path: &Path,
+) -> Errors {
     let api_version = s(&fs.api_version);
     if api_version.is_empty() {
         return vec![FieldCause::required(path.child("apiVersion"))];
@@ -622,9 +684,7 @@ pub(crate) fn object_field_selector(fs: &ObjectFieldSelector, allowed: &[&str], 
         return vec![FieldCause::invalid(
             path.child("fieldPath"),
             &jstr(&fs.field_path),
-            format!(
-                "error converting fieldPath: unsupported pod version: {api_version}"
-            ),
+            format!("error converting fieldPath: unsupported pod version: {api_version}"),
         )];
     }
     let fp = fs.field_path.as_str();
@@ -637,11 +697,19 @@ pub(crate) fn object_field_selector(fs: &ObjectFieldSelector, allowed: &[&str], 
                 super::meta::validate_qualified_name(&sub.to_lowercase(), path)
             }
             "metadata.labels" => super::meta::validate_qualified_name(sub, path),
-            _ => vec![FieldCause::invalid(path, &jstr(base), "does not support subscript")],
+            _ => vec![FieldCause::invalid(
+                path,
+                &jstr(base),
+                "does not support subscript",
+            )],
         };
     }
     if !allowed.contains(&fp) {
-        return vec![FieldCause::not_supported(path.child("fieldPath"), &jstr(fp), allowed)];
+        return vec![FieldCause::not_supported(
+            path.child("fieldPath"),
+            &jstr(fp),
+            allowed,
+        )];
     }
     Vec::new()
 }
@@ -654,7 +722,11 @@ fn projected(pr: &k8s_openapi::api::core::v1::ProjectedVolumeSource, path: &Path
             return;
         }
         if paths.iter().any(|x| x == p) {
-            errs.push(FieldCause::invalid(path, &jstr(name), "conflicting duplicate paths"));
+            errs.push(FieldCause::invalid(
+                path,
+                &jstr(name),
+                "conflicting duplicate paths",
+            ));
         } else {
             paths.push(p.to_string());
         }
@@ -729,9 +801,12 @@ fn projected(pr: &k8s_openapi::api::core::v1::ProjectedVolumeSource, path: &Path
                     p.child("name"),
                     "must be a valid object name",
                 )),
-                (None, Some(signer)) if signer.is_empty() => errs.push(
-                    FieldCause::required_detail(p.child("signerName"), "must be a valid signer name"),
-                ),
+                (None, Some(signer)) if signer.is_empty() => {
+                    errs.push(FieldCause::required_detail(
+                        p.child("signerName"),
+                        "must be a valid signer name",
+                    ))
+                }
                 (None, None) => errs.push(FieldCause::required_detail(
                     &p,
                     "either name or signerName must be specified",
@@ -780,9 +855,21 @@ mod tests {
         );
         assert!(map.contains_key("a"));
         assert_has(&errs, "spec.volumes[1].name", "Duplicate value: \"a\"");
-        assert_has_prefix(&errs, "spec.volumes[2].name", "Invalid value: \"B\": a lowercase RFC 1123 label");
-        assert_has(&errs, "spec.volumes[3]", "Required value: must specify a volume type");
-        assert_has(&errs, "spec.volumes[4].hostPath", "Forbidden: may not specify more than 1 volume type");
+        assert_has_prefix(
+            &errs,
+            "spec.volumes[2].name",
+            "Invalid value: \"B\": a lowercase RFC 1123 label",
+        );
+        assert_has(
+            &errs,
+            "spec.volumes[3]",
+            "Required value: must specify a volume type",
+        );
+        assert_has(
+            &errs,
+            "spec.volumes[4].hostPath",
+            "Forbidden: may not specify more than 1 volume type",
+        );
         assert_has(&errs, "spec.volumes[5].name", "Required value");
     }
 
@@ -801,15 +888,51 @@ mod tests {
             &Path::new("spec.volumes"),
         );
         assert_has(&errs, "spec.volumes[0].secret.secretName", "Required value");
-        assert_has(&errs, "spec.volumes[0].secret.defaultMode", "Invalid value: 1000: must be a number between 0 and 0777 (octal), both inclusive");
-        assert_has(&errs, "spec.volumes[0].secret.items[0].key", "Required value");
-        assert_has(&errs, "spec.volumes[0].secret.items[0].path", "Invalid value: \"../x\": must not contain '..'");
-        assert_has(&errs, "spec.volumes[1].hostPath.path", "Invalid value: \"/a/../b\": must not contain '..'");
-        assert_has_prefix(&errs, "spec.volumes[1].hostPath.type", "Unsupported value: \"Weird\": supported values: \"\", \"BlockDevice\"");
-        assert_has(&errs, "spec.volumes[2].nfs.path", "Invalid value: \"rel\": must be an absolute path");
-        assert_has(&errs, "spec.volumes[3].persistentVolumeClaim.claimName", "Required value");
-        assert_has_prefix(&errs, "spec.volumes[4].downwardAPI.fieldRef.fieldPath", "Unsupported value: \"spec.nodeName\"");
-        assert_has(&errs, "spec.volumes[5].projected.sources[0]", "Forbidden: may not specify more than 1 volume type per source");
+        assert_has(
+            &errs,
+            "spec.volumes[0].secret.defaultMode",
+            "Invalid value: 1000: must be a number between 0 and 0777 (octal), both inclusive",
+        );
+        assert_has(
+            &errs,
+            "spec.volumes[0].secret.items[0].key",
+            "Required value",
+        );
+        assert_has(
+            &errs,
+            "spec.volumes[0].secret.items[0].path",
+            "Invalid value: \"../x\": must not contain '..'",
+        );
+        assert_has(
+            &errs,
+            "spec.volumes[1].hostPath.path",
+            "Invalid value: \"/a/../b\": must not contain '..'",
+        );
+        assert_has_prefix(
+            &errs,
+            "spec.volumes[1].hostPath.type",
+            "Unsupported value: \"Weird\": supported values: \"\", \"BlockDevice\"",
+        );
+        assert_has(
+            &errs,
+            "spec.volumes[2].nfs.path",
+            "Invalid value: \"rel\": must be an absolute path",
+        );
+        assert_has(
+            &errs,
+            "spec.volumes[3].persistentVolumeClaim.claimName",
+            "Required value",
+        );
+        assert_has_prefix(
+            &errs,
+            "spec.volumes[4].downwardAPI.fieldRef.fieldPath",
+            "Unsupported value: \"spec.nodeName\"",
+        );
+        assert_has(
+            &errs,
+            "spec.volumes[5].projected.sources[0]",
+            "Forbidden: may not specify more than 1 volume type per source",
+        );
     }
 
     #[test]
@@ -825,7 +948,9 @@ mod tests {
         );
         assert_eq!(
             lines(&errs),
-            vec!["spec.volumes[1].persistentVolumeClaim.claimName: Invalid value: \"pod-scratch\": must not reference a PVC that gets created for an ephemeral volume"]
+            vec![
+                "spec.volumes[1].persistentVolumeClaim.claimName: Invalid value: \"pod-scratch\": must not reference a PVC that gets created for an ephemeral volume"
+            ]
         );
     }
 }

@@ -63,10 +63,7 @@ pub struct AuthnService<S> {
 
 impl<S, B> tower::Service<Request<B>> for AuthnService<S>
 where
-    S: tower::Service<Request<B>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
+    S: tower::Service<Request<B>, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
     B: Send + 'static,
 {

@@ -133,7 +133,11 @@ impl Authenticator {
 /// The bearer token of an `Authorization` header, parsed as upstream does: trimmed, split
 /// on spaces, scheme `bearer` in any case, non-empty token. `None` if there is none.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let value = headers
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
     let mut parts = value.splitn(3, ' ');
     let scheme = parts.next()?;
     let token = parts.next()?;
@@ -168,7 +172,9 @@ mod tests {
             common_name: "system:admin".into(),
             organizations: vec!["system:masters".into()],
         };
-        let u = authn().authenticate(Some(&id), &headers("Bearer wrong")).unwrap();
+        let u = authn()
+            .authenticate(Some(&id), &headers("Bearer wrong"))
+            .unwrap();
         assert_eq!(u.name, "system:admin");
         assert_eq!(u.groups, ["system:masters", "system:authenticated"]);
     }
@@ -179,7 +185,9 @@ mod tests {
             common_name: String::new(),
             organizations: vec![],
         };
-        let u = authn().authenticate(Some(&id), &headers("Bearer s3cret")).unwrap();
+        let u = authn()
+            .authenticate(Some(&id), &headers("Bearer s3cret"))
+            .unwrap();
         assert_eq!(u.name, "alice");
         assert_eq!(u.groups, ["a", "b", "system:authenticated"]);
     }
@@ -188,14 +196,30 @@ mod tests {
     fn token_parsing() {
         let a = authn();
         assert!(a.authenticate(None, &headers("bearer  s3cret")).is_err());
-        assert_eq!(a.authenticate(None, &headers("  BEARER s3cret ")).unwrap().name, "alice");
-        assert_eq!(a.authenticate(None, &headers("Bearer s3cret extra")).unwrap().name, "alice");
+        assert_eq!(
+            a.authenticate(None, &headers("  BEARER s3cret "))
+                .unwrap()
+                .name,
+            "alice"
+        );
+        assert_eq!(
+            a.authenticate(None, &headers("Bearer s3cret extra"))
+                .unwrap()
+                .name,
+            "alice"
+        );
         assert_eq!(
             a.authenticate(None, &headers("Bearer nope")),
             Err(Rejection::InvalidBearerToken)
         );
-        assert_eq!(a.authenticate(None, &headers("Basic Zm9vOmJhcg==")), Err(Rejection::NoCredentials));
-        assert_eq!(a.authenticate(None, &HeaderMap::new()), Err(Rejection::NoCredentials));
+        assert_eq!(
+            a.authenticate(None, &headers("Basic Zm9vOmJhcg==")),
+            Err(Rejection::NoCredentials)
+        );
+        assert_eq!(
+            a.authenticate(None, &HeaderMap::new()),
+            Err(Rejection::NoCredentials)
+        );
     }
 
     #[test]

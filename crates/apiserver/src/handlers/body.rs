@@ -19,7 +19,13 @@ fn content_type(headers: &HeaderMap) -> String {
     headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default()
 }
 
@@ -35,6 +41,8 @@ pub fn decode_object(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, ApiErro
             serde_saphyr::from_str::<Value>(text)
                 .map_err(|e| ApiError::bad_request(format!("error decoding YAML body: {e}")))?
         }
+        "application/vnd.kubernetes.protobuf" => crate::protobuf::decode_body(bytes)
+            .map_err(|e| ApiError::bad_request(format!("error decoding protobuf body: {e}")))?,
         other => return Err(ApiError::unsupported_media_type(other)),
     };
     if !value.is_object() {
@@ -98,14 +106,23 @@ mod tests {
     #[test]
     fn merge_patch_follows_rfc_7386() {
         let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}, "l": [1, 2]});
-        merge_patch(&mut doc, &json!({"a": "z", "c": {"f": null}, "l": [3], "n": {"m": 1}}));
-        assert_eq!(doc, json!({"a": "z", "c": {"d": "e"}, "l": [3], "n": {"m": 1}}));
+        merge_patch(
+            &mut doc,
+            &json!({"a": "z", "c": {"f": null}, "l": [3], "n": {"m": 1}}),
+        );
+        assert_eq!(
+            doc,
+            json!({"a": "z", "c": {"d": "e"}, "l": [3], "n": {"m": 1}})
+        );
     }
 
     #[test]
     fn yaml_and_json_bodies() {
         let mut h = HeaderMap::new();
-        h.insert(http::header::CONTENT_TYPE, "application/yaml".parse().unwrap());
+        h.insert(
+            http::header::CONTENT_TYPE,
+            "application/yaml".parse().unwrap(),
+        );
         let v = decode_object(&h, b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n").unwrap();
         assert_eq!(v["metadata"]["name"], "a");
         assert!(decode_object(&HeaderMap::new(), b"{not json").is_err());

@@ -6,7 +6,9 @@ use super::respond;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, header};
-use rkube_api::resources::{self, RESOURCE_VERBS, ResourceInfo, subresource_kind, subresource_verbs};
+use rkube_api::resources::{
+    self, RESOURCE_VERBS, ResourceInfo, subresource_kind, subresource_verbs,
+};
 use rkube_api::status::ApiError;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -105,7 +107,11 @@ fn resource_list(group: &str, version: &str) -> Response {
     }
     let mut list = Vec::new();
     for r in infos {
-        let verbs: &[&str] = if resources::is_virtual(r) { &["create"] } else { RESOURCE_VERBS };
+        let verbs: &[&str] = if resources::is_virtual(r) {
+            &["create"]
+        } else {
+            RESOURCE_VERBS
+        };
         let mut entry = json!({
             "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,
             "kind": r.kind, "verbs": verbs,
@@ -133,7 +139,11 @@ fn resource_list(group: &str, version: &str) -> Response {
             list.push(entry);
         }
     }
-    let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let group_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     respond::json(
         StatusCode::OK,
         &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": list}),

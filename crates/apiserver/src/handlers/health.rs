@@ -19,15 +19,27 @@ async fn checks(app: &App, readiness: bool) -> Vec<(&'static str, Result<(), Str
         let ready = app.ready.load(Ordering::Acquire);
         out.push((
             "poststarthook/rkube-bootstrap",
-            if ready { Ok(()) } else { Err("not finished".into()) },
+            if ready {
+                Ok(())
+            } else {
+                Err("not finished".into())
+            },
         ));
     }
     out
 }
 
-fn report(endpoint: &str, results: Vec<(&'static str, Result<(), String>)>, verbose: bool) -> Response {
+fn report(
+    endpoint: &str,
+    results: Vec<(&'static str, Result<(), String>)>,
+    verbose: bool,
+) -> Response {
     let healthy = results.iter().all(|(_, r)| r.is_ok());
-    let status = if healthy { StatusCode::OK } else { StatusCode::INTERNAL_SERVER_ERROR };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
     let text = if verbose || !healthy {
         let mut s = String::new();
         for (name, r) in &results {
@@ -45,7 +57,12 @@ fn report(endpoint: &str, results: Vec<(&'static str, Result<(), String>)>, verb
     } else {
         "ok".to_string()
     };
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response()
 }
 
 async fn endpoint(app: &App, name: &str, query: Option<String>) -> Response {

@@ -34,7 +34,8 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
     let query = Query::parse(parts.uri.query());
     let ri = request::parse(&parts.method, parts.uri.path(), query.flag("watch"))
         .ok_or_else(ApiError::no_route)?;
-    let info = resources::find(&ri.group, &ri.version, &ri.resource).ok_or_else(ApiError::no_route)?;
+    let info =
+        resources::find(&ri.group, &ri.version, &ri.resource).ok_or_else(ApiError::no_route)?;
     check_scope(info, &ri)?;
     let output = respond::output(&parts.headers)?;
     let ns = ri.namespace.as_deref();
@@ -69,7 +70,15 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         (Verb::Create, None) => {
             let obj = body::decode_object(&parts.headers, &body::read(body).await?)?;
             let written = app.registry.create(info, ns, obj, write).await?;
-            render_one(app, info, written.object, output, &query, StatusCode::CREATED, &written.warnings)
+            render_one(
+                app,
+                info,
+                written.object,
+                output,
+                &query,
+                StatusCode::CREATED,
+                &written.warnings,
+            )
         }
         (Verb::Create, Some("binding")) if info.kind == "Pod" => {
             let binding = body::decode_object(&parts.headers, &body::read(body).await?)?;
@@ -79,20 +88,45 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
             let eviction = body::decode_object(&parts.headers, &body::read(body).await?)?;
             let opts = delete_options(&query, Some(&eviction["deleteOptions"]))?;
             app.registry.delete(info, ns, name(&ri), &opts).await?;
-            Ok(respond::json(StatusCode::CREATED, &rkube_api::status::success_status(None), &[]))
+            Ok(respond::json(
+                StatusCode::CREATED,
+                &rkube_api::status::success_status(None),
+                &[],
+            ))
         }
         (Verb::Update, None | Some("status") | Some("finalize")) => {
             let obj = body::decode_object(&parts.headers, &body::read(body).await?)?;
-            let sub = if sub == Some("finalize") { Some("finalize") } else { sub };
-            let written = app.registry.update(info, ns, name(&ri), obj, sub, write).await?;
-            render_one(app, info, written.object, output, &query, StatusCode::OK, &written.warnings)
+            let written = app
+                .registry
+                .update(info, ns, name(&ri), obj, sub, write)
+                .await?;
+            render_one(
+                app,
+                info,
+                written.object,
+                output,
+                &query,
+                StatusCode::OK,
+                &written.warnings,
+            )
         }
         (Verb::Patch, None | Some("status")) => {
             let patch = read_patch(&parts.headers, body).await?;
             let mut obj = app.registry.get(info, ns, name(&ri)).await?;
             apply_patch(&mut obj, &patch)?;
-            let written = app.registry.update(info, ns, name(&ri), obj, sub, write).await?;
-            render_one(app, info, written.object, output, &query, StatusCode::OK, &written.warnings)
+            let written = app
+                .registry
+                .update(info, ns, name(&ri), obj, sub, write)
+                .await?;
+            render_one(
+                app,
+                info,
+                written.object,
+                output,
+                &query,
+                StatusCode::OK,
+                &written.warnings,
+            )
         }
         (Verb::Get, Some("scale")) => {
             let obj = app.registry.get(info, ns, name(&ri)).await?;
@@ -108,8 +142,15 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
                 scale
             };
             let obj = scaled(info, current, &scale)?;
-            let written = app.registry.update(info, ns, name(&ri), obj, None, write).await?;
-            Ok(respond::json(StatusCode::OK, &scale_of(info, &written.object), &[]))
+            let written = app
+                .registry
+                .update(info, ns, name(&ri), obj, None, write)
+                .await?;
+            Ok(respond::json(
+                StatusCode::OK,
+                &scale_of(info, &written.object),
+                &[],
+            ))
         }
         (Verb::Delete, None) => {
             let bytes = body::read(body).await?;
@@ -123,17 +164,31 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         }
         (Verb::DeleteCollection, None) => {
             let opts = delete_options(&query, None)?;
-            let list = app.registry.list(info, ns, &list_options(info, &query)?).await?;
+            let list = app
+                .registry
+                .list(info, ns, &list_options(info, &query)?)
+                .await?;
             let mut deleted = Vec::new();
             for obj in list.items {
-                let (obj_ns, obj_name) = (meta_str(&obj, "namespace").map(String::from), crate::registry::meta::name(&obj).to_string());
-                match app.registry.delete(info, obj_ns.as_deref(), &obj_name, &opts).await {
+                let (obj_ns, obj_name) = (
+                    meta_str(&obj, "namespace").map(String::from),
+                    crate::registry::meta::name(&obj).to_string(),
+                );
+                match app
+                    .registry
+                    .delete(info, obj_ns.as_deref(), &obj_name, &opts)
+                    .await
+                {
                     Ok(obj) => deleted.push(obj),
                     Err(e) if e.code == 404 => {}
                     Err(e) => return Err(e),
                 }
             }
-            let list = ListResult { items: deleted, resource_version: list.resource_version, continue_token: None };
+            let list = ListResult {
+                items: deleted,
+                resource_version: list.resource_version,
+                continue_token: None,
+            };
             render_list(app, info, list, Output::Json, &query)
         }
         _ => Err(ApiError::method_not_allowed("")),
@@ -193,7 +248,9 @@ fn filter(info: &'static ResourceInfo, query: &Query) -> Result<Option<Filter>, 
     }
     Ok(Some(Arc::new(move |obj: &Value| {
         labels.as_ref().is_none_or(|l| l.matches_object(obj))
-            && fields.as_ref().is_none_or(|f| f.matches_object(info.group, info.plural, obj))
+            && fields
+                .as_ref()
+                .is_none_or(|f| f.matches_object(info.group, info.plural, obj))
     })))
 }
 
@@ -209,7 +266,10 @@ fn list_options(info: &'static ResourceInfo, query: &Query) -> Result<ListOption
     Ok(ListOptions {
         filter: filter(info, query)?,
         limit,
-        continue_token: query.get("continue").filter(|c| !c.is_empty()).map(String::from),
+        continue_token: query
+            .get("continue")
+            .filter(|c| !c.is_empty())
+            .map(String::from),
         resource_version: query.get("resourceVersion").map(String::from),
         resource_version_match: query.get("resourceVersionMatch").map(String::from),
     })
@@ -228,7 +288,10 @@ fn watch_options(info: &'static ResourceInfo, query: &Query) -> Result<WatchOpti
 fn delete_options(query: &Query, body: Option<&Value>) -> Result<DeleteOptions, ApiError> {
     let empty = json!({});
     let body = body.filter(|b| b.is_object()).unwrap_or(&empty);
-    let grace = match (query.get("gracePeriodSeconds"), body["gracePeriodSeconds"].as_i64()) {
+    let grace = match (
+        query.get("gracePeriodSeconds"),
+        body["gracePeriodSeconds"].as_i64(),
+    ) {
         (Some(g), _) => Some(
             g.parse::<i64>()
                 .map_err(|_| ApiError::bad_request(format!("invalid gracePeriodSeconds: {g:?}")))?,
@@ -254,7 +317,9 @@ fn delete_options(query: &Query, body: Option<&Value>) -> Result<DeleteOptions, 
         grace_period_seconds: grace,
         propagation_policy: policy,
         precondition_uid: body["preconditions"]["uid"].as_str().map(String::from),
-        precondition_resource_version: body["preconditions"]["resourceVersion"].as_str().map(String::from),
+        precondition_resource_version: body["preconditions"]["resourceVersion"]
+            .as_str()
+            .map(String::from),
     })
 }
 
@@ -268,7 +333,9 @@ async fn read_patch(headers: &http::HeaderMap, body: Body) -> Result<Value, ApiE
         other => Err(ApiError {
             code: 415,
             reason: "UnsupportedMediaType",
-            message: format!("{other:?} patches are not supported yet; use application/merge-patch+json"),
+            message: format!(
+                "{other:?} patches are not supported yet; use application/merge-patch+json"
+            ),
             details: None,
         }),
     }
@@ -283,7 +350,12 @@ fn apply_patch(obj: &mut Value, patch: &Value) -> Result<(), ApiError> {
 }
 
 /// POST pods/{name}/binding: sets `spec.nodeName` once.
-async fn bind(app: &App, ns: Option<&str>, pod_name: &str, binding: Value) -> Result<Response, ApiError> {
+async fn bind(
+    app: &App,
+    ns: Option<&str>,
+    pod_name: &str,
+    binding: Value,
+) -> Result<Response, ApiError> {
     let pods = resources::find("", "v1", "pods").expect("pods are built in");
     let node = binding["target"]["name"].as_str().unwrap_or("").to_string();
     if node.is_empty() {
@@ -295,7 +367,11 @@ async fn bind(app: &App, ns: Option<&str>, pod_name: &str, binding: Value) -> Re
     }
     let mut pod = app.registry.get(pods, ns, pod_name).await?;
     if meta_str(&pod, "deletionTimestamp").is_some() {
-        return Err(ApiError::conflict(pods, pod_name, "pod is being deleted, cannot be assigned to a host"));
+        return Err(ApiError::conflict(
+            pods,
+            pod_name,
+            "pod is being deleted, cannot be assigned to a host",
+        ));
     }
     match pod["spec"]["nodeName"].as_str() {
         Some(current) if !current.is_empty() => {
@@ -310,8 +386,14 @@ async fn bind(app: &App, ns: Option<&str>, pod_name: &str, binding: Value) -> Re
     pod["spec"]["nodeName"] = node.into();
     let rv = meta_str(&pod, "resourceVersion").map(String::from);
     set_meta(&mut pod, "resourceVersion", rv.map(Value::from));
-    app.registry.update(pods, ns, pod_name, pod, None, WriteOptions::default()).await?;
-    Ok(respond::json(StatusCode::CREATED, &rkube_api::status::success_status(None), &[]))
+    app.registry
+        .update(pods, ns, pod_name, pod, None, WriteOptions::default())
+        .await?;
+    Ok(respond::json(
+        StatusCode::CREATED,
+        &rkube_api::status::success_status(None),
+        &[],
+    ))
 }
 
 /// The `autoscaling/v1` Scale view of an object with `spec.replicas`.
@@ -370,7 +452,9 @@ fn scaled(info: &ResourceInfo, mut obj: Value, scale: &Value) -> Result<Value, A
         ));
     }
     obj["spec"]["replicas"] = replicas.into();
-    let rv = scale["metadata"]["resourceVersion"].as_str().filter(|r| !r.is_empty());
+    let rv = scale["metadata"]["resourceVersion"]
+        .as_str()
+        .filter(|r| !r.is_empty());
     set_meta(&mut obj, "resourceVersion", rv.map(Value::from));
     Ok(obj)
 }
@@ -394,10 +478,25 @@ fn render_one(
 ) -> Result<Response, ApiError> {
     match output {
         Output::Json => Ok(respond::json(status, &obj, warnings)),
+        Output::Metadata => Ok(respond::json(
+            status,
+            &respond::partial_metadata(&obj),
+            warnings,
+        )),
         Output::Table => {
-            let mut table = to_table(info.group, info.plural, &[obj.clone()], app.now(), include_object(query)?);
+            let mut table = to_table(
+                info.group,
+                info.plural,
+                &[obj.clone()],
+                app.now(),
+                include_object(query)?,
+            );
             table.metadata.resource_version = meta_str(&obj, "resourceVersion").map(String::from);
-            Ok(respond::json(status, &serde_json::to_value(table).unwrap_or_default(), warnings))
+            Ok(respond::json(
+                status,
+                &serde_json::to_value(table).unwrap_or_default(),
+                warnings,
+            ))
         }
     }
 }
@@ -430,8 +529,22 @@ fn render_list(
             }
             json!({"kind": info.list_kind(), "apiVersion": info.api_version(), "metadata": metadata, "items": items})
         }
+        Output::Metadata => {
+            let items: Vec<Value> = list.items.iter().map(respond::partial_metadata).collect();
+            let mut metadata = json!({"resourceVersion": rv});
+            if let Some(c) = list.continue_token {
+                metadata["continue"] = c.into();
+            }
+            json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "items": items})
+        }
         Output::Table => {
-            let mut table = to_table(info.group, info.plural, &list.items, app.now(), include_object(query)?);
+            let mut table = to_table(
+                info.group,
+                info.plural,
+                &list.items,
+                app.now(),
+                include_object(query)?,
+            );
             table.metadata.resource_version = Some(rv);
             table.metadata.continue_ = list.continue_token;
             serde_json::to_value(table).unwrap_or_default()

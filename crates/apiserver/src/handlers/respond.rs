@@ -12,6 +12,17 @@ pub enum Output {
     Json,
     /// A `meta.k8s.io/v1` Table.
     Table,
+    /// `PartialObjectMetadata` (or `…List`): metadata only.
+    Metadata,
+}
+
+/// An object reduced to a `meta.k8s.io/v1` `PartialObjectMetadata`.
+pub fn partial_metadata(obj: &Value) -> Value {
+    serde_json::json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| serde_json::json!({})),
+    })
 }
 
 /// Reads `Accept`: Table when the client lists a Table media type (kubectl get does, with
@@ -30,8 +41,12 @@ pub fn output(headers: &HeaderMap) -> Result<Output, ApiError> {
         let media = params[0];
         let has = |p: &str| params.iter().any(|x| x.replace(' ', "") == p);
         if matches!(media, "application/json" | "*/*" | "application/*") {
-            if has("as=Table") && has("g=meta.k8s.io") && (has("v=v1") || has("v=v1beta1")) {
+            let meta_v1 = has("g=meta.k8s.io") && (has("v=v1") || has("v=v1beta1"));
+            if has("as=Table") && meta_v1 {
                 return Ok(Output::Table);
+            }
+            if (has("as=PartialObjectMetadata") || has("as=PartialObjectMetadataList")) && meta_v1 {
+                return Ok(Output::Metadata);
             }
             if !params.iter().any(|p| p.starts_with("as=")) {
                 json_ok = true;
@@ -45,7 +60,7 @@ pub fn output(headers: &HeaderMap) -> Result<Output, ApiError> {
         Ok(Output::Json)
     } else {
         Err(ApiError::not_acceptable(format!(
-            "only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io (asked for {accept:?})"
+            "only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io (asked for {accept:?})"
         )))
     }
 }
@@ -54,7 +69,10 @@ pub fn output(headers: &HeaderMap) -> Result<Output, ApiError> {
 pub fn json(status: StatusCode, body: &Value, warnings: &[String]) -> Response {
     let mut resp = (
         status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         serde_json::to_vec(body).unwrap_or_default(),
     )
         .into_response();

@@ -43,20 +43,33 @@ pub fn respond(
                 WatchItem::Added(o) => ("ADDED", o),
                 WatchItem::Modified(o) => ("MODIFIED", o),
                 WatchItem::Deleted(o) => ("DELETED", o),
-                WatchItem::Bookmark { revision, initial_events_end } => {
+                WatchItem::Bookmark {
+                    revision,
+                    initial_events_end,
+                } => {
                     let mut meta = json!({"resourceVersion": revision.to_string()});
                     if initial_events_end {
                         meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
                     }
-                    ("BOOKMARK", json!({"kind": info.kind, "apiVersion": api_version, "metadata": meta}))
+                    (
+                        "BOOKMARK",
+                        json!({"kind": info.kind, "apiVersion": api_version, "metadata": meta}),
+                    )
                 }
                 WatchItem::Error(e) => ("ERROR", e.to_json()),
             };
             let object = match (output, kind) {
                 (Output::Table, "ADDED" | "MODIFIED" | "DELETED") => {
-                    let mut table = to_table(info.group, info.plural, std::slice::from_ref(&object), clock(), include);
-                    table.metadata.resource_version =
-                        object["metadata"]["resourceVersion"].as_str().map(String::from);
+                    let mut table = to_table(
+                        info.group,
+                        info.plural,
+                        std::slice::from_ref(&object),
+                        clock(),
+                        include,
+                    );
+                    table.metadata.resource_version = object["metadata"]["resourceVersion"]
+                        .as_str()
+                        .map(String::from);
                     // Column definitions go with the first event only, as upstream does.
                     if !first_table {
                         table.column_definitions.clear();
@@ -64,9 +77,13 @@ pub fn respond(
                     first_table = false;
                     serde_json::to_value(table).unwrap_or(Value::Null)
                 }
+                (Output::Metadata, "ADDED" | "MODIFIED" | "DELETED") => {
+                    super::respond::partial_metadata(&object)
+                }
                 _ => object,
             };
-            let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+            let mut line =
+                serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
             line.push(b'\n');
             Ok::<_, std::convert::Infallible>(bytes::Bytes::from(line))
         });

@@ -43,9 +43,26 @@ use serde_json::Value;
 pub const KUBERNETES_VERSION: &str = "v1.33.0";
 
 /// The media type kubectl and client-go ask `/openapi/v2` for
-/// (`Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf`).
+/// (`Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf`). Not a valid
+/// `Content-Type` (the `@`): answer with [`V2_PROTOBUF_RESPONSE_CONTENT_TYPE`].
 pub const V2_PROTOBUF_CONTENT_TYPE: &str =
     "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+
+/// The `Content-Type` of a protobuf `/openapi/v2` response. client-go parses the response's
+/// media type and fails the request on [`V2_PROTOBUF_CONTENT_TYPE`]'s `@`; upstream answers
+/// with this form.
+pub const V2_PROTOBUF_RESPONSE_CONTENT_TYPE: &str =
+    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/// Whether an `Accept` header asks `/openapi/v2` for protobuf (either spelling of the type),
+/// in which case serve [`OpenApi::v2_protobuf`]; JSON otherwise.
+pub fn accepts_v2_protobuf(accept: &str) -> bool {
+    accept.split(',').any(|part| {
+        let media = part.split(';').next().unwrap_or("").trim();
+        media.eq_ignore_ascii_case(V2_PROTOBUF_CONTENT_TYPE)
+            || media.eq_ignore_ascii_case(V2_PROTOBUF_RESPONSE_CONTENT_TYPE)
+    })
+}
 
 /// Patch types every PATCH operation accepts.
 const PATCH_CONTENT_TYPES: [&str; 4] = [
@@ -97,16 +114,16 @@ impl OpenApi {
         let catalog = schemas::Catalog::build(resources);
         let gvs = operations::build(resources, &catalog);
 
-        let v2_doc = v2::document(&gvs, &catalog);
-        let v2_protobuf = Bytes::from(proto::document(&v2_doc));
-        let v2 = to_bytes(&v2_doc);
-
         let mut v3 = BTreeMap::new();
         for gv in &gvs {
             let bytes = to_bytes(&v3::document(gv, &catalog));
             let hash = hash::content_hash(&bytes);
             v3.insert(gv.prefix(), V3Document { hash, bytes });
         }
+
+        let v2_doc = v2::document(&gvs, catalog.definitions);
+        let v2_protobuf = Bytes::from(proto::document(&v2_doc));
+        let v2 = to_bytes(&v2_doc);
         let v3_root = to_bytes(&v3::root(
             v3.iter()
                 .map(|(prefix, d)| (prefix.as_str(), d.hash.as_str())),
@@ -126,7 +143,8 @@ impl OpenApi {
 
     /// `/openapi/v2` as the gnostic `openapi.v2.Document` protobuf message: what kubectl and
     /// client-go request ([`V2_PROTOBUF_CONTENT_TYPE`]) and decode as protobuf, failing on JSON.
-    /// Serve it when the request's `Accept` names that type, JSON otherwise.
+    /// Serve it when [`accepts_v2_protobuf`] says so, with `Content-Type:`
+    /// [`V2_PROTOBUF_RESPONSE_CONTENT_TYPE`].
     pub fn v2_protobuf(&self) -> &Bytes {
         &self.v2_protobuf
     }

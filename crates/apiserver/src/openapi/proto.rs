@@ -448,10 +448,8 @@ pub(crate) mod decode {
     /// A decoded field value.
     #[derive(Debug, Clone)]
     pub(crate) enum Field<'a> {
-        /// Varint.
-        Varint(u64),
-        /// 64-bit.
-        Fixed64(u64),
+        /// A varint or fixed-width scalar (value not kept).
+        Scalar,
         /// Length-delimited (string, bytes or message).
         Bytes(&'a [u8]),
     }
@@ -477,11 +475,14 @@ pub(crate) mod decode {
             let key = varint(buf, &mut pos)?;
             let field = u32::try_from(key >> 3).ok()?;
             let value = match key & 7 {
-                0 => Field::Varint(varint(buf, &mut pos)?),
+                0 => {
+                    varint(buf, &mut pos)?;
+                    Field::Scalar
+                }
                 1 => {
-                    let bytes = buf.get(pos..pos + 8)?;
+                    buf.get(pos..pos + 8)?;
                     pos += 8;
-                    Field::Fixed64(u64::from_le_bytes(bytes.try_into().ok()?))
+                    Field::Scalar
                 }
                 2 => {
                     let len = usize::try_from(varint(buf, &mut pos)?).ok()?;

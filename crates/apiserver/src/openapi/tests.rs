@@ -81,6 +81,19 @@ fn param_names(op: &Value) -> BTreeSet<String> {
 }
 
 #[test]
+fn protobuf_is_chosen_by_accept() {
+    use super::accepts_v2_protobuf;
+    assert!(accepts_v2_protobuf(
+        "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+    ));
+    assert!(accepts_v2_protobuf(
+        "application/json;q=0.5, application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    ));
+    assert!(!accepts_v2_protobuf("application/json, */*"));
+    assert!(!accepts_v2_protobuf(""));
+}
+
+#[test]
 fn documents_parse_with_the_right_versions() {
     let v2 = v2();
     assert_eq!(v2["swagger"], "2.0");
@@ -406,4 +419,23 @@ fn report_build_time_and_sizes() {
         v3_total,
         docs.v3_group_version("api/v1").map_or(0, |b| b.len()),
     );
+}
+
+/// Writes the documents under `$RKUBE_OPENAPI_DUMP` (a directory) for manual checks with real
+/// clients; does nothing when unset.
+#[test]
+fn dump_documents_when_asked() {
+    let Some(dir) = std::env::var_os("RKUBE_OPENAPI_DUMP") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let docs = openapi();
+    std::fs::write(dir.join("v2.json"), docs.v2()).unwrap();
+    std::fs::write(dir.join("v2.pb"), docs.v2_protobuf()).unwrap();
+    std::fs::write(dir.join("root.json"), docs.v3_root()).unwrap();
+    for prefix in docs.v3_prefixes() {
+        let name = format!("{}.json", prefix.replace('/', "_"));
+        std::fs::write(dir.join(name), docs.v3_group_version(prefix).unwrap()).unwrap();
+    }
 }

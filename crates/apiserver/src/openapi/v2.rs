@@ -5,22 +5,20 @@ use serde_json::{Map, Value, json};
 use super::operations::{Body, GroupVersion, Method, Operation, PathItem};
 use super::params::Param;
 use super::refs::V2_PREFIX;
-use super::schemas::{Catalog, DELETE_OPTIONS, PATCH};
+use super::schemas::{DELETE_OPTIONS, PATCH};
 use super::{KUBERNETES_VERSION, PATCH_CONTENT_TYPES, status_text};
 
-/// The whole v2 document.
-pub(crate) fn document(gvs: &[GroupVersion], catalog: &Catalog) -> Value {
+/// The whole v2 document, taking the catalog's definitions.
+pub(crate) fn document(gvs: &[GroupVersion], definitions: Map<String, Value>) -> Value {
     let mut paths = Map::new();
     for gv in gvs {
         for item in &gv.items {
             paths.insert(item.path.clone(), path_item(item));
         }
     }
-    json!({
+    let mut doc = json!({
         "swagger": "2.0",
         "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
-        "paths": paths,
-        "definitions": catalog.definitions,
         "securityDefinitions": {
             "BearerToken": {
                 "description": "Bearer Token authentication",
@@ -30,7 +28,11 @@ pub(crate) fn document(gvs: &[GroupVersion], catalog: &Catalog) -> Value {
             },
         },
         "security": [{"BearerToken": []}],
-    })
+    });
+    // Moved in, not embedded with `json!`, which would copy these megabytes.
+    doc["paths"] = Value::Object(paths);
+    doc["definitions"] = Value::Object(definitions);
+    doc
 }
 
 fn path_item(item: &PathItem) -> Value {

@@ -27,12 +27,10 @@ pub(crate) fn document(gv: &GroupVersion, catalog: &Catalog) -> Value {
             schemas.insert(name, def);
         }
     }
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
-        "paths": paths,
         "components": {
-            "schemas": schemas,
             "securitySchemes": {
                 "BearerToken": {
                     "description": "Bearer Token authentication",
@@ -43,7 +41,11 @@ pub(crate) fn document(gv: &GroupVersion, catalog: &Catalog) -> Value {
             },
         },
         "security": [{"BearerToken": []}],
-    })
+    });
+    // Moved in, not embedded with `json!`, which would copy them.
+    doc["paths"] = Value::Object(paths);
+    doc["components"]["schemas"] = Value::Object(schemas);
+    doc
 }
 
 /// The root document: `{"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=…"}}}`.

@@ -102,15 +102,17 @@ mod tests {
 
     #[test]
     fn token_kubeconfig_is_valid_yaml() {
-        let y = kubeconfig_yaml(
-            "https://127.0.0.1:6443",
-            "CA",
-            Credentials::Token("a\"b:c"),
-        );
+        let y = kubeconfig_yaml("https://127.0.0.1:6443", "CA", Credentials::Token("a\"b:c"));
         let v: serde_json::Value = serde_saphyr::from_str(&y).unwrap();
         assert_eq!(v["users"][0]["user"]["token"], "a\"b:c");
-        assert_eq!(v["clusters"][0]["cluster"]["server"], "https://127.0.0.1:6443");
+        assert_eq!(
+            v["clusters"][0]["cluster"]["server"],
+            "https://127.0.0.1:6443"
+        );
         assert_eq!(v["current-context"], "default");
-        assert_eq!(v["clusters"][0]["cluster"]["certificate-authority-data"], "Q0E=");
+        assert_eq!(
+            v["clusters"][0]["cluster"]["certificate-authority-data"],
+            "Q0E="
+        );
     }
 }

@@ -73,6 +73,13 @@ pub enum ClientAuth {
     None,
     /// Ask for one; a client may send none. A certificate that is sent must chain to
     /// the cluster CA (and be valid for client auth), or the TLS handshake fails.
+    ///
+    /// Upstream differs here: it accepts any certificate in the handshake and its x509
+    /// authenticator rejects an untrusted one afterwards, so such a client gets HTTP 401
+    /// (or is authenticated by a bearer token it also sent). With rustls the
+    /// verification result of a failed chain is not available per connection, so we
+    /// fail the handshake instead (kubectl: "remote error: tls: unknown certificate
+    /// authority").
     #[default]
     Optional,
     /// Require a certificate chaining to the cluster CA.
@@ -114,23 +121,23 @@ impl Pki {
         let desired = sans.resolve()?;
 
         let (ca, ca_info) = load_or_create_ca(dir)?;
-        let ca_key = cert::parse_key_for(&ca.key_pem, &ca_info).map_err(|reason| {
-            PkiError::Parse {
+        let ca_key =
+            cert::parse_key_for(&ca.key_pem, &ca_info).map_err(|reason| PkiError::Parse {
                 path: dir.join(CA_KEY_FILE),
                 reason,
-            }
-        })?;
+            })?;
         let issuer =
             Issuer::from_ca_cert_pem(&ca.cert_pem, ca_key).map_err(|e| PkiError::Parse {
                 path: dir.join(CA_CERT_FILE),
                 reason: e.to_string(),
             })?;
-        let ca_der = CertificateDer::from(cert::first_cert_der(&ca.cert_pem).map_err(
-            |reason| PkiError::Parse {
-                path: dir.join(CA_CERT_FILE),
-                reason,
-            },
-        )?);
+        let ca_der =
+            CertificateDer::from(cert::first_cert_der(&ca.cert_pem).map_err(|reason| {
+                PkiError::Parse {
+                    path: dir.join(CA_CERT_FILE),
+                    reason,
+                }
+            })?);
         if ca_info.expires_within_days(365) {
             tracing::warn!(
                 path = %dir.join(CA_CERT_FILE).display(),
@@ -170,7 +177,7 @@ impl Pki {
             |info| {
                 (info.common_name.as_deref() != Some(ADMIN_USER)
                     || info.organizations != [MASTERS_GROUP])
-                    .then(|| "subject differs".to_string())
+                .then(|| "subject differs".to_string())
             },
         )?;
 

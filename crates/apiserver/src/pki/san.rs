@@ -162,7 +162,11 @@ mod tests {
     #[test]
     fn resolves_fixed_names_and_extras() {
         let cfg = SanConfig {
-            extra: vec!["Api.Example.com".into(), "192.0.2.10".into(), "[2001:db8::1]".into()],
+            extra: vec![
+                "Api.Example.com".into(),
+                "192.0.2.10".into(),
+                "[2001:db8::1]".into(),
+            ],
             include_host: false,
             ..SanConfig::default()
         };

@@ -8,7 +8,9 @@ pub fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj.get("metadata").is_some_and(Value::is_object) {
         obj["metadata"] = Value::Object(Map::new());
     }
-    obj["metadata"].as_object_mut().expect("metadata was just made an object")
+    obj["metadata"]
+        .as_object_mut()
+        .expect("metadata was just made an object")
 }
 
 /// A string field of `metadata`.
@@ -39,7 +41,11 @@ pub fn finalizers(obj: &Value) -> Vec<String> {
     obj.get("metadata")
         .and_then(|m| m.get("finalizers"))
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -65,7 +71,12 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 
 /// RFC 3339 with second precision, as `metav1.Time` serializes.
 pub fn timestamp(t: jiff::Timestamp) -> Value {
-    Value::String(t.round(jiff::Unit::Second).unwrap_or(t).strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+    Value::String(
+        t.round(jiff::Unit::Second)
+            .unwrap_or(t)
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+    )
 }
 
 #[cfg(test)]

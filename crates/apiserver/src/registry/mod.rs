@@ -3,7 +3,9 @@
 //! `api` crate. Objects are JSON; the store holds them without `resourceVersion`, which is
 //! the store's mod revision, set on every read.
 
+pub mod allocator;
 pub mod meta;
+pub mod services;
 pub mod strategy;
 mod watch;
 
@@ -106,13 +108,35 @@ pub struct WriteOptions {
 pub struct Registry {
     store: Arc<dyn Store>,
     clock: Clock,
+    services: services::ServiceAllocators,
+}
+
+/// Address ranges the registry hands out from.
+#[derive(Clone, Debug)]
+pub struct Ranges {
+    /// Service CIDR (ClusterIPs), e.g. 10.43.0.0/16.
+    pub service_cidr: (std::net::Ipv4Addr, u8),
+    /// NodePort range, e.g. 30000–32767.
+    pub node_ports: (u16, u16),
+}
+
+impl Default for Ranges {
+    fn default() -> Ranges {
+        Ranges {
+            service_cidr: (std::net::Ipv4Addr::new(10, 43, 0, 0), 16),
+            node_ports: (30000, 32767),
+        }
+    }
 }
 
 fn store_error(e: StoreError) -> ApiError {
     match e {
-        StoreError::Compacted { requested, compacted } => {
-            ApiError::expired(format!("too old resource version: {requested} ({compacted})"))
-        }
+        StoreError::Compacted {
+            requested,
+            compacted,
+        } => ApiError::expired(format!(
+            "too old resource version: {requested} ({compacted})"
+        )),
         StoreError::FutureRevision { requested, current } => ApiError::timeout(format!(
             "Too large resource version: {requested}, current: {current}"
         )),
@@ -143,7 +167,11 @@ pub(crate) fn decode(kv: &KeyValue) -> Result<Value, ApiError> {
 pub(crate) fn decode_at(bytes: &[u8], revision: Revision) -> Result<Value, ApiError> {
     let mut obj: Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::internal(format!("stored object is not JSON: {e}")))?;
-    set_meta(&mut obj, "resourceVersion", Some(revision.to_string().into()));
+    set_meta(
+        &mut obj,
+        "resourceVersion",
+        Some(revision.to_string().into()),
+    );
     Ok(obj)
 }
 
@@ -169,8 +197,24 @@ fn decode_continue(token: &str) -> Result<(Revision, String), ApiError> {
 
 impl Registry {
     /// A registry over `store`.
-    pub fn new(store: Arc<dyn Store>, clock: Clock) -> Registry {
-        Registry { store, clock }
+    pub fn new(store: Arc<dyn Store>, clock: Clock, ranges: Ranges) -> Registry {
+        let services = services::ServiceAllocators {
+            ips: allocator::ServiceIps::new(Arc::clone(&store), ranges.service_cidr),
+            ports: allocator::NodePorts::new(
+                Arc::clone(&store),
+                ranges.node_ports.0,
+                ranges.node_ports.1,
+            ),
+        };
+        Registry {
+            store,
+            clock,
+            services,
+        }
+    }
+
+    fn is_service(info: &ResourceInfo) -> bool {
+        info.group.is_empty() && info.kind == "Service"
     }
 
     /// The store underneath (for health checks).
@@ -219,7 +263,11 @@ impl Registry {
         let prefix = list_prefix(info, namespace);
         let (mut revision, mut start_after) = match &opts.continue_token {
             Some(token) => {
-                if opts.resource_version.as_deref().is_some_and(|rv| !rv.is_empty()) {
+                if opts
+                    .resource_version
+                    .as_deref()
+                    .is_some_and(|rv| !rv.is_empty())
+                {
                     return Err(ApiError::bad_request(
                         "specifying resource version is not allowed when using continue",
                     ));
@@ -230,7 +278,11 @@ impl Registry {
             None => (self.list_revision(opts).await?, None),
         };
         let mut items = Vec::new();
-        let page = if opts.limit > 0 { opts.limit.max(100) } else { 1000 };
+        let page = if opts.limit > 0 {
+            opts.limit.max(100)
+        } else {
+            1000
+        };
         loop {
             let resp = self
                 .store
@@ -262,9 +314,8 @@ impl Registry {
             let consumed_all = last_key.as_ref() == resp.kvs.last().map(|kv| &kv.key);
             let more = resp.more || !consumed_all;
             if opts.limit > 0 && items.len() as i64 == opts.limit {
-                let continue_token = more.then(|| {
-                    encode_continue(revision, last_key.as_deref().unwrap_or_default())
-                });
+                let continue_token = more
+                    .then(|| encode_continue(revision, last_key.as_deref().unwrap_or_default()));
                 return Ok(ListResult {
                     items,
                     resource_version: revision,
@@ -313,25 +364,56 @@ impl Registry {
         obj: Value,
         opts: WriteOptions,
     ) -> Result<Written, ApiError> {
+        let generated = meta_str(&obj, "name").is_none_or(str::is_empty);
         let (mut obj, warnings) = self.admit_create(info, namespace, obj, opts)?;
         if info.namespaced
             && let Some(ns) = namespace
         {
             self.check_namespace_open(ns).await?;
         }
-        let generated = meta_str(&obj, "name").is_none_or(str::is_empty);
+        let taken = if Self::is_service(info) {
+            self.services.on_create(info, &mut obj).await?
+        } else {
+            Default::default()
+        };
+        let result = self
+            .create_admitted(info, namespace, obj, warnings, generated)
+            .await;
+        if result.is_err() {
+            self.services.release(&taken).await;
+        }
+        result
+    }
+
+    async fn create_admitted(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        mut obj: Value,
+        warnings: Vec<String>,
+        generated: bool,
+    ) -> Result<Written, ApiError> {
         for attempt in 0..3 {
-            if generated {
+            if generated && attempt > 0 {
+                // The generated name was taken: try another with the same prefix.
                 let prefix = meta_str(&obj, "generateName").unwrap_or("").to_string();
                 set_meta(&mut obj, "name", Some(meta::generate_name(&prefix).into()));
             } else if attempt > 0 {
                 break;
             }
             let key = info.storage_key(namespace, name(&obj));
-            match self.store.create(&key, encode(&obj), None).await.map_err(store_error)? {
+            match self
+                .store
+                .create(&key, encode(&obj), None)
+                .await
+                .map_err(store_error)?
+            {
                 CreateOutcome::Created(rev) => {
                     set_meta(&mut obj, "resourceVersion", Some(rev.to_string().into()));
-                    return Ok(Written { object: obj, warnings });
+                    return Ok(Written {
+                        object: obj,
+                        warnings,
+                    });
                 }
                 CreateOutcome::AlreadyExists(_) if generated => continue,
                 CreateOutcome::AlreadyExists(_) => break,
@@ -370,8 +452,12 @@ impl Registry {
         let (mut obj, warnings) = normalize(info, obj, opts.field_validation)?;
         strategy::prepare_for_create(info, &mut obj, self.now());
         if meta_str(&obj, "name").is_none_or(str::is_empty)
-            && meta_str(&obj, "generateName").is_none_or(str::is_empty)
+            && let Some(prefix) = meta_str(&obj, "generateName").filter(|p| !p.is_empty())
         {
+            let name = meta::generate_name(prefix);
+            set_meta(&mut obj, "name", Some(name.into()));
+        }
+        if meta_str(&obj, "name").is_none_or(str::is_empty) {
             return Err(ApiError::invalid(
                 info,
                 "",
@@ -382,8 +468,9 @@ impl Registry {
                 }],
             ));
         }
-        // TEMP rkube_api::defaults::apply(info.group, info.kind, &mut obj);
-        let causes: Vec<FieldCause> = Vec::new(); // TEMP
+        rkube_api::defaults::apply(info.group, info.kind, &mut obj);
+        rkube_api::defaults::apply_on_create(info.group, info.kind, &mut obj);
+        let causes = rkube_api::validation::validate_create(info.group, info.kind, &obj);
         if !causes.is_empty() {
             return Err(ApiError::invalid(info, name(&obj), causes));
         }
@@ -429,7 +516,8 @@ impl Registry {
             }
             _ => set_meta(&mut obj, "name", Some(name_in_url.into())),
         }
-        if let (true, Some(ns), Some(body_ns)) = (info.namespaced, namespace, meta_str(&obj, "namespace"))
+        if let (true, Some(ns), Some(body_ns)) =
+            (info.namespaced, namespace, meta_str(&obj, "namespace"))
             && !body_ns.is_empty()
             && body_ns != ns
         {
@@ -441,7 +529,9 @@ impl Registry {
             Some(rv) if !rv.is_empty() => Some(parse_resource_version(rv)?),
             _ => None,
         };
-        let body_uid = meta_str(&obj, "uid").filter(|u| !u.is_empty()).map(String::from);
+        let body_uid = meta_str(&obj, "uid")
+            .filter(|u| !u.is_empty())
+            .map(String::from);
         let (obj, warnings) = normalize(info, obj, opts.field_validation)?;
         let key = info.storage_key(namespace, name_in_url);
         loop {
@@ -463,15 +553,36 @@ impl Registry {
             }
             let mut new = obj.clone();
             strategy::prepare_for_update(info, subresource, &mut new, &old);
-            // TEMP rkube_api::defaults::apply(info.group, info.kind, &mut new);
-            let causes: Vec<FieldCause> = Vec::new(); // TEMP
+            rkube_api::defaults::apply(info.group, info.kind, &mut new);
+            // Validated as written against the stored revision; stored without it.
+            set_meta(
+                &mut new,
+                "resourceVersion",
+                Some(old_rev.to_string().into()),
+            );
+            let causes = rkube_api::validation::validate_update(info.group, info.kind, &new, &old);
+            set_meta(&mut new, "resourceVersion", None);
             if !causes.is_empty() {
                 return Err(ApiError::invalid(info, name_in_url, causes));
             }
             // Finalization done: the last finalizer of a deleted object was removed.
-            if meta_str(&new, "deletionTimestamp").is_some() && finalizers(&new).is_empty() {
-                return match self.store.delete(&key, Some(old_rev)).await.map_err(store_error)? {
-                    DeleteOutcome::Deleted { .. } => Ok(Written { object: new, warnings }),
+            if meta_str(&new, "deletionTimestamp").is_some()
+                && finalizers(&new).is_empty()
+                && !has_spec_finalizers(info, &new)
+            {
+                return match self
+                    .store
+                    .delete(&key, Some(old_rev))
+                    .await
+                    .map_err(store_error)?
+                {
+                    DeleteOutcome::Deleted { .. } => {
+                        self.after_delete(info, &old).await;
+                        Ok(Written {
+                            object: new,
+                            warnings,
+                        })
+                    }
                     DeleteOutcome::NotFound => Err(ApiError::not_found(info, name_in_url)),
                     DeleteOutcome::Conflict(_) => continue,
                 };
@@ -479,24 +590,48 @@ impl Registry {
             let mut old_unversioned = old.clone();
             set_meta(&mut old_unversioned, "resourceVersion", None);
             if new == old_unversioned {
-                return Ok(Written { object: old, warnings });
+                return Ok(Written {
+                    object: old,
+                    warnings,
+                });
             }
-            match self
+            let (taken, freed) = if Self::is_service(info) && subresource.is_none() {
+                self.services.on_update(info, &mut new, &old).await?
+            } else {
+                Default::default()
+            };
+            let outcome = self
                 .store
                 .update(&key, encode(&new), old_rev, None)
                 .await
-                .map_err(store_error)?
-            {
+                .map_err(store_error);
+            if !matches!(outcome, Ok(UpdateOutcome::Updated(_))) {
+                self.services.release(&taken).await;
+            }
+            match outcome? {
                 UpdateOutcome::Updated(rev) => {
+                    self.services.release(&freed).await;
                     set_meta(&mut new, "resourceVersion", Some(rev.to_string().into()));
-                    return Ok(Written { object: new, warnings });
+                    return Ok(Written {
+                        object: new,
+                        warnings,
+                    });
                 }
-                UpdateOutcome::Conflict(None) => return Err(ApiError::not_found(info, name_in_url)),
+                UpdateOutcome::Conflict(None) => {
+                    return Err(ApiError::not_found(info, name_in_url));
+                }
                 UpdateOutcome::Conflict(Some(_)) if expected_rv.is_some() => {
                     return Err(ApiError::conflict(info, name_in_url, ApiError::MODIFIED));
                 }
                 UpdateOutcome::Conflict(Some(_)) => continue, // unconditional: retry on the new state
             }
+        }
+    }
+
+    /// What must follow an object's removal from the store.
+    async fn after_delete(&self, info: &ResourceInfo, obj: &Value) {
+        if Self::is_service(info) {
+            self.services.on_delete(obj).await;
         }
     }
 
@@ -547,9 +682,17 @@ impl Registry {
             }
             let grace = self.grace_period(info, &obj, opts);
             let already_deleting = meta_str(&obj, "deletionTimestamp").is_some();
-            if finalizer_list.is_empty() && grace == 0 {
-                match self.store.delete(&key, Some(rev)).await.map_err(store_error)? {
-                    DeleteOutcome::Deleted { .. } => return Ok(obj),
+            if finalizer_list.is_empty() && grace == 0 && !has_spec_finalizers(info, &obj) {
+                match self
+                    .store
+                    .delete(&key, Some(rev))
+                    .await
+                    .map_err(store_error)?
+                {
+                    DeleteOutcome::Deleted { .. } => {
+                        self.after_delete(info, &obj).await;
+                        return Ok(obj);
+                    }
                     DeleteOutcome::NotFound => return Err(ApiError::not_found(info, name)),
                     DeleteOutcome::Conflict(_) => continue,
                 }
@@ -557,7 +700,10 @@ impl Registry {
             // Mark for deletion: the kubelet (grace) or the owners of the finalizers finish it.
             let now = self.now();
             let current_grace = obj["metadata"]["deletionGracePeriodSeconds"].as_i64();
-            if already_deleting && current_grace.is_some_and(|g| g <= grace) && finalizers(&obj) == finalizer_list {
+            if already_deleting
+                && current_grace.is_some_and(|g| g <= grace)
+                && finalizers(&obj) == finalizer_list
+            {
                 return Ok(obj); // nothing to shorten or add
             }
             let when = now
@@ -573,7 +719,12 @@ impl Registry {
             if info.kind == "Namespace" && info.group.is_empty() {
                 obj["status"]["phase"] = "Terminating".into();
             }
-            match self.store.update(&key, encode(&obj), rev, None).await.map_err(store_error)? {
+            match self
+                .store
+                .update(&key, encode(&obj), rev, None)
+                .await
+                .map_err(store_error)?
+            {
                 UpdateOutcome::Updated(rev) => {
                     set_meta(&mut obj, "resourceVersion", Some(rev.to_string().into()));
                     return Ok(obj);
@@ -591,7 +742,10 @@ impl Registry {
             return 0;
         }
         let unscheduled = obj["spec"]["nodeName"].as_str().is_none_or(str::is_empty);
-        let finished = matches!(obj["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+        let finished = matches!(
+            obj["status"]["phase"].as_str(),
+            Some("Succeeded" | "Failed")
+        );
         if unscheduled || finished {
             return 0;
         }
@@ -607,7 +761,10 @@ impl Registry {
         let namespaces = find("", "v1", "namespaces").expect("namespaces are built in");
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-            match self.create(namespaces, None, obj, WriteOptions::default()).await {
+            match self
+                .create(namespaces, None, obj, WriteOptions::default())
+                .await
+            {
                 Ok(_) => tracing::info!(namespace = ns, "created system namespace"),
                 Err(e) if e.reason == "AlreadyExists" => {}
                 Err(e) => return Err(e),
@@ -615,12 +772,53 @@ impl Registry {
         }
         Ok(())
     }
+
+    /// Creates the `default/kubernetes` Service on the first service IP, as upstream's
+    /// bootstrap controller does, if it is missing.
+    pub async fn ensure_kubernetes_service(&self, secure_port: u16) -> Result<(), ApiError> {
+        let services = find("", "v1", "services").expect("services are built in");
+        if self
+            .get(services, Some("default"), "kubernetes")
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        let ip = self.services.ips.nth(1).to_string();
+        let svc = json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"type": "ClusterIP", "clusterIP": ip, "sessionAffinity": "None",
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": secure_port}]},
+        });
+        match self
+            .create(services, Some("default"), svc, WriteOptions::default())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.reason == "AlreadyExists" => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A namespace being deleted waits for its `spec.finalizers` (the namespace controller's
+/// `kubernetes` finalizer) as other objects wait for `metadata.finalizers`.
+fn has_spec_finalizers(info: &ResourceInfo, obj: &Value) -> bool {
+    info.group.is_empty()
+        && info.kind == "Namespace"
+        && obj["spec"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty())
 }
 
 /// Fills in `apiVersion` and `kind` from the URL, refusing a body of another type.
 fn set_type_meta(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
     let Some(map) = obj.as_object_mut() else {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     };
     let api_version = info.api_version();
     match map.get("apiVersion").and_then(Value::as_str) {

@@ -11,7 +11,10 @@ fn tracks_generation(info: &ResourceInfo) -> bool {
     matches!(
         (info.group, info.kind),
         ("", "Pod" | "ReplicationController")
-            | ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet")
+            | (
+                "apps",
+                "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet"
+            )
             | ("batch", "Job" | "CronJob")
             | ("autoscaling", "HorizontalPodAutoscaler")
             | ("policy", "PodDisruptionBudget")
@@ -66,7 +69,12 @@ pub fn prepare_for_create(info: &ResourceInfo, obj: &mut Value, now: jiff::Times
 }
 
 /// Carries over from `old` what an update through `subresource` may not change.
-pub fn prepare_for_update(info: &ResourceInfo, subresource: Option<&str>, new: &mut Value, old: &Value) {
+pub fn prepare_for_update(
+    info: &ResourceInfo,
+    subresource: Option<&str>,
+    new: &mut Value,
+    old: &Value,
+) {
     // Identity and lifecycle fields are the server's.
     let old_meta = old.get("metadata").cloned().unwrap_or_else(|| json!({}));
     let keep = [
@@ -90,6 +98,20 @@ pub fn prepare_for_update(info: &ResourceInfo, subresource: Option<&str>, new: &
         }
     }
     match subresource {
+        Some("finalize") => {
+            // Only spec.finalizers changes through /finalize.
+            let finalizers = new["spec"]["finalizers"].clone();
+            *new = old.clone();
+            meta_mut(new).remove("resourceVersion");
+            match finalizers {
+                Value::Null => {
+                    if let Some(spec) = new["spec"].as_object_mut() {
+                        spec.remove("finalizers");
+                    }
+                }
+                f => new["spec"]["finalizers"] = f,
+            }
+        }
         Some("status") => {
             // A status update changes status only: spec and metadata stay as stored
             // (upstream's ResetObjectMetaForStatus).
@@ -103,14 +125,19 @@ pub fn prepare_for_update(info: &ResourceInfo, subresource: Option<&str>, new: &
             }
         }
         _ => {
-            if has_status(info) && let Some(map) = new.as_object_mut() {
+            if has_status(info)
+                && let Some(map) = new.as_object_mut()
+            {
                 match old.get("status") {
                     Some(status) => map.insert("status".into(), status.clone()),
                     None => map.remove("status"),
                 };
             }
             if tracks_generation(info) && new.get("spec") != old.get("spec") {
-                let generation = old_meta.get("generation").and_then(Value::as_i64).unwrap_or(0);
+                let generation = old_meta
+                    .get("generation")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
                 meta_mut(new).insert("generation".into(), (generation + 1).into());
             }
         }
@@ -153,6 +180,19 @@ mod tests {
         let mut same = old.clone();
         prepare_for_update(deploy, None, &mut same, &old);
         assert_eq!(same["metadata"]["generation"], 3);
+    }
+
+    #[test]
+    fn finalize_changes_only_spec_finalizers() {
+        let ns = find("", "v1", "namespaces").unwrap();
+        let old = json!({"metadata": {"name": "n", "labels": {"a": "b"}},
+            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Terminating"}});
+        let mut new = json!({"metadata": {"name": "n", "labels": {}}, "spec": {"finalizers": []},
+            "status": {"phase": "Active"}});
+        prepare_for_update(ns, Some("finalize"), &mut new, &old);
+        assert_eq!(new["spec"]["finalizers"], json!([]));
+        assert_eq!(new["status"]["phase"], "Terminating");
+        assert_eq!(new["metadata"]["labels"], json!({"a": "b"}));
     }
 
     #[test]

@@ -89,15 +89,18 @@ impl Registry {
         } else {
             match rv {
                 Some(rv) => rv,
-                None => self.store.current_revision().await.map_err(super::store_error)?,
+                None => self
+                    .store
+                    .current_revision()
+                    .await
+                    .map_err(super::store_error)?,
             }
         };
         let events = match self.store.watch(&prefix, start + 1).await {
             Ok(events) => events,
             Err(StoreError::Compacted { compacted, .. }) => {
-                let err = ApiError::expired(format!(
-                    "too old resource version: {start} ({compacted})"
-                ));
+                let err =
+                    ApiError::expired(format!("too old resource version: {start} ({compacted})"));
                 return Ok(futures::stream::iter([WatchItem::Error(err)]).boxed());
             }
             Err(e) => return Err(super::store_error(e)),
@@ -105,7 +108,10 @@ impl Registry {
         let filter = opts.filter.clone();
         let changes = events
             .map(move |event| match event {
-                Err(StoreError::Compacted { requested, compacted }) => {
+                Err(StoreError::Compacted {
+                    requested,
+                    compacted,
+                }) => {
                     vec![WatchItem::Error(ApiError::expired(format!(
                         "too old resource version: {} ({compacted})",
                         requested - 1
@@ -146,7 +152,11 @@ fn translate(event: rkube_store::WatchEvent, filter: Option<&Filter>) -> Vec<Wat
         }
         WatchEventKind::Delete => match old {
             Some(mut old) if matches(&old) => {
-                super::meta::set_meta(&mut old, "resourceVersion", Some(revision.to_string().into()));
+                super::meta::set_meta(
+                    &mut old,
+                    "resourceVersion",
+                    Some(revision.to_string().into()),
+                );
                 WatchItem::Deleted(old)
             }
             _ => return Vec::new(),
@@ -166,25 +176,31 @@ fn with_bookmarks(
     if !enabled {
         return changes;
     }
-    futures::stream::unfold((changes, start), move |(mut changes, mut last)| async move {
-        match tokio::time::timeout(interval, changes.next()).await {
-            Ok(Some(item)) => {
-                if let WatchItem::Added(o) | WatchItem::Modified(o) | WatchItem::Deleted(o) = &item
-                    && let Some(rv) = o["metadata"]["resourceVersion"].as_str().and_then(|r| r.parse().ok())
-                {
-                    last = rv;
+    futures::stream::unfold(
+        (changes, start),
+        move |(mut changes, mut last)| async move {
+            match tokio::time::timeout(interval, changes.next()).await {
+                Ok(Some(item)) => {
+                    if let WatchItem::Added(o) | WatchItem::Modified(o) | WatchItem::Deleted(o) =
+                        &item
+                        && let Some(rv) = o["metadata"]["resourceVersion"]
+                            .as_str()
+                            .and_then(|r| r.parse().ok())
+                    {
+                        last = rv;
+                    }
+                    Some((item, (changes, last)))
                 }
-                Some((item, (changes, last)))
+                Ok(None) => None,
+                Err(_) => Some((
+                    WatchItem::Bookmark {
+                        revision: last,
+                        initial_events_end: false,
+                    },
+                    (changes, last),
+                )),
             }
-            Ok(None) => None,
-            Err(_) => Some((
-                WatchItem::Bookmark {
-                    revision: last,
-                    initial_events_end: false,
-                },
-                (changes, last),
-            )),
-        }
-    })
+        },
+    )
     .boxed()
 }

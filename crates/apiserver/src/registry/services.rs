@@ -1,0 +1,276 @@
+//! The Service-specific steps around the generic write path: ClusterIP and NodePort
+//! allocation on create and on type changes, keeping what was allocated when an update
+//! leaves it out, and giving it back on delete (or when the write fails).
+
+use super::allocator::{NodePorts, Refusal, ServiceIps};
+use rkube_api::resources::ResourceInfo;
+use rkube_api::status::{ApiError, FieldCause};
+use serde_json::{Value, json};
+use std::net::Ipv4Addr;
+
+/// Both allocators.
+#[derive(Clone)]
+pub struct ServiceAllocators {
+    /// ClusterIPs.
+    pub ips: ServiceIps,
+    /// NodePorts.
+    pub ports: NodePorts,
+}
+
+/// What one write took (to give back if the write fails) or freed (to give back once it
+/// succeeded).
+#[derive(Debug, Default)]
+pub struct Allocation {
+    ips: Vec<Ipv4Addr>,
+    ports: Vec<i64>,
+}
+
+fn svc_type(svc: &Value) -> &str {
+    svc["spec"]["type"].as_str().unwrap_or("ClusterIP")
+}
+
+fn needs_node_ports(svc: &Value) -> bool {
+    matches!(svc_type(svc), "NodePort" | "LoadBalancer")
+}
+
+fn needs_cluster_ip(svc: &Value) -> bool {
+    svc_type(svc) != "ExternalName" && svc["spec"]["clusterIP"].as_str() != Some("None")
+}
+
+impl ServiceAllocators {
+    /// Allocates the ClusterIP and NodePorts a new Service needs.
+    pub async fn on_create(
+        &self,
+        info: &ResourceInfo,
+        svc: &mut Value,
+    ) -> Result<Allocation, ApiError> {
+        self.allocate_missing(info, svc, &Allocation::default())
+            .await
+    }
+
+    /// For an update: keeps the old object's allocations where the new one leaves them out,
+    /// allocates what a type change newly needs, and returns (taken now, freed on success).
+    pub async fn on_update(
+        &self,
+        info: &ResourceInfo,
+        new: &mut Value,
+        old: &Value,
+    ) -> Result<(Allocation, Allocation), ApiError> {
+        keep_allocated(new, old);
+        let old_held = held(old);
+        let taken = self.allocate_missing(info, new, &old_held).await?;
+        let new_held = held(new);
+        let freed = Allocation {
+            ips: old_held
+                .ips
+                .into_iter()
+                .filter(|ip| !new_held.ips.contains(ip))
+                .collect(),
+            ports: old_held
+                .ports
+                .into_iter()
+                .filter(|p| !new_held.ports.contains(p))
+                .collect(),
+        };
+        Ok((taken, freed))
+    }
+
+    /// Gives back what a deleted Service held.
+    pub async fn on_delete(&self, svc: &Value) {
+        self.release(&held(svc)).await;
+    }
+
+    /// Gives back an allocation (best effort: a failure only leaks a value until repaired).
+    pub async fn release(&self, a: &Allocation) {
+        for ip in &a.ips {
+            if let Err(e) = self.ips.release(*ip).await {
+                tracing::warn!(%ip, error = %e, "could not release a service IP");
+            }
+        }
+        for port in &a.ports {
+            if let Err(e) = self.ports.release(*port).await {
+                tracing::warn!(port, error = %e, "could not release a node port");
+            }
+        }
+    }
+
+    /// Allocates every ClusterIP and NodePort `svc` names or needs that is not already in
+    /// `kept`; on failure gives back what it took and explains in upstream's words.
+    async fn allocate_missing(
+        &self,
+        info: &ResourceInfo,
+        svc: &mut Value,
+        kept: &Allocation,
+    ) -> Result<Allocation, ApiError> {
+        let mut taken = Allocation::default();
+        let result = self.allocate_into(info, svc, kept, &mut taken).await;
+        if let Err(e) = result {
+            self.release(&taken).await;
+            return Err(e);
+        }
+        Ok(taken)
+    }
+
+    async fn allocate_into(
+        &self,
+        info: &ResourceInfo,
+        svc: &mut Value,
+        kept: &Allocation,
+        taken: &mut Allocation,
+    ) -> Result<(), ApiError> {
+        let name = svc["metadata"]["name"].as_str().unwrap_or("").to_string();
+        let invalid = |field: String, value: Value, why: String| {
+            ApiError::invalid(info, &name, vec![FieldCause::invalid(field, &value, why)])
+        };
+        if svc_type(svc) == "ExternalName" {
+            if let Some(spec) = svc["spec"].as_object_mut() {
+                spec.remove("clusterIP");
+                spec.remove("clusterIPs");
+            }
+        } else {
+            // Single-stack IPv4, as upstream records for a cluster with one IPv4 service CIDR.
+            if svc["spec"]["ipFamilies"]
+                .as_array()
+                .is_none_or(Vec::is_empty)
+            {
+                svc["spec"]["ipFamilies"] = json!(["IPv4"]);
+            }
+            if svc["spec"]["ipFamilyPolicy"]
+                .as_str()
+                .is_none_or(str::is_empty)
+            {
+                svc["spec"]["ipFamilyPolicy"] = "SingleStack".into();
+            }
+        }
+        if needs_cluster_ip(svc) {
+            let requested = svc["spec"]["clusterIP"].as_str().unwrap_or("").to_string();
+            let ip = if requested.is_empty() {
+                None
+            } else {
+                Some(requested.parse::<Ipv4Addr>().map_err(|_| {
+                    invalid(
+                        "spec.clusterIPs[0]".into(),
+                        json!(requested),
+                        "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)".into(),
+                    )
+                })?)
+            };
+            if !ip.is_some_and(|ip| kept.ips.contains(&ip)) {
+                match self.ips.allocate(ip).await? {
+                    Ok(ip) => {
+                        taken.ips.push(ip);
+                        svc["spec"]["clusterIP"] = ip.to_string().into();
+                        svc["spec"]["clusterIPs"] = json!([ip.to_string()]);
+                    }
+                    Err(refusal) => {
+                        let shown = ip.map_or(String::new(), |ip| format!(" {ip}"));
+                        let why = match refusal {
+                            Refusal::Taken => "provided IP is already allocated".to_string(),
+                            Refusal::OutOfRange => {
+                                "provided IP is not in the valid range".to_string()
+                            }
+                            Refusal::Full => "range is full".to_string(),
+                        };
+                        return Err(invalid(
+                            "spec.clusterIPs".into(),
+                            json!([requested]),
+                            format!("failed to allocate IP{shown}: {why}"),
+                        ));
+                    }
+                }
+            }
+        }
+        let count = svc["spec"]["ports"].as_array().map_or(0, Vec::len);
+        if !needs_node_ports(svc) {
+            // Only NodePort and LoadBalancer services hold node ports.
+            for i in 0..count {
+                if let Some(p) = svc["spec"]["ports"][i].as_object_mut() {
+                    p.remove("nodePort");
+                }
+            }
+            return Ok(());
+        }
+        for i in 0..count {
+            let requested = svc["spec"]["ports"][i]["nodePort"]
+                .as_i64()
+                .filter(|p| *p != 0);
+            if requested.is_some_and(|p| kept.ports.contains(&p)) {
+                continue;
+            }
+            match self.ports.allocate(requested).await? {
+                Ok(p) => {
+                    taken.ports.push(p);
+                    svc["spec"]["ports"][i]["nodePort"] = p.into();
+                }
+                Err(refusal) => {
+                    let why = match refusal {
+                        Refusal::Taken => "provided port is already allocated".to_string(),
+                        Refusal::OutOfRange => format!(
+                            "provided port is not in the valid range. The range of valid ports is {}",
+                            self.ports.range()
+                        ),
+                        Refusal::Full => "range is full".to_string(),
+                    };
+                    return Err(invalid(
+                        format!("spec.ports[{i}].nodePort"),
+                        json!(requested.unwrap_or(0)),
+                        why,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Upstream's patchAllocatedValues: an update that leaves out the ClusterIP or a port's
+/// NodePort keeps the allocated ones (kubectl apply and replace often omit them).
+fn keep_allocated(new: &mut Value, old: &Value) {
+    let old_ip = old["spec"]["clusterIP"].as_str().unwrap_or("");
+    let new_ip = new["spec"]["clusterIP"].as_str().unwrap_or("");
+    if needs_cluster_ip(new) && !old_ip.is_empty() && old_ip != "None" && new_ip.is_empty() {
+        new["spec"]["clusterIP"] = old_ip.into();
+        new["spec"]["clusterIPs"] = old["spec"]["clusterIPs"].clone();
+    }
+    if needs_node_ports(new) && needs_node_ports(old) {
+        let old_ports: Vec<&Value> = old["spec"]["ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .collect();
+        for port in new["spec"]["ports"].as_array_mut().into_iter().flatten() {
+            let same = old_ports.iter().find(|o| {
+                o["port"] == port["port"]
+                    && o["protocol"].as_str().unwrap_or("TCP")
+                        == port["protocol"].as_str().unwrap_or("TCP")
+            });
+            if let Some(np) = same.and_then(|o| o["nodePort"].as_i64())
+                && port["nodePort"].as_i64().is_none_or(|p| p == 0)
+            {
+                port["nodePort"] = np.into();
+            }
+        }
+    }
+}
+
+/// The addresses and ports a Service object holds.
+fn held(svc: &Value) -> Allocation {
+    let mut a = Allocation::default();
+    if needs_cluster_ip(svc)
+        && let Some(ip) = svc["spec"]["clusterIP"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+    {
+        a.ips.push(ip);
+    }
+    if needs_node_ports(svc) {
+        a.ports = svc["spec"]["ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["nodePort"].as_i64())
+            .filter(|p| *p != 0)
+            .collect();
+    }
+    a
+}
