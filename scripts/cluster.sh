@@ -10,8 +10,5 @@ echo "==> installing dependencies"
 echo "==> building rkube (release)"
 cargo build --release --locked -p rkube
 
-# The apiserver (issue M1 2/9) is not built yet, so there is no `rkube server` to start: show
-# what the binary offers instead. Replace this with `exec ./target/release/rkube server "$@"`.
-echo "==> rkube is built; \`rkube server\` arrives with the apiserver. Available now:"
-./target/release/rkube version
-./target/release/rkube --help
+echo "==> starting rkube server (Ctrl-C stops it)"
+exec ./target/release/rkube server "$@"

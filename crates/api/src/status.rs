@@ -183,8 +183,8 @@ pub struct ApiError {
     pub reason: &'static str,
     /// Human-readable message.
     pub message: String,
-    /// The object concerned, when there is one.
-    pub details: Option<ErrorDetails>,
+    /// The object concerned, when there is one (boxed: errors travel in `Result`s).
+    pub details: Option<Box<ErrorDetails>>,
 }
 
 /// Which object an error concerns.
@@ -210,13 +210,13 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-fn object_details(info: &ResourceInfo, name: &str) -> Option<ErrorDetails> {
-    Some(ErrorDetails {
+fn object_details(info: &ResourceInfo, name: &str) -> Option<Box<ErrorDetails>> {
+    Some(Box::new(ErrorDetails {
         name: name.to_string(),
         group: info.group.to_string(),
         kind: info.plural.to_string(),
         ..Default::default()
-    })
+    }))
 }
 
 impl ApiError {
@@ -293,13 +293,13 @@ impl ApiError {
             ),
         };
         ApiError {
-            details: Some(ErrorDetails {
+            details: Some(Box::new(ErrorDetails {
                 name: name.to_string(),
                 group: info.group.to_string(),
                 kind: info.kind.to_string(),
                 causes,
                 retry_after_seconds: None,
-            }),
+            })),
             ..ApiError::new(422, "Invalid", message)
         }
     }

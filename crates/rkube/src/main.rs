@@ -16,7 +16,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the control plane: the Kubernetes API on the embedded store (or etcd).
-    Server(server::ServerArgs),
+    Server(Box<server::ServerArgs>),
     /// Print the version of this binary and of the Kubernetes API it serves.
     Version,
 }
@@ -32,7 +32,7 @@ fn main() -> anyhow::Result<()> {
             println!("Kubernetes API {KUBERNETES_API_VERSION}");
             Ok(())
         }
-        Command::Server(args) => server::run(args),
+        Command::Server(args) => server::run(*args),
     }
 }
 

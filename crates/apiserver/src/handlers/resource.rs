@@ -487,7 +487,7 @@ fn render_one(
             let mut table = to_table(
                 info.group,
                 info.plural,
-                &[obj.clone()],
+                std::slice::from_ref(&obj),
                 app.now(),
                 include_object(query)?,
             );
