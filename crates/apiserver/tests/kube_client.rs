@@ -101,8 +101,23 @@ async fn typed_crud_and_errors() {
     assert_eq!(list.items.len(), 1);
     cms.delete("one", &DeleteParams::default()).await.unwrap();
     assert!(cms.get_opt("one").await.unwrap().is_none());
-    let namespaces: Api<Namespace> = Api::all(client);
+    let namespaces: Api<Namespace> = Api::all(client.clone());
     assert!(namespaces.get("kube-system").await.is_ok());
+    // Every request above was counted with upstream's metric names and labels.
+    let req = http::Request::get("/metrics").body(Vec::new()).unwrap();
+    let metrics = client.request_text(req).await.unwrap();
+    let created = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("apiserver_request_total{")
+                && l.contains("verb=\"POST\"")
+                && l.contains("resource=\"configmaps\"")
+                && l.contains("code=\"201\"")
+        })
+        .unwrap_or_else(|| panic!("no counter for created configmaps:\n{metrics}"));
+    let count: f64 = created.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 2.0, "{created}");
+    assert!(metrics.contains("apiserver_request_duration_seconds_bucket{"), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

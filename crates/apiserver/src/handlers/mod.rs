@@ -4,6 +4,7 @@
 pub mod body;
 pub mod discovery;
 pub mod health;
+pub mod metrics;
 pub mod resource;
 pub mod respond;
 pub mod watch;
@@ -61,6 +62,10 @@ impl Query {
 
 /// Every route, unauthenticated; the caller adds the authentication layer.
 pub fn routes(app: Arc<App>) -> Router {
+    let metrics = Arc::new(metrics::Metrics::default());
+    let metrics_route = Router::new()
+        .route("/metrics", get(metrics::serve))
+        .with_state(Arc::clone(&metrics));
     Router::new()
         .route("/version", get(health::version))
         .route("/healthz", get(health::healthz))
@@ -79,4 +84,6 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/apis/{group}/{version}", get(discovery::group_resources))
         .fallback(resource::handle)
         .with_state(app)
+        .merge(metrics_route)
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::record))
 }
