@@ -161,6 +161,11 @@ fn pod(name: &str) -> Pod {
                 "OTEL_EXPORTER_OTLP_ENDPOINT",
                 "http://otel-collector.observability:4317",
             ),
+            ("SESSION_COOKIE_DOMAIN", "shop.example.com"),
+            ("UPSTREAM_TIMEOUT", "15s"),
+            ("MAX_CONNECTIONS", "512"),
+            ("GOMAXPROCS", "2"),
+            ("TZ", "UTC"),
         ],
         ("250m", "256Mi"),
         ("1", "512Mi"),
@@ -177,6 +182,15 @@ fn pod(name: &str) -> Pod {
         ("50m", "64Mi"),
         ("200m", "128Mi"),
     );
+    let web = Container {
+        args: Some(vec![
+            "--config=/etc/shop/config.yaml".into(),
+            "--port=8080".into(),
+            "--metrics-port=9102".into(),
+        ]),
+        image_pull_policy: Some("IfNotPresent".into()),
+        ..web
+    };
     Pod {
         metadata: ObjectMeta {
             name: Some(name.into()),
@@ -767,12 +781,6 @@ async fn measure(name: &str, backend: Backend, plan: &Plan) -> Results {
     eprintln!("{name}:");
     let rss_before = rss_bytes();
     let (creates, value) = measure_creates(&backend, plan).await;
-    if std::env::var("LISTLOOP").is_ok() {
-        let t = Instant::now();
-        for _ in 0..20 { api_list(&backend.client, "application/json", None).await; }
-        eprintln!("20 lists: {:?}", t.elapsed());
-        std::process::exit(0);
-    }
     let lists = measure_lists(&backend, plan).await;
     let rss_listed = rss_bytes();
     let disk = disk_usage(&backend.disk).await;

@@ -160,6 +160,18 @@ async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, ServerError
     Ok(Arc::new(EtcdStore::connect(etcd).await?))
 }
 
+/// Builds the OpenAPI documents of every built-in resource (a fraction of a second; off the
+/// async threads).
+async fn openapi_documents() -> crate::openapi::OpenApi {
+    tokio::task::spawn_blocking(|| {
+        let resources: Vec<&'static rkube_api::resources::ResourceInfo> =
+            rkube_api::resources::BUILTIN.iter().collect();
+        crate::openapi::OpenApi::new(&resources)
+    })
+    .await
+    .expect("building the OpenAPI documents does not panic")
+}
+
 /// Starts the apiserver and returns once it is serving.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let store = open_store(&config).await?;
@@ -208,6 +220,7 @@ pub async fn start_with_store(
         clock,
         server_address: format!("{}:{}", addr.ip(), addr.port()),
         ready: Default::default(),
+        openapi: openapi_documents().await,
     });
     let router =
         handlers::routes(Arc::clone(&app)).layer(crate::authn::layer(Arc::new(authenticator)));

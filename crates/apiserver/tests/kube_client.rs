@@ -117,7 +117,10 @@ async fn typed_crud_and_errors() {
         .unwrap_or_else(|| panic!("no counter for created configmaps:\n{metrics}"));
     let count: f64 = created.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(count >= 2.0, "{created}");
-    assert!(metrics.contains("apiserver_request_duration_seconds_bucket{"), "{metrics}");
+    assert!(
+        metrics.contains("apiserver_request_duration_seconds_bucket{"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -357,7 +357,11 @@ async fn seed_manifests_create_and_scale() {
         deleted.contains("replicationcontroller \"mysql\" deleted"),
         "{deleted}"
     );
-    assert_eq!(c.ok(&["get", "rc,svc", "-o", "name"]).await.trim(), "");
+    // Only the apiserver's own Service is left.
+    assert_eq!(
+        c.ok(&["get", "rc,svc", "-o", "name"]).await.trim(),
+        "service/kubernetes"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -100,8 +100,7 @@ fn server_is_ready_quickly_and_namespaces_are_deleted_with_their_contents() {
     for m in [manifest, cm] {
         let path = s.dir.path().join("m.json");
         std::fs::write(&path, m).unwrap();
-        let (ok, out, err) =
-            s.kubectl(&["create", "--validate=false", "-f", path.to_str().unwrap()]);
+        let (ok, out, err) = s.kubectl(&["create", "-f", path.to_str().unwrap()]);
         assert!(ok, "{out}{err}");
     }
     let (ok, out, err) = s.kubectl(&["delete", "namespace", "scratch", "--timeout=30s"]);

@@ -91,7 +91,10 @@ impl Metrics {
 /// Middleware: times every resource request and counts it with its status code. Watches
 /// are counted when their stream starts (upstream counts them separately as long-running).
 pub async fn record(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let watch = req.uri().query().is_some_and(|q| q.contains("watch=true") || q.contains("watch=1"));
+    let watch = req
+        .uri()
+        .query()
+        .is_some_and(|q| q.contains("watch=true") || q.contains("watch=1"));
     let info = request::parse(req.method(), req.uri().path(), watch);
     let started = Instant::now();
     let resp = next.run(req).await;
@@ -145,7 +148,10 @@ pub async fn record(State(metrics): State<Arc<Metrics>>, req: Request, next: Nex
 pub async fn serve(State(metrics): State<Arc<Metrics>>) -> Response {
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         metrics.encode(),
     )
         .into_response()
@@ -184,6 +190,9 @@ mod tests {
         let text = m.encode();
         assert!(text.contains("apiserver_request_total{"), "{text}");
         assert!(text.contains("code=\"200\""), "{text}");
-        assert!(text.contains("# TYPE apiserver_request_duration_seconds histogram"), "{text}");
+        assert!(
+            text.contains("# TYPE apiserver_request_duration_seconds histogram"),
+            "{text}"
+        );
     }
 }

@@ -5,6 +5,7 @@ pub mod body;
 pub mod discovery;
 pub mod health;
 pub mod metrics;
+pub mod openapi;
 pub mod resource;
 pub mod respond;
 pub mod watch;
@@ -26,6 +27,8 @@ pub struct App {
     pub server_address: String,
     /// Set once start-up work (system namespaces…) is done; `/readyz` reports it.
     pub ready: AtomicBool,
+    /// The OpenAPI documents of the served resources (built once at start).
+    pub openapi: crate::openapi::OpenApi,
 }
 
 impl App {
@@ -82,8 +85,14 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/apis/", get(discovery::groups))
         .route("/apis/{group}", get(discovery::group))
         .route("/apis/{group}/{version}", get(discovery::group_resources))
+        .route("/openapi/v2", get(openapi::v2))
+        .route("/openapi/v3", get(openapi::v3_root))
+        .route("/openapi/v3/{*prefix}", get(openapi::v3_group_version))
         .fallback(resource::handle)
         .with_state(app)
         .merge(metrics_route)
-        .layer(axum::middleware::from_fn_with_state(metrics, metrics::record))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::record,
+        ))
 }
