@@ -3,26 +3,18 @@
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
-use kube::{Client, Config};
-use rkube_apiserver::server::{RunningServer, ServerConfig, start};
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-async fn cluster() -> (RunningServer, Client, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = ServerConfig::new(dir.path());
-    config.bind_address = [127, 0, 0, 1].into();
-    config.https_port = 0;
-    config.include_host_sans = false;
-    let server = start(config).await.expect("apiserver starts");
-    let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
-    let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .unwrap();
-    let client = Client::try_from(config).unwrap();
-    (server, client, dir)
+async fn cluster() -> (common::Cluster, Client) {
+    let c = common::cluster().await;
+    let client = c.client().await;
+    (c, client)
 }
 
 fn config_map(name: &str, value: &str) -> ConfigMap {
@@ -39,7 +31,7 @@ fn config_map(name: &str, value: &str) -> ConfigMap {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typed_crud_and_errors() {
-    let (_server, client, _dir) = cluster().await;
+    let (_cluster, client) = cluster().await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     let created = cms
         .create(&PostParams::default(), &config_map("one", "1"))
@@ -125,7 +117,7 @@ async fn typed_crud_and_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paginated_lists_are_consistent() {
-    let (_server, client, _dir) = cluster().await;
+    let (_cluster, client) = cluster().await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "default");
     for i in 0..25 {
         cms.create(
@@ -159,7 +151,7 @@ async fn paginated_lists_are_consistent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watcher_and_reflector_follow_changes() {
-    let (_server, client, _dir) = cluster().await;
+    let (_cluster, client) = cluster().await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     cms.create(&PostParams::default(), &config_map("before", "1"))
         .await
@@ -201,25 +193,13 @@ async fn a_watch_from_a_compacted_revision_gets_410_and_the_watcher_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let store: std::sync::Arc<dyn rkube_store::Store> = std::sync::Arc::new(
         rkube_store::embedded::EmbeddedStore::open(rkube_store::embedded::EmbeddedOptions::new(
-            dir.path().join("db"),
+            dir.path(),
         ))
         .await
         .unwrap(),
     );
-    let mut config = ServerConfig::new(dir.path());
-    config.bind_address = [127, 0, 0, 1].into();
-    config.https_port = 0;
-    config.include_host_sans = false;
-    let server = rkube_apiserver::server::start_with_store(config, store.clone())
-        .await
-        .unwrap();
-    let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
-    let client = Client::try_from(
-        Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let cluster = common::cluster_on(store.clone()).await;
+    let client = cluster.client().await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
 
     let first = cms

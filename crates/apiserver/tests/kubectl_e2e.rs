@@ -1,79 +1,12 @@
 //! End to end with the real kubectl (`/usr/bin/kubectl`, v1.32) against an apiserver started
 //! in-process on the embedded store, over HTTPS with its generated CA and admin certificate.
 
-use rkube_apiserver::server::{RunningServer, ServerConfig, start};
+mod common;
+
+use common::cluster;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
-
-struct Cluster {
-    server: RunningServer,
-    _dir: tempfile::TempDir,
-}
-
-async fn cluster() -> Cluster {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = ServerConfig::new(dir.path());
-    config.bind_address = [127, 0, 0, 1].into();
-    config.https_port = 0;
-    config.include_host_sans = false;
-    let server = start(config).await.expect("apiserver starts");
-    Cluster { server, _dir: dir }
-}
-
-struct Out {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl Cluster {
-    async fn kubectl(&self, args: &[&str]) -> Out {
-        self.kubectl_stdin(args, None).await
-    }
-
-    async fn kubectl_stdin(&self, args: &[&str], stdin: Option<&str>) -> Out {
-        let mut cmd = tokio::process::Command::new("/usr/bin/kubectl");
-        cmd.arg("--kubeconfig")
-            .arg(&self.server.kubeconfig)
-            .args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .env("HOME", self._dir.path()); // kubectl's discovery cache goes here, not in ~
-        let mut child = cmd.spawn().expect("run kubectl");
-        if let Some(input) = stdin {
-            use tokio::io::AsyncWriteExt;
-            let mut pipe = child.stdin.take().unwrap();
-            pipe.write_all(input.as_bytes()).await.unwrap();
-        }
-        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-            .await
-            .unwrap_or_else(|_| panic!("kubectl {args:?} timed out"))
-            .unwrap();
-        Out {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// Runs kubectl and fails the test unless it succeeds.
-    async fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args).await;
-        assert!(
-            out.ok,
-            "kubectl {args:?} failed:\n{}\n{}",
-            out.stdout, out.stderr
-        );
-        out.stdout
-    }
-}
 
 fn seed_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed")
@@ -371,7 +304,7 @@ async fn get_watch_streams_changes() {
         .arg("--kubeconfig")
         .arg(&c.server.kubeconfig)
         .args(["get", "pods", "-w", "--output-watch-events"])
-        .env("HOME", c._dir.path())
+        .env("HOME", c.dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)

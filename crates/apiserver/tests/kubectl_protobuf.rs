@@ -2,58 +2,18 @@
 //! as Kubernetes protobuf; the real kubectl (`/usr/bin/kubectl`, v1.32) against an apiserver
 //! started in-process, reading the objects back as JSON.
 
-use rkube_apiserver::server::{RunningServer, ServerConfig, start};
+mod common;
+
+use common::cluster;
 use serde_json::Value;
-use std::process::Stdio;
-use std::time::Duration;
 
-struct Cluster {
-    server: RunningServer,
-    dir: tempfile::TempDir,
-}
-
-async fn cluster() -> Cluster {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = ServerConfig::new(dir.path());
-    config.bind_address = [127, 0, 0, 1].into();
-    config.https_port = 0;
-    config.include_host_sans = false;
-    let server = start(config).await.expect("apiserver starts");
-    Cluster { server, dir }
-}
-
-impl Cluster {
-    /// Runs kubectl; returns (stdout, stderr) and fails the test unless it succeeds.
-    async fn ok(&self, args: &[&str]) -> (String, String) {
-        let mut cmd = tokio::process::Command::new("/usr/bin/kubectl");
-        cmd.arg("--kubeconfig")
-            .arg(&self.server.kubeconfig)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .env("HOME", self.dir.path()); // kubectl's discovery cache goes here, not in ~
-        let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
-            .await
-            .unwrap_or_else(|_| panic!("kubectl {args:?} timed out"))
-            .expect("run kubectl");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed:\n{stdout}\n{stderr}"
-        );
-        (stdout, stderr)
-    }
-
-    async fn get_json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["get"];
-        all.extend_from_slice(args);
-        all.extend_from_slice(&["-o", "json"]);
-        let (stdout, _) = self.ok(&all).await;
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-    }
+/// `kubectl get <args> -o json`, parsed.
+async fn get_json(c: &common::Cluster, args: &[&str]) -> Value {
+    let mut all = vec!["get"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-o", "json"]);
+    let stdout = c.ok(&all).await;
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,13 +21,15 @@ async fn typed_create_commands_send_protobuf() {
     let c = cluster().await;
 
     // -v=8 logs the request headers: the body really is protobuf.
-    let (out, log) = c.ok(&["create", "namespace", "team-b", "-v=8"]).await;
+    let (out, log) = c
+        .ok_with_log(&["create", "namespace", "team-b", "-v=8"])
+        .await;
     assert_eq!(out.trim(), "namespace/team-b created");
     assert!(
         log.contains("Content-Type: application/vnd.kubernetes.protobuf"),
         "kubectl did not send protobuf:\n{log}"
     );
-    let ns = c.get_json(&["namespace", "team-b"]).await;
+    let ns = get_json(&c, &["namespace", "team-b"]).await;
     assert_eq!(ns["metadata"]["name"], "team-b");
     assert_eq!(ns["status"]["phase"], "Active");
     assert!(ns["metadata"]["creationTimestamp"].is_string(), "{ns}");
@@ -76,7 +38,7 @@ async fn typed_create_commands_send_protobuf() {
         "zero fields must not appear: {ns}"
     );
 
-    let (out, _) = c
+    let out = c
         .ok(&[
             "-n",
             "team-b",
@@ -87,11 +49,11 @@ async fn typed_create_commands_send_protobuf() {
         ])
         .await;
     assert_eq!(out.trim(), "configmap/c created");
-    let cm = c.get_json(&["-n", "team-b", "configmap", "c"]).await;
+    let cm = get_json(&c, &["-n", "team-b", "configmap", "c"]).await;
     assert_eq!(cm["data"], serde_json::json!({"a": "b"}));
     assert_eq!(cm["metadata"]["namespace"], "team-b");
 
-    let (out, _) = c
+    let out = c
         .ok(&[
             "-n",
             "team-b",
@@ -103,11 +65,11 @@ async fn typed_create_commands_send_protobuf() {
         ])
         .await;
     assert_eq!(out.trim(), "secret/s created");
-    let secret = c.get_json(&["-n", "team-b", "secret", "s"]).await;
+    let secret = get_json(&c, &["-n", "team-b", "secret", "s"]).await;
     assert_eq!(secret["data"], serde_json::json!({"p": "cQ=="}));
     assert_eq!(secret["type"], "Opaque");
 
-    let (out, _) = c
+    let out = c
         .ok(&[
             "-n",
             "team-b",
@@ -119,7 +81,7 @@ async fn typed_create_commands_send_protobuf() {
         ])
         .await;
     assert_eq!(out.trim(), "deployment.apps/d created");
-    let d = c.get_json(&["-n", "team-b", "deployment", "d"]).await;
+    let d = get_json(&c, &["-n", "team-b", "deployment", "d"]).await;
     assert_eq!(d["spec"]["replicas"], 2);
     assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], "d");
     let container = &d["spec"]["template"]["spec"]["containers"][0];
@@ -138,7 +100,7 @@ async fn typed_create_commands_send_protobuf() {
         "--replicas=0",
     ])
     .await;
-    let z = c.get_json(&["-n", "team-b", "deployment", "z"]).await;
+    let z = get_json(&c, &["-n", "team-b", "deployment", "z"]).await;
     assert_eq!(z["spec"]["replicas"], 0, "{z}");
 }
 
@@ -253,11 +215,11 @@ async fn decoded_bodies_equal_kubectls_own_json() {
             all
         };
         let dry = with(&["--dry-run=client", "-o", "json"]);
-        let (expected, _) = c.ok(&dry).await;
+        let expected = c.ok(&dry).await;
         let expected: Value =
             serde_json::from_str(&expected).unwrap_or_else(|e| panic!("{args:?}: {e}: {expected}"));
         let real = with(&["-v=9"]);
-        let (_, log) = c.ok(&real).await;
+        let (_, log) = c.ok_with_log(&real).await;
         let body = logged_protobuf_body(&log)
             .unwrap_or_else(|| panic!("{args:?}: no protobuf body:\n{log}"));
         let decoded = rkube_apiserver::protobuf::decode_body(&body).unwrap();

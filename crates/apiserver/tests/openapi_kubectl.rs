@@ -2,74 +2,9 @@
 //! `kubectl explain` (OpenAPI v3), `kubectl create` choosing server-side field validation after
 //! reading `/openapi/v3`, and the raw v2/v3 documents.
 
-use std::process::Stdio;
-use std::time::Duration;
+mod common;
 
-use rkube_apiserver::server::{RunningServer, ServerConfig, start};
-
-struct Cluster {
-    server: RunningServer,
-    dir: tempfile::TempDir,
-}
-
-async fn cluster() -> Cluster {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = ServerConfig::new(dir.path());
-    config.bind_address = [127, 0, 0, 1].into();
-    config.https_port = 0;
-    config.include_host_sans = false;
-    let server = start(config).await.expect("apiserver starts");
-    Cluster { server, dir }
-}
-
-struct Out {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl Cluster {
-    async fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Out {
-        let mut cmd = tokio::process::Command::new("/usr/bin/kubectl");
-        cmd.arg("--kubeconfig")
-            .arg(&self.server.kubeconfig)
-            .args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .env("HOME", self.dir.path()); // kubectl's caches go here, not in ~
-        let mut child = cmd.spawn().expect("run kubectl");
-        if let Some(input) = stdin {
-            use tokio::io::AsyncWriteExt;
-            let mut pipe = child.stdin.take().unwrap();
-            pipe.write_all(input.as_bytes()).await.unwrap();
-        }
-        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-            .await
-            .unwrap_or_else(|_| panic!("kubectl {args:?} timed out"))
-            .unwrap();
-        Out {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    async fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args, None).await;
-        assert!(
-            out.ok,
-            "kubectl {args:?} failed:\n{}\n{}",
-            out.stdout, out.stderr
-        );
-        out.stdout
-    }
-}
+use common::cluster;
 
 const POD: &str = r#"
 apiVersion: v1
@@ -115,7 +50,9 @@ async fn create_validates_on_the_server() {
     let c = cluster().await;
     // -v=6 logs every request: kubectl must find fieldValidation in /openapi/v3 and send
     // fieldValidation=Strict, without downloading /openapi/v2 for client-side validation.
-    let out = c.kubectl(&["create", "-f", "-", "-v=6"], Some(POD)).await;
+    let out = c
+        .kubectl_stdin(&["create", "-f", "-", "-v=6"], Some(POD))
+        .await;
     assert!(out.ok, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("pod/web created"), "{}", out.stdout);
     assert!(
