@@ -185,7 +185,11 @@ async fn compaction_removes_superseded_rows_and_keeps_latest() {
 /// 5 minutes as the apiserver does. After warm-up the files must stop growing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeat_churn_keeps_the_file_size_flat() {
-    const KEYS: usize = 1000;
+    // RKUBE_CHURN_KEYS / RKUBE_CHURN_ROUNDS scale the soak (BENCHMARKS.md has the long runs).
+    let keys: usize = std::env::var("RKUBE_CHURN_KEYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     // One simulated hour of 10 s heartbeats; RKUBE_CHURN_ROUNDS=60480 is a simulated week.
     let rounds: usize = std::env::var("RKUBE_CHURN_ROUNDS")
         .ok()
@@ -195,8 +199,8 @@ async fn heartbeat_churn_keeps_the_file_size_flat() {
     let dir = tempfile::tempdir().unwrap();
     let s = Arc::new(open(dir.path()).await.unwrap());
     let value = "h".repeat(300); // about a Lease object
-    let mut revs = Vec::with_capacity(KEYS);
-    for k in 0..KEYS {
+    let mut revs = Vec::with_capacity(keys);
+    for k in 0..keys {
         revs.push(
             create(
                 &*s,
@@ -248,9 +252,9 @@ async fn heartbeat_churn_keeps_the_file_size_flat() {
     s.compact(s.current_revision().await.unwrap())
         .await
         .unwrap();
-    let rows = settle_row_count(s.path(), KEYS as i64).await;
+    let rows = settle_row_count(s.path(), keys as i64).await;
     assert_eq!(
-        rows, KEYS as i64,
+        rows, keys as i64,
         "rows left after compacting to the latest revision"
     );
 }
