@@ -89,8 +89,10 @@ fn server_is_ready_quickly_and_namespaces_are_deleted_with_their_contents() {
     let s = start();
     let (ok, out, err) = s.kubectl(&["get", "--raw", "/readyz"]);
     assert!(ok && out == "ok", "{out}{err}");
+    // The issue asks for /readyz within 1 s; a debug build is ready ~0.7 s after start here;
+    // this bound includes a kubectl run and leaves room for a loaded CI machine.
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        started.elapsed() < Duration::from_secs(3),
         "readiness took {:?}",
         started.elapsed()
     );
