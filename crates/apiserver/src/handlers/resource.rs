@@ -527,7 +527,7 @@ fn render_list(
             if let Some(c) = list.continue_token {
                 metadata["continue"] = c.into();
             }
-            json!({"kind": info.list_kind(), "apiVersion": info.api_version(), "metadata": metadata, "items": items})
+            list_body(info.list_kind(), info.api_version(), metadata, items)
         }
         Output::Metadata => {
             let items: Vec<Value> = list.items.iter().map(respond::partial_metadata).collect();
@@ -535,7 +535,12 @@ fn render_list(
             if let Some(c) = list.continue_token {
                 metadata["continue"] = c.into();
             }
-            json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "items": items})
+            list_body(
+                "PartialObjectMetadataList".into(),
+                "meta.k8s.io/v1".into(),
+                metadata,
+                items,
+            )
         }
         Output::Table => {
             let mut table = to_table(
@@ -551,4 +556,15 @@ fn render_list(
         }
     };
     Ok(respond::json(StatusCode::OK, &value, &[]))
+}
+
+/// A list response body. The items are moved in: `json!` would deep-copy every one of them
+/// (it serializes its arguments to new values), which dominated LIST time for 10 000 pods.
+fn list_body(kind: String, api_version: String, metadata: Value, items: Vec<Value>) -> Value {
+    let mut body = serde_json::Map::with_capacity(4);
+    body.insert("kind".into(), kind.into());
+    body.insert("apiVersion".into(), api_version.into());
+    body.insert("metadata".into(), metadata);
+    body.insert("items".into(), Value::Array(items));
+    Value::Object(body)
 }
