@@ -344,6 +344,13 @@ async fn disk_usage(disk: &Disk) -> (u64, u64) {
     }
 }
 
+/// Prints a progress line to stderr with the time since the first one.
+fn progress(what: &str) {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let start = START.get_or_init(Instant::now);
+    eprintln!("[{:6.1} s] {what}", start.elapsed().as_secs_f64());
+}
+
 /// The process's resident set size, from `/proc/self/status`.
 fn rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -559,7 +566,7 @@ const LISTS: [(&str, &str, Option<usize>, Option<i64>); 4] = [
 async fn measure_lists(backend: &Backend, plan: &Plan) -> Vec<(Listing, Option<Listing>)> {
     let mut out = Vec::new();
     for (label, accept, limit, raw_page) in LISTS {
-        eprintln!("  LIST {} pods, {label}…", plan.pods());
+        progress(&format!("  LIST {} pods, {label}…", plan.pods()));
         let api = median(plan.list_runs, || api_list(&backend.client, accept, limit)).await;
         assert_eq!(api.items, plan.pods(), "LIST {label} returned every pod");
         let raw = match raw_page {
@@ -596,7 +603,19 @@ fn percentiles(mut all: Vec<f64>) -> (f64, f64) {
     (pct(0.50), pct(0.99))
 }
 
-async fn gather(watchers: Vec<tokio::task::JoinHandle<Vec<f64>>>) -> (f64, f64) {
+/// What a watch fan-out measured.
+#[derive(Clone, Copy)]
+struct Fanout {
+    /// (p50, p99) event latency in milliseconds.
+    latency: (f64, f64),
+    /// From the first update call to the last watcher having every event.
+    span: Duration,
+    /// (watcher, event) pairs delivered.
+    deliveries: usize,
+}
+
+/// Waits for every watcher's latencies; `first_update` is when the first update was issued.
+async fn gather(watchers: Vec<tokio::task::JoinHandle<Vec<f64>>>, first_update: Instant) -> Fanout {
     let collect = async {
         let mut all = Vec::new();
         for w in watchers {
@@ -607,7 +626,11 @@ async fn gather(watchers: Vec<tokio::task::JoinHandle<Vec<f64>>>) -> (f64, f64) 
     let all = tokio::time::timeout(WATCH_DEADLINE, collect)
         .await
         .expect("every watcher saw every update in time");
-    percentiles(all)
+    Fanout {
+        span: first_update.elapsed(),
+        deliveries: all.len(),
+        latency: percentiles(all),
+    }
 }
 
 type PodEvents = BoxStream<'static, kube::Result<WatchEvent<Pod>>>;
@@ -663,8 +686,8 @@ async fn open_api_watches(pods: &Api<Pod>, n: usize) -> Vec<PodEvents> {
 }
 
 /// Watch fan-out through the apiserver: `plan.watchers` kube-rs watches, then `plan.updates`
-/// merge patches. Returns (p50, p99) in milliseconds and the RSS with every watch open.
-async fn api_watch_latency(client: &Client, plan: &Plan) -> ((f64, f64), u64) {
+/// merge patches. Returns the figures and the RSS with every watch open.
+async fn api_watch_latency(client: &Client, plan: &Plan) -> (Fanout, u64) {
     let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
     let sent = sent_slots(plan.updates);
     let watchers: Vec<_> = open_api_watches(&pods, plan.watchers)
@@ -672,8 +695,10 @@ async fn api_watch_latency(client: &Client, plan: &Plan) -> ((f64, f64), u64) {
         .into_iter()
         .map(|events| tokio::spawn(api_watcher(events, Arc::clone(&sent), plan.updates)))
         .collect();
+    progress(&format!("  {} watches open; updating", plan.watchers));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss = rss_bytes();
+    let first_update = Instant::now();
     for (i, slot) in sent.iter().enumerate() {
         let patch =
             serde_json::json!({"metadata": {"annotations": {SEQ_ANNOTATION: i.to_string()}}});
@@ -687,7 +712,8 @@ async fn api_watch_latency(client: &Client, plan: &Plan) -> ((f64, f64), u64) {
         .expect("patch pod");
         tokio::time::sleep(UPDATE_GAP).await;
     }
-    (gather(watchers).await, rss)
+    progress("  updates sent; waiting for the watchers");
+    (gather(watchers, first_update).await, rss)
 }
 
 /// Latencies of one store watcher until it has seen `want` updates.
@@ -713,7 +739,7 @@ fn marked(value: &Bytes, i: usize) -> Bytes {
 
 /// The same fan-out on the raw store: `Store::watch` watchers, `Store::update` of the values
 /// the raw create measurement wrote.
-async fn raw_watch_latency(store: &Arc<dyn Store>, value: &Bytes, plan: &Plan) -> (f64, f64) {
+async fn raw_watch_latency(store: &Arc<dyn Store>, value: &Bytes, plan: &Plan) -> Fanout {
     let mut targets: Vec<(String, Revision)> = Vec::with_capacity(plan.updates);
     for i in 0..plan.updates {
         let key = pod_key(&pod_name("a", i));
@@ -731,6 +757,7 @@ async fn raw_watch_latency(store: &Arc<dyn Store>, value: &Bytes, plan: &Plan) -
         )));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let first_update = Instant::now();
     for (i, (key, rev)) in targets.iter().enumerate() {
         let _ = sent[i].set(Instant::now());
         match store.update(key, marked(value, i), *rev, None).await {
@@ -739,7 +766,7 @@ async fn raw_watch_latency(store: &Arc<dyn Store>, value: &Bytes, plan: &Plan) -
         }
         tokio::time::sleep(UPDATE_GAP).await;
     }
-    gather(watchers).await
+    gather(watchers, first_update).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -749,9 +776,10 @@ struct Results {
     /// (clients, apiserver creates/s, raw creates/s).
     creates: Vec<(usize, f64, f64)>,
     lists: Vec<(Listing, Option<Listing>)>,
-    watch: (f64, f64),
-    raw_watch: (f64, f64),
+    watch: Fanout,
+    raw_watch: Fanout,
     rss_before: u64,
+    rss_created: u64,
     rss_listed: u64,
     rss_watching: u64,
     disk: (u64, u64),
@@ -766,7 +794,7 @@ async fn measure_creates(backend: &Backend, plan: &Plan) -> (Vec<(usize, f64, f6
         (1, plan.single_creates, "a"),
         (plan.clients, plan.concurrent_creates, "b"),
     ] {
-        eprintln!("  creates, {clients} client(s), {total} pods…");
+        progress(&format!("  creates, {clients} client(s), {total} pods…"));
         let api = api_create_rate(&backend.client, tag, clients, total).await;
         if value.is_empty() {
             value = stored_value(&backend.api_store, &pod_name("a", 0)).await;
@@ -778,18 +806,21 @@ async fn measure_creates(backend: &Backend, plan: &Plan) -> (Vec<(usize, f64, f6
 }
 
 async fn measure(name: &str, backend: Backend, plan: &Plan) -> Results {
-    eprintln!("{name}:");
+    progress(&format!("{name}:"));
     let rss_before = rss_bytes();
     let (creates, value) = measure_creates(&backend, plan).await;
+    let rss_created = rss_bytes();
     let lists = measure_lists(&backend, plan).await;
     let rss_listed = rss_bytes();
     let disk = disk_usage(&backend.disk).await;
-    eprintln!(
+    progress(&format!(
         "  watch fan-out, {} watchers × {} updates…",
         plan.watchers, plan.updates
-    );
+    ));
     let (watch, rss_watching) = api_watch_latency(&backend.client, plan).await;
+    progress("  watch fan-out on the raw store…");
     let raw_watch = raw_watch_latency(&backend.raw, &value, plan).await;
+    progress("  done");
     let sent_len = serde_json::to_vec(&pod(&pod_name("a", 0)))
         .expect("encode pod")
         .len();
@@ -801,6 +832,7 @@ async fn measure(name: &str, backend: Backend, plan: &Plan) -> Results {
         watch,
         raw_watch,
         rss_before,
+        rss_created,
         rss_listed,
         rss_watching,
         disk,
@@ -833,8 +865,17 @@ fn listing(l: &Listing) -> String {
     )
 }
 
-fn latency((p50, p99): (f64, f64)) -> String {
+fn latency(f: &Fanout) -> String {
+    let (p50, p99) = f.latency;
     format!("{p50:.1} / {p99:.1} ms")
+}
+
+fn fanout_span(f: &Fanout) -> String {
+    let secs = f.span.as_secs_f64();
+    format!(
+        "{secs:.1} s ({:.0} deliveries/s)",
+        f.deliveries as f64 / secs
+    )
 }
 
 /// One table row: the apiserver and raw figures of each backend.
@@ -879,17 +920,27 @@ fn rows(plan: &Plan, results: &[Results]) -> Vec<String> {
             "watch latency p50 / p99, {} watchers × {} updates",
             plan.watchers, plan.updates
         ),
-        |r| (latency(r.watch), latency(r.raw_watch)),
+        |r| (latency(&r.watch), latency(&r.raw_watch)),
         results,
     ));
     out.push(row(
-        "process RSS after the pods are stored and listed".into(),
+        format!(
+            "watch: first update call → last of the {} deliveries",
+            plan.watchers * plan.updates
+        ),
+        |r| (fanout_span(&r.watch), fanout_span(&r.raw_watch)),
+        results,
+    ));
+    out.push(row(
+        "process RSS: phase start → pods stored → pods listed".into(),
         |r| {
-            let grown = r.rss_listed.saturating_sub(r.rss_before);
-            (
-                format!("{} (+{} in this phase)", mib(r.rss_listed), mib(grown)),
-                "–".into(),
-            )
+            let cell = format!(
+                "{} → {} → {}",
+                mib(r.rss_before),
+                mib(r.rss_created),
+                mib(r.rss_listed)
+            );
+            (cell, "–".into())
         },
         results,
     ));
@@ -932,7 +983,7 @@ async fn main() {
         plan.updates <= plan.single_creates,
         "updates target pod-a-*"
     );
-    eprintln!("starting etcd (two single-member clusters)…");
+    progress("starting etcd (two single-member clusters)…");
     let etcd_api = EtcdCluster::start(1).await.expect("start etcd");
     let etcd_raw = EtcdCluster::start(1).await.expect("start etcd");
     let embedded = measure("embedded store", embedded_backend().await, &plan).await;
