@@ -21,11 +21,11 @@ use rkube_store::embedded::{EmbeddedOptions, EmbeddedStore};
 use rkube_store::etcd::{EtcdConfig, EtcdStore};
 use rkube_store::{CreateOutcome, RangeRequest, Revision, Store, UpdateOutcome};
 use rkube_testkit::EtcdCluster;
+use rkube_testkit::bench::rate;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -363,35 +363,6 @@ fn rss_bytes() -> u64 {
 
 // ---------------------------------------------------------------------------------------------
 // Creates
-
-/// Runs `total` operations from `workers` concurrent tasks and returns operations per second.
-async fn rate<F, Fut>(workers: usize, total: usize, op: F) -> f64
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let op = Arc::new(op);
-    let next = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..workers)
-        .map(|_| {
-            let (op, next) = (Arc::clone(&op), Arc::clone(&next));
-            tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= total {
-                        break;
-                    }
-                    op(i).await;
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.expect("worker task");
-    }
-    total as f64 / start.elapsed().as_secs_f64()
-}
 
 async fn api_create_rate(client: &Client, tag: &'static str, clients: usize, total: usize) -> f64 {
     let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);

@@ -11,7 +11,7 @@ use rkube_store::embedded::{EmbeddedOptions, EmbeddedStore};
 use rkube_store::etcd::{EtcdConfig, EtcdStore};
 use rkube_store::{CreateOutcome, Store};
 use rkube_testkit::EtcdCluster;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use rkube_testkit::bench::rate;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -27,35 +27,6 @@ struct Plan {
 
 fn value() -> Bytes {
     Bytes::from(vec![b'v'; VALUE_LEN])
-}
-
-/// Runs `total` operations from `writers` concurrent tasks and returns operations per second.
-async fn rate<F, Fut>(writers: usize, total: usize, op: F) -> f64
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let op = Arc::new(op);
-    let next = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..writers)
-        .map(|_| {
-            let (op, next) = (Arc::clone(&op), Arc::clone(&next));
-            tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= total {
-                        break;
-                    }
-                    op(i).await;
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.expect("writer task");
-    }
-    total as f64 / start.elapsed().as_secs_f64()
 }
 
 async fn store_rate(store: Arc<dyn Store>, tag: &str, writers: usize, total: usize) -> f64 {

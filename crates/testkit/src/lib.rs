@@ -8,6 +8,8 @@
 //!
 //! The etcd binary is `$RKUBE_ETCD` if set, else `/usr/bin/etcd` (Debian's etcd 3.4).
 
+pub mod bench;
+
 use anyhow::{Context, bail};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
