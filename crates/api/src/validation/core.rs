@@ -884,59 +884,32 @@ pub fn validate_limit_range(new: &Value, old: Option<&Value>) -> Errors {
                 def_req.get(k),
                 ratio.get(k),
             );
-            if let (Some(a), Some(b)) = (mn, mx)
-                && a.cmp_value(b) == Greater
-            {
-                errs.push(FieldCause::invalid(
-                    ip.child("min").key(k),
-                    &jstr(&a.canonical()),
-                    format!("min value {a} is greater than max value {b}"),
-                ));
-            }
-            if let (Some(dr), Some(a)) = (dr, mn)
-                && a.cmp_value(dr) == Greater
-            {
-                errs.push(FieldCause::invalid(
-                    ip.child("defaultRequest").key(k),
-                    &jstr(&dr.canonical()),
-                    format!("min value {a} is greater than default request value {dr}"),
-                ));
-            }
-            if let (Some(dr), Some(b)) = (dr, mx)
-                && dr.cmp_value(b) == Greater
-            {
-                errs.push(FieldCause::invalid(
-                    ip.child("defaultRequest").key(k),
-                    &jstr(&dr.canonical()),
-                    format!("default request value {dr} is greater than max value {b}"),
-                ));
-            }
-            if let (Some(dr), Some(d)) = (dr, d)
-                && dr.cmp_value(d) == Greater
-            {
-                errs.push(FieldCause::invalid(
-                    ip.child("defaultRequest").key(k),
-                    &jstr(&dr.canonical()),
-                    format!("default request value {dr} is greater than default limit value {d}"),
-                ));
-            }
-            if let (Some(d), Some(a)) = (d, mn)
-                && a.cmp_value(d) == Greater
-            {
-                errs.push(FieldCause::invalid(
-                    ip.child("default").key(k),
-                    &jstr(&a.canonical()),
-                    format!("min value {a} is greater than default value {d}"),
-                ));
-            }
-            if let (Some(d), Some(b)) = (d, mx)
-                && d.cmp_value(b) == Greater
-            {
-                errs.push(FieldCause::invalid(
-                    ip.child("default").key(k),
-                    &jstr(&b.canonical()),
-                    format!("default value {d} is greater than max value {b}"),
-                ));
+            // Each bound must not exceed the next: (lower, its name, upper, its name, the field
+            // reported, and which of the two values the message shows), in upstream's order.
+            let (min_v, max_v, def_v, req_v) = (
+                "min value",
+                "max value",
+                "default value",
+                "default request value",
+            );
+            let orderings = [
+                (mn, min_v, mx, max_v, "min", mn),
+                (mn, min_v, dr, req_v, "defaultRequest", dr),
+                (dr, req_v, mx, max_v, "defaultRequest", dr),
+                (dr, req_v, d, "default limit value", "defaultRequest", dr),
+                (mn, min_v, d, def_v, "default", mn),
+                (d, def_v, mx, max_v, "default", mx),
+            ];
+            for (lower, lower_name, upper, upper_name, field, shown) in orderings {
+                if let (Some(x), Some(y), Some(shown)) = (lower, upper, shown)
+                    && x.cmp_value(y) == Greater
+                {
+                    errs.push(FieldCause::invalid(
+                        ip.child(field).key(k),
+                        &jstr(&shown.canonical()),
+                        format!("{lower_name} {x} is greater than {upper_name} {y}"),
+                    ));
+                }
             }
             if let Some(r) = r
                 && r.cmp_value(&Quantity::from_int(1)) == Less
@@ -1850,6 +1823,55 @@ mod tests {
             &validate_update("", "PersistentVolume", &moved, &pv_old),
             "spec.persistentvolumesource",
             "Forbidden: spec.persistentvolumesource is immutable after creation\n",
+        );
+    }
+
+    #[test]
+    fn limit_range_bounds_are_ordered() {
+        // min 5 > defaultRequest 4 > max 3, default 2 below all of them but defaultRequest.
+        let lr = json!({"metadata": {"name": "l", "namespace": "d"}, "spec": {"limits": [
+            {"type": "Container", "min": {"cpu": "5"}, "max": {"cpu": "3"},
+             "defaultRequest": {"cpu": "4"}, "default": {"cpu": "2"}}]}});
+        let errs = validate_create("", "LimitRange", &lr);
+        let p = "spec.limits[0]";
+        assert_has(
+            &errs,
+            &format!("{p}.min[cpu]"),
+            "Invalid value: \"5\": min value 5 is greater than max value 3",
+        );
+        assert_has(
+            &errs,
+            &format!("{p}.defaultRequest[cpu]"),
+            "Invalid value: \"4\": min value 5 is greater than default request value 4",
+        );
+        assert_has(
+            &errs,
+            &format!("{p}.defaultRequest[cpu]"),
+            "Invalid value: \"4\": default request value 4 is greater than max value 3",
+        );
+        assert_has(
+            &errs,
+            &format!("{p}.defaultRequest[cpu]"),
+            "Invalid value: \"4\": default request value 4 is greater than default limit value 2",
+        );
+        assert_has(
+            &errs,
+            &format!("{p}.default[cpu]"),
+            "Invalid value: \"5\": min value 5 is greater than default value 2",
+        );
+        // default ≤ max holds here: no message for it.
+        assert!(
+            !errs
+                .iter()
+                .any(|e| e.message.contains("default value 2 is greater")),
+            "{errs:?}"
+        );
+        let over_max = json!({"metadata": {"name": "l", "namespace": "d"}, "spec": {"limits": [
+            {"type": "Container", "max": {"cpu": "1"}, "default": {"cpu": "2"}}]}});
+        assert_has(
+            &validate_create("", "LimitRange", &over_max),
+            "spec.limits[0].default[cpu]",
+            "Invalid value: \"1\": default value 2 is greater than max value 1",
         );
     }
 
