@@ -1336,6 +1336,20 @@ pub(crate) fn validate_quantity_value(resource: &str, q: &KQuantity, path: &Path
     errs
 }
 
+/// A hugepage amount that is not a whole number of pages of the size its name states.
+fn huge_page_multiple(name: &str, v: &Quantity, p: &Path) -> Option<FieldCause> {
+    (!huge_page_divisible(name, v)).then(|| {
+        FieldCause::invalid(
+            p,
+            &jstr(&v.canonical()),
+            format!(
+                "{} is not positive integer multiple of {name}",
+                v.canonical()
+            ),
+        )
+    })
+}
+
 fn huge_page_divisible(name: &str, q: &Quantity) -> bool {
     let Some(size) = name
         .strip_prefix("hugepages-")
@@ -1369,17 +1383,8 @@ pub(crate) fn validate_resource_requirements(
         errs.extend(validate_quantity_value(name, q, &p));
         if is_huge_page_resource(name) {
             lim_huge = true;
-            if let Ok(Some(v)) = Quantity::parse(&q.0)
-                && !huge_page_divisible(name, &v)
-            {
-                errs.push(FieldCause::invalid(
-                    &p,
-                    &jstr(&v.canonical()),
-                    format!(
-                        "{} is not positive integer multiple of {name}",
-                        v.canonical()
-                    ),
-                ));
+            if let Ok(Some(v)) = Quantity::parse(&q.0) {
+                errs.extend(huge_page_multiple(name, &v, &p));
             }
         }
         if name == "cpu" || name == "memory" {
@@ -1421,17 +1426,8 @@ pub(crate) fn validate_resource_requirements(
         }
         if is_huge_page_resource(name) {
             req_huge = true;
-            if let Some(v) = parsed
-                && !huge_page_divisible(name, &v)
-            {
-                errs.push(FieldCause::invalid(
-                    &p,
-                    &jstr(&v.canonical()),
-                    format!(
-                        "{} is not positive integer multiple of {name}",
-                        v.canonical()
-                    ),
-                ));
+            if let Some(v) = parsed {
+                errs.extend(huge_page_multiple(name, &v, &p));
             }
         }
         if name == "cpu" || name == "memory" {
@@ -2757,6 +2753,23 @@ mod tests {
 
     fn create(spec: Value) -> Errors {
         validate_pod_create(&pod(spec))
+    }
+
+    #[test]
+    fn huge_pages_must_be_whole_pages_in_limits_and_requests() {
+        let errs = create(
+            json!({"containers": [{"name": "c", "image": "i", "resources": {
+            "limits": {"hugepages-2Mi": "3Mi", "memory": "1Gi"},
+            "requests": {"hugepages-2Mi": "3Mi", "memory": "1Gi"}}}]}),
+        );
+        let r = "spec.containers[0].resources";
+        for side in ["limits", "requests"] {
+            assert_has(
+                &errs,
+                &format!("{r}.{side}[hugepages-2Mi]"),
+                "Invalid value: \"3Mi\": 3Mi is not positive integer multiple of hugepages-2Mi",
+            );
+        }
     }
 
     #[test]
