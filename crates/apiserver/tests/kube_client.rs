@@ -276,3 +276,37 @@ async fn a_watch_from_a_compacted_revision_gets_410_and_the_watcher_recovers() {
     );
     handle.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binding_sets_the_node_once() {
+    let (_cluster, client) = cluster().await;
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), "default");
+    let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let bind = |node: &str| {
+        let body = serde_json::json!({"apiVersion": "v1", "kind": "Binding",
+            "metadata": {"name": "p"}, "target": {"kind": "Node", "name": node}});
+        http::Request::post("/api/v1/namespaces/default/pods/p/binding")
+            .header("Content-Type", "application/json")
+            .body(serde_json::to_vec(&body).unwrap())
+            .unwrap()
+    };
+    client.request_text(bind("node-a")).await.unwrap();
+    let bound = pods.get("p").await.unwrap();
+    assert_eq!(bound.spec.unwrap().node_name.as_deref(), Some("node-a"));
+    match client.request_text(bind("node-b")).await {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!((s.code, s.reason.as_str()), (409, "Conflict"));
+            assert!(
+                s.message.contains("already assigned to node \"node-a\""),
+                "{}",
+                s.message
+            );
+        }
+        other => panic!("a second binding must conflict, got {other:?}"),
+    }
+}

@@ -130,14 +130,14 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         }
         (Verb::Get, Some("scale")) => {
             let obj = app.registry.get(info, ns, name(&ri)).await?;
-            Ok(respond::json(StatusCode::OK, &scale_of(info, &obj), &[]))
+            Ok(respond::json(StatusCode::OK, &scale_of(&obj), &[]))
         }
         (Verb::Update | Verb::Patch, Some("scale")) => {
             let current = app.registry.get(info, ns, name(&ri)).await?;
             let scale = if ri.verb == Verb::Update {
                 body::decode_object(&parts.headers, &body::read(body).await?)?
             } else {
-                let mut scale = scale_of(info, &current);
+                let mut scale = scale_of(&current);
                 apply_patch(&mut scale, &read_patch(&parts.headers, body).await?)?;
                 scale
             };
@@ -148,7 +148,7 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
                 .await?;
             Ok(respond::json(
                 StatusCode::OK,
-                &scale_of(info, &written.object),
+                &scale_of(&written.object),
                 &[],
             ))
         }
@@ -384,10 +384,16 @@ async fn bind(
         _ => {}
     }
     pod["spec"]["nodeName"] = node.into();
-    let rv = meta_str(&pod, "resourceVersion").map(String::from);
-    set_meta(&mut pod, "resourceVersion", rv.map(Value::from));
+    // The pod keeps the resourceVersion it was read with: a concurrent bind conflicts.
     app.registry
-        .update(pods, ns, pod_name, pod, None, WriteOptions::default())
+        .update(
+            pods,
+            ns,
+            pod_name,
+            pod,
+            Some("binding"),
+            WriteOptions::default(),
+        )
         .await?;
     Ok(respond::json(
         StatusCode::CREATED,
@@ -397,7 +403,7 @@ async fn bind(
 }
 
 /// The `autoscaling/v1` Scale view of an object with `spec.replicas`.
-fn scale_of(info: &ResourceInfo, obj: &Value) -> Value {
+fn scale_of(obj: &Value) -> Value {
     let meta = &obj["metadata"];
     let selector = match &obj["spec"]["selector"] {
         Value::Object(m) if m.contains_key("matchLabels") || m.contains_key("matchExpressions") => {
@@ -410,7 +416,6 @@ fn scale_of(info: &ResourceInfo, obj: &Value) -> Value {
             .join(","),
         _ => String::new(),
     };
-    let _ = info;
     json!({
         "kind": "Scale", "apiVersion": "autoscaling/v1",
         "metadata": {

@@ -560,7 +560,13 @@ impl Registry {
                 "resourceVersion",
                 Some(old_rev.to_string().into()),
             );
-            let causes = rkube_api::validation::validate_update(info.group, info.kind, &new, &old);
+            // A binding sets spec.nodeName, which a pod update may not change: like upstream's
+            // binding, it has its own checks (see handlers::resource::bind) instead.
+            let causes = if subresource == Some("binding") {
+                Vec::new()
+            } else {
+                rkube_api::validation::validate_update(info.group, info.kind, &new, &old)
+            };
             set_meta(&mut new, "resourceVersion", None);
             if !causes.is_empty() {
                 return Err(ApiError::invalid(info, name_in_url, causes));
