@@ -4,9 +4,13 @@
 #   protobuf-compiler  protoc, needed to build the CRI and etcd gRPC clients
 #   etcd-server        a real etcd for the store's tests and benchmarks
 #   etcd-client        etcdctl, to look inside a cluster's store by hand
+#   containerd, runc   the container runtime the node agent drives through CRI
+#   containernetworking-plugins  bridge, host-local, portmap, loopback for pod networking
+#   busybox-static     the one binary the agent builds its pause and test images from
+#   iptables, iproute2, conntrack  the kernel network tooling the node agent and proxy use
 set -euo pipefail
 
-packages=(protobuf-compiler etcd-server etcd-client)
+packages=(protobuf-compiler etcd-server etcd-client containerd runc containernetworking-plugins busybox-static iptables iproute2 conntrack)
 
 missing=()
 for p in "${packages[@]}"; do
