@@ -190,6 +190,35 @@ impl Quantity {
         }
     }
 
+    /// The value in units of `10^scale`, rounded up and saturated to `i64` (upstream's
+    /// `ScaledValue`: scale -3 gives milli-units, 0 whole units).
+    pub fn scaled_value(&self, scale: i32) -> i64 {
+        let v = if self.scale >= scale {
+            u32::try_from(self.scale - scale)
+                .ok()
+                .and_then(pow10)
+                .and_then(|p| self.mantissa.checked_mul(p))
+                .unwrap_or(if self.mantissa < 0 {
+                    i128::MIN
+                } else {
+                    i128::MAX
+                })
+        } else {
+            match u32::try_from(scale - self.scale).ok().and_then(pow10) {
+                Some(p) => {
+                    let q = self.mantissa.div_euclid(p);
+                    if self.mantissa.rem_euclid(p) != 0 {
+                        q + 1
+                    } else {
+                        q
+                    }
+                }
+                None => i128::from(self.mantissa > 0),
+            }
+        };
+        v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    }
+
     fn approx(&self) -> f64 {
         (self.mantissa as f64) * 10f64.powi(self.scale)
     }
@@ -457,6 +486,18 @@ mod tests {
         assert_eq!(Quantity::parse("1e"), Err(SUFFIX_ERROR));
         assert!(matches!(Quantity::parse(&"9".repeat(60)), Ok(None)));
         assert!(matches!(Quantity::parse("1e99999999"), Ok(None)));
+    }
+
+    #[test]
+    fn scaled_values_round_up() {
+        let q = |s: &str| Quantity::parse(s).unwrap().unwrap();
+        assert_eq!(q("500m").scaled_value(-3), 500);
+        assert_eq!(q("1").scaled_value(-3), 1000);
+        assert_eq!(q("1.5").scaled_value(0), 2);
+        assert_eq!(q("100m").scaled_value(0), 1);
+        assert_eq!(q("128Mi").scaled_value(0), 128 << 20);
+        assert_eq!(q("1e3").scaled_value(0), 1000);
+        assert_eq!(q("1e30").scaled_value(0), i64::MAX);
     }
 
     #[test]

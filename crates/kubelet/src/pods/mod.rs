@@ -1,0 +1,122 @@
+//! Pod workers: the kubelet's level-triggered loop over the pods bound to its node. Each sync
+//! re-reads the pod and the runtime's state, then acts (sandbox, init containers in order,
+//! containers, restarts with back-off, graceful termination) and reports status.
+
+pub mod backoff;
+pub mod cgroups;
+pub mod container;
+pub mod dns;
+pub mod env;
+pub mod expand;
+pub mod hosts;
+pub mod images;
+pub mod kill;
+pub mod labels;
+pub mod lookups;
+pub mod pleg;
+pub mod resources;
+pub mod runtime_state;
+pub mod sandbox;
+pub mod status;
+pub mod sync;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::config::KubeletConfig;
+use crate::cri::Cri;
+use crate::events::Recorder;
+use crate::node::machine::Machine;
+
+use backoff::Backoff;
+use status::Waiting;
+
+/// Why a pod sync failed (it is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum PodError {
+    /// The runtime refused or was unreachable.
+    #[error("container runtime: {0}")]
+    Runtime(#[from] tonic::Status),
+    /// The apiserver refused or was unreachable.
+    #[error("apiserver: {0}")]
+    Api(#[from] kube::Error),
+}
+
+/// What the pod workers share.
+pub struct PodManager {
+    /// The kubelet's configuration.
+    pub config: KubeletConfig,
+    /// The apiserver.
+    pub client: kube::Client,
+    /// The runtime.
+    pub cri: Cri,
+    /// Event recorder.
+    pub events: Recorder,
+    /// The machine's capacity.
+    pub machine: Machine,
+    pub(crate) state: Mutex<WorkerState>,
+}
+
+/// Memory of the workers between syncs (lost on restart, as upstream's).
+pub(crate) struct WorkerState {
+    /// Container restart back-off, keyed `<uid>/<container>`.
+    pub restarts: Backoff,
+    /// Image pull back-off, keyed `<uid>/<container>`.
+    pub pulls: Backoff,
+    /// Why containers wait, by pod UID then container name.
+    pub waiting: HashMap<String, HashMap<String, Waiting>>,
+}
+
+impl PodManager {
+    /// Workers for `config`'s node.
+    pub fn new(
+        config: KubeletConfig,
+        client: kube::Client,
+        cri: Cri,
+        machine: Machine,
+    ) -> Arc<Self> {
+        let events = Recorder::new(client.clone(), &config.node_name);
+        Arc::new(Self {
+            config,
+            client,
+            cri,
+            events,
+            machine,
+            state: Mutex::new(WorkerState {
+                restarts: Backoff::new(backoff::INITIAL, backoff::MAX),
+                pulls: Backoff::new(backoff::INITIAL, backoff::MAX),
+                waiting: HashMap::new(),
+            }),
+        })
+    }
+
+    pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut WorkerState) -> R) -> R {
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+}
+
+/// Runs the pod workers for the node until the task is dropped: a kube-runtime controller over
+/// the pods bound to this node (field selector `spec.nodeName`), woken also by the PLEG.
+pub async fn run(mgr: Arc<PodManager>) {
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::runtime::controller::{Action, Controller};
+    use kube::runtime::watcher;
+
+    let pods: kube::Api<Pod> = kube::Api::all(mgr.client.clone());
+    let selector = format!("spec.nodeName={}", mgr.config.node_name);
+    let controller = Controller::new(pods, watcher::Config::default().fields(&selector));
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let relister = tokio::spawn(pleg::run(mgr.clone(), controller.store(), tx));
+    let error_policy = |_pod: Arc<Pod>, err: &PodError, _mgr: Arc<PodManager>| {
+        tracing::warn!(error = %err, "pod sync failed; retrying");
+        Action::requeue(std::time::Duration::from_secs(2))
+    };
+    controller
+        .reconcile_on(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .run(sync::sync_pod, error_policy, mgr)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+    relister.abort();
+}
