@@ -2,6 +2,7 @@
 //! pods bound to it through CRI (containerd + runc), and serves the kubelet HTTP API. A kube-rs
 //! client of the apiserver, never of the store.
 
+pub mod agent;
 pub mod config;
 pub mod cri;
 pub mod events;

@@ -161,13 +161,531 @@ async fn pod_runs_reports_status_and_is_deleted_gracefully() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     println!("graceful delete took {:?}", started.elapsed());
-    let left =
-        rkube_kubelet::pods::runtime_state::read(&node.cri, p.metadata.uid.as_deref().unwrap())
+    // The node's copy goes right after the object.
+    let uid = p.metadata.uid.clone().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = rkube_kubelet::pods::runtime_state::read(&node.cri, &uid)
             .await
             .unwrap();
+        if left.sandboxes.is_empty() && left.containers.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "runtime never cleaned: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(
-        left.sandboxes.is_empty() && left.containers.is_empty(),
-        "runtime cleaned: {left:?}"
+        !node.dir.path().join("agent/pods").join(&uid).exists(),
+        "pod dir removed"
     );
+    node.stop().await;
+}
+
+/// Runs `cmd` in container `container` of pod `p` through CRI ExecSync; returns stdout.
+async fn exec(node: &TestNode, p: &Pod, container: &str, cmd: &[&str]) -> String {
+    let id = p
+        .status
+        .iter()
+        .flat_map(|s| s.container_statuses.iter().flatten())
+        .find(|c| c.name == container)
+        .and_then(|c| c.container_id.clone())
+        .expect("container id")
+        .trim_start_matches("containerd://")
+        .to_string();
+    let r = node
+        .cri
+        .runtime
+        .clone()
+        .exec_sync(k8s_cri::v1::ExecSyncRequest {
+            container_id: id,
+            cmd: cmd.iter().map(|s| s.to_string()).collect(),
+            timeout: 10,
+        })
+        .await
+        .expect("exec")
+        .into_inner();
+    assert_eq!(
+        r.exit_code,
+        0,
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    String::from_utf8_lossy(&r.stdout).into_owned()
+}
+
+fn container_status<'a>(
+    p: &'a Pod,
+    name: &str,
+) -> Option<&'a k8s_openapi::api::core::v1::ContainerStatus> {
+    let s = p.status.as_ref()?;
+    s.container_statuses
+        .iter()
+        .flatten()
+        .chain(s.init_container_statuses.iter().flatten())
+        .find(|c| c.name == name)
+}
+
+fn waiting_reason(p: &Pod, name: &str) -> Option<String> {
+    container_status(p, name)?
+        .state
+        .as_ref()?
+        .waiting
+        .as_ref()?
+        .reason
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_containers_share_localhost_and_an_empty_dir_and_get_their_environment() {
+    let node = TestNode::start().await;
+    let cm: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "settings"}, "data": {"greeting": "hello", "color": "blue"}
+    }))
+    .unwrap();
+    Api::namespaced(node.client.clone(), "default")
+        .create(&Default::default(), &cm)
+        .await
+        .unwrap();
+    node.create_pod(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "pair", "labels": {"app": "pair"}},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "volumes": [{"name": "shared", "emptyDir": {}}, {"name": "cfg", "configMap": {"name": "settings", "items": [{"key": "color", "path": "ui/color"}]}}],
+            "containers": [
+                {"name": "server", "image": BUSYBOX, "command": ["sh", "-c", "echo served > /www/index.html; httpd -f -p 8080 -h /www"],
+                 "volumeMounts": [{"name": "shared", "mountPath": "/www"}]},
+                {"name": "client", "image": BUSYBOX, "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"],
+                 "env": [
+                     {"name": "GREETING", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "greeting"}}},
+                     {"name": "MESSAGE", "value": "$(GREETING) from $(POD_NAME)"},
+                     {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                     {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                     {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}}
+                 ],
+                 "envFrom": [{"prefix": "CM_", "configMapRef": {"name": "settings"}}],
+                 "volumeMounts": [{"name": "shared", "mountPath": "/data"}, {"name": "cfg", "mountPath": "/etc/cfg"}]}
+            ]
+        }
+    }))
+    .await;
+    let p = node
+        .wait_pod("pair", Duration::from_secs(30), running_and_ready)
+        .await;
+    // Shared emptyDir and shared network namespace.
+    assert_eq!(
+        exec(&node, &p, "client", &["cat", "/data/index.html"]).await,
+        "served\n"
+    );
+    let mut fetched = String::new();
+    for _ in 0..50 {
+        fetched = exec(
+            &node,
+            &p,
+            "client",
+            &["sh", "-c", "wget -q -O - http://127.0.0.1:8080/ || true"],
+        )
+        .await;
+        if fetched == "served\n" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(fetched, "served\n");
+    let env = exec(&node, &p, "client", &["env"]).await;
+    let ip = p.status.as_ref().unwrap().pod_ip.clone().unwrap();
+    for want in [
+        "GREETING=hello",
+        "POD_NAME=pair",
+        &format!("POD_IP={ip}"),
+        "APP=pair",
+        "CM_color=blue",
+        "CM_greeting=hello",
+        "KUBERNETES_SERVICE_HOST=10.43.0.1",
+        "KUBERNETES_PORT_443_TCP_PROTO=tcp",
+    ] {
+        assert!(env.lines().any(|l| l == want), "{want} missing from\n{env}");
+    }
+    // $(POD_NAME) was not defined yet when MESSAGE was: left as written, as upstream.
+    assert!(
+        env.lines().any(|l| l == "MESSAGE=hello from $(POD_NAME)"),
+        "{env}"
+    );
+    assert_eq!(
+        exec(&node, &p, "client", &["cat", "/etc/cfg/ui/color"]).await,
+        "blue"
+    );
+    let hosts = exec(&node, &p, "client", &["cat", "/etc/hosts"]).await;
+    assert!(hosts.contains(&format!("{ip}\tpair")), "{hosts}");
+    // A ConfigMap update reaches the running pod's volume.
+    let patch = json!({"data": {"color": "green"}});
+    Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(node.client.clone(), "default")
+        .patch(
+            "settings",
+            &Default::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while exec(&node, &p, "client", &["cat", "/etc/cfg/ui/color"]).await != "green" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "configMap update never reached the pod"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_containers_run_in_order_before_the_app() {
+    let node = TestNode::start().await;
+    node.create_pod(json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ordered"},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "volumes": [{"name": "log", "emptyDir": {}}],
+            "initContainers": [
+                {"name": "first", "image": BUSYBOX, "command": ["sh", "-c", "sleep 0.5; echo first >> /log/order"], "volumeMounts": [{"name": "log", "mountPath": "/log"}]},
+                {"name": "second", "image": BUSYBOX, "command": ["sh", "-c", "echo second >> /log/order"], "volumeMounts": [{"name": "log", "mountPath": "/log"}]}
+            ],
+            "containers": [{"name": "app", "image": BUSYBOX, "command": ["sh", "-c", "echo app >> /log/order; trap 'exit 0' TERM; while true; do sleep 0.2; done"],
+                            "volumeMounts": [{"name": "log", "mountPath": "/log"}]}]
+        }
+    }))
+    .await;
+    let pending = node
+        .wait_pod("ordered", Duration::from_secs(20), |p| {
+            phase(p) == "Pending"
+                && p.status
+                    .as_ref()
+                    .is_some_and(|s| s.init_container_statuses.is_some())
+        })
+        .await;
+    let init_cond = pending
+        .status
+        .unwrap()
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "Initialized")
+        .unwrap();
+    assert_eq!(init_cond.status, "False");
+    assert_eq!(
+        init_cond.reason.as_deref(),
+        Some("ContainersNotInitialized")
+    );
+    let p = node
+        .wait_pod("ordered", Duration::from_secs(30), running_and_ready)
+        .await;
+    assert_eq!(
+        exec(&node, &p, "app", &["cat", "/log/order"]).await,
+        "first\nsecond\napp\n"
+    );
+    for name in ["first", "second"] {
+        let t = container_status(&p, name)
+            .unwrap()
+            .state
+            .clone()
+            .unwrap()
+            .terminated
+            .unwrap();
+        assert_eq!((t.exit_code, t.reason.as_deref()), (0, Some("Completed")));
+    }
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashing_container_backs_off_and_run_to_completion_pods_finish() {
+    let node = TestNode::start().await;
+    node.create_pod(json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "crasher"},
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [{"name": "c", "image": BUSYBOX, "command": ["sh", "-c", "echo boom; exit 3"]}]}
+    }))
+    .await;
+    node.create_pod(json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "done"},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": BUSYBOX, "command": ["true"]}]}
+    }))
+    .await;
+    node.create_pod(json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "failed"},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": BUSYBOX, "command": ["sh", "-c", "exit 7"]}]}
+    }))
+    .await;
+    node.create_pod(json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "retry"},
+        "spec": {"restartPolicy": "OnFailure", "containers": [{"name": "c", "image": BUSYBOX, "command": ["sh", "-c", "exit 0"]}]}
+    }))
+    .await;
+    let done = node
+        .wait_pod("done", Duration::from_secs(30), |p| phase(p) == "Succeeded")
+        .await;
+    let t = container_status(&done, "c")
+        .unwrap()
+        .state
+        .clone()
+        .unwrap()
+        .terminated
+        .unwrap();
+    assert_eq!((t.exit_code, t.reason.as_deref()), (0, Some("Completed")));
+    let failed = node
+        .wait_pod("failed", Duration::from_secs(30), |p| phase(p) == "Failed")
+        .await;
+    let t = container_status(&failed, "c")
+        .unwrap()
+        .state
+        .clone()
+        .unwrap()
+        .terminated
+        .unwrap();
+    assert_eq!((t.exit_code, t.reason.as_deref()), (7, Some("Error")));
+    node.wait_pod("retry", Duration::from_secs(30), |p| {
+        phase(p) == "Succeeded"
+    })
+    .await;
+
+    // First restart at once, then a 10 s back-off shown as CrashLoopBackOff.
+    let p = node
+        .wait_pod("crasher", Duration::from_secs(30), |p| {
+            waiting_reason(p, "c").as_deref() == Some("CrashLoopBackOff")
+        })
+        .await;
+    let cs = container_status(&p, "c").unwrap().clone();
+    assert_eq!(
+        cs.restart_count, 1,
+        "restarted once immediately, then backed off"
+    );
+    let last = cs.last_state.unwrap().terminated.unwrap();
+    assert_eq!(last.exit_code, 3);
+    let msg = cs.state.unwrap().waiting.unwrap().message.unwrap();
+    assert!(
+        msg.starts_with("back-off 10s restarting failed container=c pod=crasher_default("),
+        "{msg}"
+    );
+    assert_eq!(
+        phase(&p),
+        "Running",
+        "restartPolicy Always keeps a crash-looping pod Running"
+    );
+    let since = std::time::Instant::now();
+    let p = node
+        .wait_pod("crasher", Duration::from_secs(30), |p| {
+            container_status(p, "c").is_some_and(|c| c.restart_count == 2)
+        })
+        .await;
+    let waited = since.elapsed();
+    assert!(
+        waited >= Duration::from_secs(7) && waited <= Duration::from_secs(14),
+        "second restart after ~10 s, took {waited:?}"
+    );
+    let out = node.kubectl(&["get", "pod", "crasher"]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("crasher"), "{text}");
+    let events = node
+        .kubectl(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=crasher",
+        ])
+        .await;
+    let ev = String::from_utf8_lossy(&events.stdout);
+    assert!(
+        ev.contains("BackOff") && ev.contains("Started") && ev.contains("Created"),
+        "{ev}"
+    );
+    drop(p);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_image_and_missing_config_map_wait_with_upstream_reasons() {
+    let node = TestNode::start().await;
+    node.create_pod(json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "noimage"},
+        "spec": {"containers": [{"name": "c", "image": "localhost/rkube/absent:1", "imagePullPolicy": "Never"}]}
+    }))
+    .await;
+    node.create_pod(json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pull"},
+        "spec": {"containers": [{"name": "c", "image": "127.0.0.1:9/rkube/absent:1"}]}
+    }))
+    .await;
+    node.create_pod(json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nocm"},
+        "spec": {"containers": [{"name": "c", "image": BUSYBOX, "command": ["sleep", "1000"],
+            "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "absent", "key": "k"}}}]}]}
+    }))
+    .await;
+    node.create_pod(json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "novol"},
+        "spec": {"volumes": [{"name": "v", "secret": {"secretName": "absent"}}],
+                 "containers": [{"name": "c", "image": BUSYBOX, "command": ["sleep", "1000"]}]}
+    }))
+    .await;
+    let p = node
+        .wait_pod("noimage", Duration::from_secs(20), |p| {
+            waiting_reason(p, "c").is_some_and(|r| r == "ErrImageNeverPull")
+        })
+        .await;
+    assert_eq!(phase(&p), "Pending");
+    node.wait_pod("pull", Duration::from_secs(30), |p| {
+        matches!(
+            waiting_reason(p, "c").as_deref(),
+            Some("ErrImagePull") | Some("ImagePullBackOff")
+        )
+    })
+    .await;
+    node.wait_pod("pull", Duration::from_secs(30), |p| {
+        waiting_reason(p, "c").as_deref() == Some("ImagePullBackOff")
+    })
+    .await;
+    let p = node
+        .wait_pod("nocm", Duration::from_secs(20), |p| {
+            waiting_reason(p, "c").as_deref() == Some("CreateContainerConfigError")
+        })
+        .await;
+    let msg = container_status(&p, "c")
+        .unwrap()
+        .state
+        .clone()
+        .unwrap()
+        .waiting
+        .unwrap()
+        .message
+        .unwrap();
+    assert_eq!(msg, "configmap \"absent\" not found");
+    // A missing volume source keeps the pod ContainerCreating with a FailedMount event.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = node
+            .kubectl(&[
+                "get",
+                "events",
+                "--field-selector",
+                "involvedObject.name=novol,reason=FailedMount",
+                "-o",
+                "name",
+            ])
+            .await;
+        if !out.stdout.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no FailedMount event"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let p = node.pods().get("novol").await.unwrap();
+    assert_eq!(phase(&p), "Pending");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_kubelet_adopts_running_pods_without_restarting_them() {
+    let mut node = TestNode::start().await;
+    node.create_pod(sleeper("keep")).await;
+    let before = node
+        .wait_pod("keep", Duration::from_secs(30), running_and_ready)
+        .await;
+    let id_before = container_status(&before, "main")
+        .unwrap()
+        .container_id
+        .clone();
+    node.restart_kubelet().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = node
+        .wait_pod("keep", Duration::from_secs(10), running_and_ready)
+        .await;
+    let cs = container_status(&after, "main").unwrap();
+    assert_eq!(cs.container_id, id_before, "same container");
+    assert_eq!(cs.restart_count, 0);
+    let rt =
+        rkube_kubelet::pods::runtime_state::read(&node.cri, after.metadata.uid.as_deref().unwrap())
+            .await
+            .unwrap();
+    assert_eq!(rt.sandboxes.len(), 1, "no new sandbox: {rt:?}");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pre_stop_hook_runs_and_force_delete_removes_the_pod_from_the_node() {
+    let node = TestNode::start().await;
+    let marker = node.dir.path().join("prestop-ran");
+    node.create_pod(json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hooked"},
+        "spec": {"terminationGracePeriodSeconds": 5,
+                 "volumes": [{"name": "out", "hostPath": {"path": node.dir.path().to_string_lossy(), "type": "Directory"}}],
+                 "containers": [{"name": "c", "image": BUSYBOX, "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"],
+                    "volumeMounts": [{"name": "out", "mountPath": "/out"}],
+                    "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "echo started > /out/poststart-ran"]}},
+                                  "preStop": {"exec": {"command": ["sh", "-c", "echo bye > /out/prestop-ran"]}}}}]}
+    }))
+    .await;
+    node.wait_pod("hooked", Duration::from_secs(30), running_and_ready)
+        .await;
+    // postStart finishes before the container counts as running.
+    let post = std::fs::read_to_string(node.dir.path().join("poststart-ran"));
+    if post.is_err() {
+        let ev = node
+            .kubectl(&[
+                "get",
+                "events",
+                "--field-selector",
+                "involvedObject.name=hooked",
+            ])
+            .await;
+        panic!(
+            "postStart did not run before Ready; events:\n{}",
+            String::from_utf8_lossy(&ev.stdout)
+        );
+    }
+    assert_eq!(post.unwrap(), "started\n");
+    node.pods()
+        .delete("hooked", &DeleteParams::default())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while node.pods().get_opt("hooked").await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "pod never removed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "bye\n");
+
+    // Force deletion: the object goes at once; the kubelet then stops and removes the orphan.
+    let p = node.create_pod(sleeper("forced")).await;
+    node.wait_pod("forced", Duration::from_secs(30), running_and_ready)
+        .await;
+    node.pods()
+        .delete(
+            "forced",
+            &DeleteParams {
+                grace_period_seconds: Some(0),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let uid = p.metadata.uid.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let rt = rkube_kubelet::pods::runtime_state::read(&node.cri, &uid)
+            .await
+            .unwrap();
+        if rt.sandboxes.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "orphan never removed: {rt:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     node.stop().await;
 }

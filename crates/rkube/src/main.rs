@@ -1,6 +1,7 @@
 //! The rkube binary: parses flags into typed configs and starts components. Thin on purpose:
 //! the components are libraries.
 
+mod agent;
 mod server;
 
 use clap::{Parser, Subcommand};

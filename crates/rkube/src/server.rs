@@ -39,10 +39,11 @@ pub struct ServerArgs {
     /// Extra host name or IP for the serving certificate (repeatable).
     #[arg(long = "tls-san")]
     tls_san: Vec<String>,
-    /// Run the control plane only (no node agent). There is no node agent yet, so this is
-    /// what `rkube server` does either way.
+    /// Run the control plane only (no node agent on this machine).
     #[arg(long)]
     disable_agent: bool,
+    #[command(flatten)]
+    agent: crate::agent::AgentArgs,
 }
 
 impl ServerArgs {
@@ -98,7 +99,26 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             )
         })?;
         let client = admin_client(&server.kubeconfig).await?;
-        let _controllers = rkube_controllers::start(client);
+        let _controllers = rkube_controllers::start(client.clone());
+        // The node agent starts beside the ready control plane, never in its way.
+        let agent = if args.disable_agent {
+            None
+        } else {
+            let agent_config = args.agent.config(&args.data_dir)?;
+            Some(tokio::spawn(async move {
+                eprintln!("rkube server: starting the node agent ({})", agent_config.kubelet.node_name);
+                match rkube_kubelet::agent::NodeAgent::start(agent_config, client).await {
+                    Ok(agent) => {
+                        eprintln!("rkube server: node agent running");
+                        Some(agent)
+                    }
+                    Err(e) => {
+                        eprintln!("rkube server: the node agent could not start: {e}\n  the control plane keeps running; fix the cause and restart, or pass --disable-agent");
+                        None
+                    }
+                }
+            }))
+        };
         // Whoever started us may have stopped reading stdout: that must not stop the server.
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "rkube server ready at {}", server.url);
@@ -117,6 +137,11 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             r = server.wait() => {
                 return r.map_err(|e| anyhow::anyhow!("serving stopped: {e}"));
             }
+        }
+        if let Some(agent) = agent
+            && let Ok(Some(agent)) = agent.await
+        {
+            agent.shutdown().await;
         }
         server.shutdown().await;
         eprintln!("rkube server: stopped");

@@ -1,5 +1,6 @@
-//! The real `rkube server` binary driven by the real kubectl: start-up, readiness, and the
-//! namespace lifecycle that needs the in-process namespace controller.
+//! The real `rkube server` binary driven by the real kubectl: start-up, readiness, the
+//! namespace lifecycle that needs the in-process namespace controller, and a pod run by the
+//! in-process node agent on a real containerd.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -19,6 +20,15 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// SIGTERM, then waits for a clean exit.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -28,7 +38,10 @@ fn free_port() -> u16 {
 }
 
 fn start() -> Server {
-    let dir = tempfile::tempdir().unwrap();
+    start_with(tempfile::tempdir().unwrap(), &["--disable-agent"])
+}
+
+fn start_with(dir: tempfile::TempDir, extra: &[&str]) -> Server {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_rkube"))
         .args([
@@ -38,6 +51,7 @@ fn start() -> Server {
             "--https-listen-port",
             &port.to_string(),
         ])
+        .args(extra)
         .arg("--data-dir")
         .arg(dir.path())
         .stdout(Stdio::piped())
@@ -112,4 +126,99 @@ fn server_is_ready_quickly_and_namespaces_are_deleted_with_their_contents() {
     assert!(!ok && err.contains("not found"), "{err}");
     let (ok, out, _) = s.kubectl(&["get", "configmaps", "-n", "scratch", "-o", "name"]);
     assert!(ok && out.trim().is_empty(), "contents must be gone: {out}");
+}
+
+#[test]
+fn the_node_agent_runs_a_pod_from_an_airgap_image() {
+    use rkube_kubelet::runtime::images::{ArchiveFormat, ImageSpec, build_archive};
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("agent/images");
+    std::fs::create_dir_all(&images).unwrap();
+    build_archive(
+        &ImageSpec::busybox("localhost/rkube/busybox:1"),
+        ArchiveFormat::Docker,
+        &images.join("busybox.tar"),
+    )
+    .unwrap();
+    let pid = std::process::id();
+    let node = format!("rk-e2e-{pid}");
+    let (cidr, pod_cidr, bridge) = (
+        format!("10.{}.0.0/16", 200 + pid % 20),
+        format!("10.{}.0.0/24", 200 + pid % 20),
+        format!("rke{}", pid % 100_000),
+    );
+    let mut s = start_with(
+        dir,
+        &[
+            "--node-name",
+            &node,
+            "--cluster-cidr",
+            &cidr,
+            "--pod-cidr",
+            &pod_cidr,
+            "--cni-bridge",
+            &bridge,
+        ],
+    );
+    let wait = |what: &str, f: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    wait("node Ready", &|| {
+        let (_, out, _) = s.kubectl(&[
+            "get",
+            "node",
+            &node,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
+        ]);
+        out == "True"
+    });
+    let pod = format!(
+        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"hello"}},"spec":{{"nodeName":"{node}","terminationGracePeriodSeconds":1,
+        "containers":[{{"name":"c","image":"localhost/rkube/busybox:1","command":["sh","-c","echo hello from rkube; trap 'exit 0' TERM; while true; do sleep 0.2; done"]}}]}}}}"#
+    );
+    let path = s.dir.path().join("pod.json");
+    std::fs::write(&path, pod).unwrap();
+    let (ok, out, err) = s.kubectl(&["create", "-f", path.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    wait("pod Running", &|| {
+        let (_, out, _) = s.kubectl(&["get", "pod", "hello", "--no-headers"]);
+        out.contains("1/1") && out.contains("Running")
+    });
+    let (ok, out, err) = s.kubectl(&["delete", "pod", "hello", "--timeout=30s"]);
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) = s.kubectl(&["get", "pod", "hello"]);
+    assert!(!ok && err.contains("not found"), "{err}");
+
+    // SIGTERM stops the agent's containerd too (by its PID, recorded in its directory).
+    let pid_file = s.dir.path().join("agent/containerd/containerd.pid");
+    let ctd_pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let status = s.terminate();
+    assert!(status.success(), "server exit: {status:?}");
+    assert!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(ctd_pid), None).is_err()
+            || is_zombie(ctd_pid),
+        "containerd {ctd_pid} still running"
+    );
+    let _ = Command::new("ip").args(["link", "del", &bridge]).status();
+    let masq = rkube_kubelet::runtime::cni::EgressMasquerade::new(&cidr).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    assert!(
+        rt.block_on(masq.present()).unwrap(),
+        "the agent installed the egress rule"
+    );
+    rt.block_on(masq.remove()).unwrap();
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.split(' ').nth(2) == Some("Z"))
 }

@@ -108,7 +108,8 @@ pub async fn run(mgr: Arc<PodManager>) {
     let selector = format!("spec.nodeName={}", mgr.config.node_name);
     let controller = Controller::new(pods, watcher::Config::default().fields(&selector));
     let (tx, rx) = tokio::sync::mpsc::channel(1024);
-    let relister = tokio::spawn(pleg::run(mgr.clone(), controller.store(), tx));
+    // Aborted with this task: a kubelet that is shut down must stop relisting too.
+    let relister = AbortOnDrop(tokio::spawn(pleg::run(mgr.clone(), controller.store(), tx)));
     let error_policy = |_pod: Arc<Pod>, err: &PodError, _mgr: Arc<PodManager>| {
         tracing::warn!(error = %err, "pod sync failed; retrying");
         Action::requeue(std::time::Duration::from_secs(2))
@@ -118,5 +119,13 @@ pub async fn run(mgr: Arc<PodManager>) {
         .run(sync::sync_pod, error_policy, mgr)
         .for_each(|_| futures::future::ready(()))
         .await;
-    relister.abort();
+    drop(relister);
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -1,0 +1,83 @@
+//! Node agent flags (shared by `rkube server` and, later, `rkube agent`) and their mapping
+//! onto the kubelet crate's `AgentConfig`.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use rkube_kubelet::agent::{AgentConfig, RuntimeEndpoint};
+use rkube_kubelet::config::KubeletConfig;
+
+/// Flags of the node agent (names as k3s has them where it has them).
+#[derive(Args, Debug, Clone)]
+pub struct AgentArgs {
+    /// The Node's name (default: the host name).
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// The address the Node reports (default: the first non-loopback IPv4 address).
+    #[arg(long)]
+    pub node_ip: Option<IpAddr>,
+    /// Label to put on the Node, `key=value` (repeatable).
+    #[arg(long = "node-label")]
+    pub node_labels: Vec<String>,
+    /// Use this CRI socket instead of starting a private containerd.
+    #[arg(long)]
+    pub container_runtime_endpoint: Option<PathBuf>,
+    /// The cluster's pod network.
+    #[arg(long, default_value = "10.42.0.0/16")]
+    pub cluster_cidr: String,
+    /// This node's pods' subnet (until the node IPAM controller assigns one).
+    #[arg(long, default_value = "10.42.0.0/24")]
+    pub pod_cidr: String,
+    /// The cluster DNS address pods get.
+    #[arg(long, default_value = "10.43.0.10")]
+    pub cluster_dns: IpAddr,
+    /// The cluster's DNS domain.
+    #[arg(long, default_value = "cluster.local")]
+    pub cluster_domain: String,
+    /// The Linux bridge pods attach to.
+    #[arg(long, default_value = "cni0")]
+    pub cni_bridge: String,
+}
+
+fn first_ipv4() -> IpAddr {
+    if_addrs::get_if_addrs()
+        .ok()
+        .into_iter()
+        .flatten()
+        .find(|i| !i.is_loopback() && i.ip().is_ipv4())
+        .map_or(IpAddr::from([127, 0, 0, 1]), |i| i.ip())
+}
+
+impl AgentArgs {
+    /// The agent configuration, with files under `<data_dir>/agent`.
+    pub fn config(&self, data_dir: &Path) -> anyhow::Result<AgentConfig> {
+        let node_name = match &self.node_name {
+            Some(n) => n.clone(),
+            None => nix::unistd::gethostname()?.to_string_lossy().to_lowercase(),
+        };
+        let mut kubelet = KubeletConfig::new(
+            node_name,
+            self.node_ip.unwrap_or_else(first_ipv4),
+            data_dir.join("agent"),
+        );
+        kubelet.pod_cidr = Some(self.pod_cidr.clone());
+        kubelet.cluster_dns = vec![self.cluster_dns];
+        kubelet.cluster_domain = self.cluster_domain.clone();
+        for l in &self.node_labels {
+            let (k, v) = l
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--node-label {l:?}: expected key=value"))?;
+            kubelet.node_labels.insert(k.into(), v.into());
+        }
+        Ok(AgentConfig {
+            kubelet,
+            runtime: match &self.container_runtime_endpoint {
+                Some(p) => RuntimeEndpoint::External(p.clone()),
+                None => RuntimeEndpoint::Private,
+            },
+            cluster_cidr: self.cluster_cidr.clone(),
+            cni_bridge: self.cni_bridge.clone(),
+        })
+    }
+}
