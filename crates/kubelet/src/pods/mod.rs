@@ -14,6 +14,7 @@ pub mod kill;
 pub mod labels;
 pub mod lookups;
 pub mod pleg;
+pub mod probes;
 pub mod resources;
 pub mod runtime_state;
 pub mod sandbox;
@@ -22,6 +23,9 @@ pub mod sync;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::runtime::reflector::ObjectRef;
 
 use crate::config::KubeletConfig;
 use crate::cri::Cri;
@@ -54,6 +58,11 @@ pub struct PodManager {
     pub events: Recorder,
     /// The machine's capacity.
     pub machine: Machine,
+    /// Probe workers and their results.
+    pub probes: probes::Probes,
+    /// Wakes a pod's sync (PLEG, probes).
+    pub(crate) trigger: tokio::sync::mpsc::Sender<ObjectRef<Pod>>,
+    triggered: Mutex<Option<tokio::sync::mpsc::Receiver<ObjectRef<Pod>>>>,
     pub(crate) state: Mutex<WorkerState>,
 }
 
@@ -76,12 +85,16 @@ impl PodManager {
         machine: Machine,
     ) -> Arc<Self> {
         let events = Recorder::new(client.clone(), &config.node_name);
+        let (trigger, triggered) = tokio::sync::mpsc::channel(1024);
         Arc::new(Self {
             config,
             client,
             cri,
             events,
             machine,
+            probes: probes::Probes::default(),
+            trigger,
+            triggered: Mutex::new(Some(triggered)),
             state: Mutex::new(WorkerState {
                 restarts: Backoff::new(backoff::INITIAL, backoff::MAX),
                 pulls: Backoff::new(backoff::INITIAL, backoff::MAX),
@@ -100,16 +113,27 @@ impl PodManager {
 /// the pods bound to this node (field selector `spec.nodeName`), woken also by the PLEG.
 pub async fn run(mgr: Arc<PodManager>) {
     use futures::StreamExt;
-    use k8s_openapi::api::core::v1::Pod;
     use kube::runtime::controller::{Action, Controller};
     use kube::runtime::watcher;
 
     let pods: kube::Api<Pod> = kube::Api::all(mgr.client.clone());
     let selector = format!("spec.nodeName={}", mgr.config.node_name);
     let controller = Controller::new(pods, watcher::Config::default().fields(&selector));
-    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let Some(rx) = mgr
+        .triggered
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    else {
+        tracing::error!("pod workers started twice");
+        return;
+    };
     // Aborted with this task: a kubelet that is shut down must stop relisting too.
-    let relister = AbortOnDrop(tokio::spawn(pleg::run(mgr.clone(), controller.store(), tx)));
+    let relister = AbortOnDrop(tokio::spawn(pleg::run(
+        mgr.clone(),
+        controller.store(),
+        mgr.trigger.clone(),
+    )));
     let error_policy = |_pod: Arc<Pod>, err: &PodError, _mgr: Arc<PodManager>| {
         tracing::warn!(error = %err, "pod sync failed; retrying");
         Action::requeue(std::time::Duration::from_secs(2))

@@ -34,8 +34,11 @@ pub struct StatusInputs<'a> {
     pub host_ip: String,
     /// Waiting reasons by container name.
     pub waiting: &'a HashMap<String, Waiting>,
-    /// Readiness by container name for containers with a readiness probe (absent: not yet known).
+    /// Readiness by container name of running containers, from probes (absent: not probed,
+    /// ready when running).
     pub readiness: &'a HashMap<String, bool>,
+    /// Containers (by name) still held back by a startup probe.
+    pub not_started: &'a [String],
     /// Now.
     pub now: Time,
 }
@@ -93,6 +96,7 @@ fn container_status(
     waiting: Option<&Waiting>,
     default_waiting: &str,
     readiness: Option<bool>,
+    started: bool,
 ) -> ContainerStatus {
     let mut history = runtime.containers.iter().filter(|c| c.name == spec.name);
     let latest = history.next();
@@ -118,8 +122,8 @@ fn container_status(
                         ..Default::default()
                     });
                     status.last_state = previous.map(terminated);
-                    status.started = Some(true);
-                    status.ready = readiness.unwrap_or(spec.readiness_probe.is_none());
+                    status.started = Some(started);
+                    status.ready = started && readiness.unwrap_or(spec.readiness_probe.is_none());
                 }
                 State::Exited => match waiting {
                     Some(w) => {
@@ -257,7 +261,8 @@ pub fn pod_status(inputs: &StatusInputs<'_>) -> PodStatus {
                 inputs.runtime,
                 inputs.waiting.get(&c.name),
                 "PodInitializing",
-                inputs.readiness.get(&c.name).copied(),
+                None,
+                true,
             )
         })
         .collect();
@@ -276,6 +281,7 @@ pub fn pod_status(inputs: &StatusInputs<'_>) -> PodStatus {
                 inputs.waiting.get(&c.name),
                 app_waiting,
                 inputs.readiness.get(&c.name).copied(),
+                !inputs.not_started.contains(&c.name),
             )
         })
         .collect();

@@ -17,7 +17,7 @@ use super::env::{PodFacts, environment};
 use super::lookups::Lookups;
 use super::runtime_state::{self, PodRuntime, State};
 use super::status::{StatusInputs, Waiting, pod_status};
-use super::{PodError, PodManager, cgroups, hosts, images, kill, resources, sandbox};
+use super::{PodError, PodManager, cgroups, hosts, images, kill, probes, resources, sandbox};
 use crate::events::EventType::{Normal, Warning};
 use crate::volumes;
 
@@ -71,6 +71,7 @@ pub async fn sync_pod(pod: Arc<Pod>, mgr: Arc<PodManager>) -> Result<Action, Pod
     let mut requeue: Option<Duration> = None;
     let outcome = run_pod(&pod, &mgr, &rt, &mut requeue).await;
     let rt = runtime_state::read(&mgr.cri, &uid).await?;
+    sync_probes(&pod, &mgr, &rt);
     let status = report_status(&pod, &mgr, &rt).await?;
     if matches!(status.phase.as_deref(), Some("Succeeded") | Some("Failed")) {
         kill::stop_pod(&mgr.cri, &rt, grace_period(&pod)).await?;
@@ -679,6 +680,45 @@ async fn remove_dead_containers(mgr: &PodManager, rt: &PodRuntime) {
     }
 }
 
+/// Starts probe workers for newly running containers and stops those of gone ones.
+fn sync_probes(pod: &Arc<Pod>, mgr: &Arc<PodManager>, rt: &PodRuntime) {
+    let uid = pod.metadata.uid.clone().unwrap_or_default();
+    let host_network = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.host_network)
+        .unwrap_or(false);
+    let pod_ip = if host_network {
+        mgr.config.node_ip.to_string()
+    } else {
+        rt.latest_sandbox()
+            .and_then(|s| s.ip.clone())
+            .unwrap_or_default()
+    };
+    mgr.probes.sync(&uid, pod, rt, |id, name, kind| {
+        let container = pod
+            .spec
+            .iter()
+            .flat_map(|s| s.containers.iter())
+            .find(|c| c.name == name)
+            .cloned()
+            .unwrap_or_default();
+        let started_at = rt
+            .containers
+            .iter()
+            .find(|c| c.id == id)
+            .map_or(0, |c| c.started_at);
+        let target = probes::worker::Target {
+            pod: (**pod).clone(),
+            container,
+            container_id: id.into(),
+            pod_ip: pod_ip.clone(),
+            started_at,
+        };
+        tokio::spawn(probes::worker::run(mgr.clone(), target, kind))
+    });
+}
+
 async fn report_status(
     pod: &Pod,
     mgr: &PodManager,
@@ -698,7 +738,21 @@ async fn report_status(
     } else {
         rt.latest_sandbox().and_then(|s| s.ip.clone())
     };
-    let readiness = HashMap::new();
+    let readiness = mgr.probes.readiness(pod, rt);
+    let not_started: Vec<String> = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .filter(|c| {
+            c.startup_probe.is_some()
+                && rt
+                    .containers
+                    .iter()
+                    .find(|x| x.name == c.name && x.state == State::Running)
+                    .is_some_and(|x| !mgr.probes.started(&x.id, true))
+        })
+        .map(|c| c.name.clone())
+        .collect();
     let status = pod_status(&StatusInputs {
         pod,
         runtime: rt,
@@ -706,6 +760,7 @@ async fn report_status(
         host_ip: mgr.config.node_ip.to_string(),
         waiting: &waiting,
         readiness: &readiness,
+        not_started: &not_started,
         now: Time(jiff::Timestamp::now()),
     });
     write_status(pod, mgr, &status).await?;
@@ -768,6 +823,7 @@ async fn terminate_and_delete(
         host_ip: mgr.config.node_ip.to_string(),
         waiting: &HashMap::new(),
         readiness: &HashMap::new(),
+        not_started: &[],
         now: Time(jiff::Timestamp::now()),
     });
     if !matches!(status.phase.as_deref(), Some("Succeeded") | Some("Failed")) {
