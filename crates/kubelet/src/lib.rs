@@ -6,6 +6,7 @@ pub mod agent;
 pub mod config;
 pub mod cri;
 pub mod events;
+pub mod housekeeping;
 pub mod node;
 pub mod pods;
 pub mod runtime;

@@ -134,6 +134,11 @@ pub async fn run(mgr: Arc<PodManager>) {
         controller.store(),
         mgr.trigger.clone(),
     )));
+    let housekeeping = AbortOnDrop(tokio::spawn(crate::housekeeping::run(
+        mgr.cri.clone(),
+        mgr.config.root_dir.clone(),
+        vec![crate::runtime::images::PAUSE_IMAGE.to_string()],
+    )));
     let error_policy = |_pod: Arc<Pod>, err: &PodError, _mgr: Arc<PodManager>| {
         tracing::warn!(error = %err, "pod sync failed; retrying");
         Action::requeue(std::time::Duration::from_secs(2))
@@ -143,7 +148,7 @@ pub async fn run(mgr: Arc<PodManager>) {
         .run(sync::sync_pod, error_policy, mgr)
         .for_each(|_| futures::future::ready(()))
         .await;
-    drop(relister);
+    drop((relister, housekeeping));
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
