@@ -2,6 +2,7 @@
 //! the components are libraries.
 
 mod agent;
+mod images;
 mod server;
 
 use clap::{Parser, Subcommand};
@@ -18,6 +19,8 @@ struct Cli {
 enum Command {
     /// Run the control plane: the Kubernetes API on the embedded store (or etcd).
     Server(Box<server::ServerArgs>),
+    /// Manage the node's container images.
+    Images(images::ImagesArgs),
     /// Print the version of this binary and of the Kubernetes API it serves.
     Version,
 }
@@ -34,6 +37,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Server(args) => server::run(*args),
+        Command::Images(args) => images::run(args),
     }
 }
 

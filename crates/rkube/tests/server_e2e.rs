@@ -189,6 +189,35 @@ fn the_node_agent_runs_a_pod_from_an_airgap_image() {
         let (_, out, _) = s.kubectl(&["get", "pod", "hello", "--no-headers"]);
         out.contains("1/1") && out.contains("Running")
     });
+    // `rkube images import` loads an archive into the running node's runtime.
+    let extra = s.dir.path().join("extra.tar");
+    build_archive(
+        &ImageSpec::busybox("localhost/rkube/extra:2"),
+        ArchiveFormat::Oci,
+        &extra,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rkube"))
+        .args(["images", "import", "--data-dir"])
+        .arg(s.dir.path())
+        .arg(&extra)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("[1/1] importing") && err.contains("localhost/rkube/extra:2"),
+        "{err}"
+    );
+    let missing = Command::new(env!("CARGO_BIN_EXE_rkube"))
+        .args(["images", "import", "--data-dir"])
+        .arg(s.dir.path())
+        .arg(s.dir.path().join("nope.tar"))
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("1 of 1 archives failed"));
+
     let (ok, out, err) = s.kubectl(&["delete", "pod", "hello", "--timeout=30s"]);
     assert!(ok, "{out}{err}");
     let (ok, _, err) = s.kubectl(&["get", "pod", "hello"]);
