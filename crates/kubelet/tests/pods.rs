@@ -689,3 +689,69 @@ async fn pre_stop_hook_runs_and_force_delete_removes_the_pod_from_the_node() {
     }
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_survive_a_containerd_crash_and_host_ports_reach_them() {
+    let node = TestNode::start().await;
+    let port = 20000 + (std::process::id() % 10000) as i32;
+    node.create_pod(json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "steady"},
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [{"name": "web", "image": BUSYBOX,
+            "command": ["sh", "-c", "mkdir /www; echo via-hostport > /www/index.html; httpd -f -p 8080 -h /www"],
+            "ports": [{"containerPort": 8080, "hostPort": port}]}]}
+    }))
+    .await;
+    let before = node
+        .wait_pod("steady", Duration::from_secs(30), running_and_ready)
+        .await;
+    let fetch = || async move {
+        let out = tokio::process::Command::new("busybox")
+            .args([
+                "wget",
+                "-q",
+                "-O",
+                "-",
+                &format!("http://127.0.0.1:{port}/"),
+            ])
+            .output()
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while fetch().await != "via-hostport\n" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "hostPort never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let old = node.containerd_pid().expect("containerd pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(old as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while node.containerd_pid().is_none_or(|p| p == old) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "containerd not restarted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Give the PLEG a few relists against the restarted runtime.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = node
+        .wait_pod("steady", Duration::from_secs(10), running_and_ready)
+        .await;
+    let id = |p: &Pod| container_status(p, "web").and_then(|c| c.container_id.clone());
+    assert_eq!(id(&after), id(&before), "same container kept running");
+    assert_eq!(container_status(&after, "web").unwrap().restart_count, 0);
+    assert_eq!(fetch().await, "via-hostport\n");
+    // And the restarted runtime takes new pods.
+    node.create_pod(sleeper("later")).await;
+    node.wait_pod("later", Duration::from_secs(30), running_and_ready)
+        .await;
+    node.stop().await;
+}

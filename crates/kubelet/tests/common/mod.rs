@@ -142,6 +142,11 @@ impl TestNode {
         );
     }
 
+    /// The private containerd's PID.
+    pub fn containerd_pid(&self) -> Option<u32> {
+        self.containerd.as_ref().and_then(|c| c.pid())
+    }
+
     /// Pods API in `default`.
     pub fn pods(&self) -> Api<Pod> {
         Api::namespaced(self.client.clone(), "default")
