@@ -755,3 +755,47 @@ async fn pods_survive_a_containerd_crash_and_host_ports_reach_them() {
         .await;
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_that_cannot_run_is_reported_and_retried() {
+    let node = TestNode::start().await;
+    node.create_pod(json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nocmd"},
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [{"name": "c", "image": BUSYBOX, "command": ["/no/such/binary"]}]}
+    }))
+    .await;
+    let p = node
+        .wait_pod("nocmd", Duration::from_secs(30), |p| {
+            container_status(p, "c").is_some_and(|c| {
+                let st = c.state.clone().unwrap_or_default();
+                let last = c.last_state.clone().unwrap_or_default();
+                st.waiting.as_ref().and_then(|w| w.reason.as_deref()) == Some("CrashLoopBackOff")
+                    || st.waiting.as_ref().and_then(|w| w.reason.as_deref())
+                        == Some("RunContainerError")
+                    || last.terminated.is_some()
+            })
+        })
+        .await;
+    let cs = container_status(&p, "c").unwrap();
+    let text = format!("{:?}", cs);
+    assert!(
+        text.contains("no such file") || text.contains("not found"),
+        "the runtime's reason reaches the status: {text}"
+    );
+    let ev = node
+        .kubectl(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=nocmd,type=Warning",
+            "-o",
+            "name",
+        ])
+        .await;
+    assert!(!ev.stdout.is_empty(), "a Warning event says why");
+    // The agent is unaffected.
+    node.create_pod(sleeper("fine")).await;
+    node.wait_pod("fine", Duration::from_secs(30), running_and_ready)
+        .await;
+    node.stop().await;
+}
