@@ -23,9 +23,12 @@ pub enum EventType {
 pub struct Recorder {
     client: Client,
     node: String,
-    /// (namespace, pod uid, field path, reason, message) → (event name, count).
-    seen: Mutex<HashMap<(String, String, String, String, String), (String, i32)>>,
+    /// Event identity → (event name, count).
+    seen: Mutex<HashMap<EventKey, (String, i32)>>,
 }
+
+/// (namespace, pod uid, field path, reason, message).
+type EventKey = (String, String, String, String, String);
 
 impl Recorder {
     /// A recorder writing as the kubelet of `node`.

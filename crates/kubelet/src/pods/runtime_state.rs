@@ -144,7 +144,7 @@ pub async fn read(cri: &Cri, uid: &str) -> Result<PodRuntime, tonic::Status> {
             ip,
         });
     }
-    sandboxes.sort_by(|a, b| (b.attempt, b.created_at).cmp(&(a.attempt, a.created_at)));
+    sandboxes.sort_by_key(|x| std::cmp::Reverse((x.attempt, x.created_at)));
 
     let listed = rt
         .list_containers(cri::ListContainersRequest {
@@ -198,7 +198,7 @@ pub async fn read(cri: &Cri, uid: &str) -> Result<PodRuntime, tonic::Status> {
             annotations: st.annotations.into_iter().collect(),
         });
     }
-    containers.sort_by(|a, b| (b.attempt, b.created_at).cmp(&(a.attempt, a.created_at)));
+    containers.sort_by_key(|x| std::cmp::Reverse((x.attempt, x.created_at)));
     Ok(PodRuntime {
         sandboxes,
         containers,

@@ -49,8 +49,11 @@ impl Kind {
 #[derive(Default)]
 pub struct Probes {
     results: Mutex<HashMap<(String, Kind), bool>>,
-    workers: Mutex<HashMap<String, HashMap<(String, Kind), JoinHandle<()>>>>,
+    workers: Mutex<HashMap<String, PodWorkers>>,
 }
+
+/// One pod's probe workers by (container ID, kind).
+type PodWorkers = HashMap<(String, Kind), JoinHandle<()>>;
 
 impl Probes {
     /// The latest settled result of a probe for a container instance, if any.
