@@ -10,6 +10,7 @@ pub mod housekeeping;
 pub mod node;
 pub mod pods;
 pub mod runtime;
+pub mod stats;
 pub mod volumes;
 
 use std::sync::Arc;
