@@ -2,6 +2,7 @@
 //! built-in resources, label and field selectors, Table printers, and `Status` errors.
 //! Pure: no IO, no async runtime.
 
+pub mod convert;
 pub mod defaults;
 pub mod resources;
 pub mod selector;

@@ -80,10 +80,14 @@ pub const RESOURCE_VERBS: &[&str] = &[
     "watch",
 ];
 
-/// Verbs of a subresource, as discovery lists them.
+/// Verbs of a subresource, as discovery lists them (`log`, `exec`, `attach` and `proxy` are
+/// served by the kubelet through the apiserver).
 pub fn subresource_verbs(sub: &str) -> &'static [&'static str] {
     match sub {
         "binding" | "eviction" => &["create"],
+        "log" => &["get"],
+        "exec" | "attach" => &["create", "get"],
+        "proxy" => &["create", "delete", "get", "patch", "update"],
         _ => &["get", "patch", "update"],
     }
 }
@@ -94,6 +98,9 @@ pub fn subresource_kind(info: &ResourceInfo, sub: &str) -> &'static str {
         "scale" => "Scale",
         "binding" => "Binding",
         "eviction" => "Eviction",
+        "exec" => "PodExecOptions",
+        "attach" => "PodAttachOptions",
+        "proxy" if info.kind == "Node" => "NodeProxyOptions",
         _ => info.kind,
     }
 }
@@ -118,10 +125,10 @@ resources! {
     "" "v1" "Event" "events" "event" ns=true short=["ev"] cat=[] sub=[] storage="events";
     "" "v1" "LimitRange" "limitranges" "limitrange" ns=true short=["limits"] cat=[] sub=[] storage="limitranges";
     "" "v1" "Namespace" "namespaces" "namespace" ns=false short=["ns"] cat=[] sub=["status", "finalize"] storage="namespaces";
-    "" "v1" "Node" "nodes" "node" ns=false short=["no"] cat=[] sub=["status"] storage="minions";
+    "" "v1" "Node" "nodes" "node" ns=false short=["no"] cat=[] sub=["proxy", "status"] storage="minions";
     "" "v1" "PersistentVolumeClaim" "persistentvolumeclaims" "persistentvolumeclaim" ns=true short=["pvc"] cat=[] sub=["status"] storage="persistentvolumeclaims";
     "" "v1" "PersistentVolume" "persistentvolumes" "persistentvolume" ns=false short=["pv"] cat=[] sub=["status"] storage="persistentvolumes";
-    "" "v1" "Pod" "pods" "pod" ns=true short=["po"] cat=["all"] sub=["status", "binding", "eviction"] storage="pods";
+    "" "v1" "Pod" "pods" "pod" ns=true short=["po"] cat=["all"] sub=["attach", "binding", "eviction", "exec", "log", "status"] storage="pods";
     "" "v1" "PodTemplate" "podtemplates" "podtemplate" ns=true short=[] cat=[] sub=[] storage="podtemplates";
     "" "v1" "ReplicationController" "replicationcontrollers" "replicationcontroller" ns=true short=["rc"] cat=["all"] sub=["status", "scale"] storage="controllers";
     "" "v1" "ResourceQuota" "resourcequotas" "resourcequota" ns=true short=["quota"] cat=[] sub=["status"] storage="resourcequotas";
@@ -134,10 +141,12 @@ resources! {
     "apps" "v1" "ReplicaSet" "replicasets" "replicaset" ns=true short=["rs"] cat=["all"] sub=["status", "scale"] storage="replicasets";
     "apps" "v1" "StatefulSet" "statefulsets" "statefulset" ns=true short=["sts"] cat=["all"] sub=["status", "scale"] storage="statefulsets";
     "autoscaling" "v2" "HorizontalPodAutoscaler" "horizontalpodautoscalers" "horizontalpodautoscaler" ns=true short=["hpa"] cat=["all"] sub=["status"] storage="horizontalpodautoscalers";
+    "autoscaling" "v1" "HorizontalPodAutoscaler" "horizontalpodautoscalers" "horizontalpodautoscaler" ns=true short=["hpa"] cat=["all"] sub=["status"] storage="horizontalpodautoscalers";
     "batch" "v1" "CronJob" "cronjobs" "cronjob" ns=true short=["cj"] cat=["all"] sub=["status"] storage="cronjobs";
     "batch" "v1" "Job" "jobs" "job" ns=true short=[] cat=["all"] sub=["status"] storage="jobs";
     "coordination.k8s.io" "v1" "Lease" "leases" "lease" ns=true short=[] cat=[] sub=[] storage="leases";
     "discovery.k8s.io" "v1" "EndpointSlice" "endpointslices" "endpointslice" ns=true short=[] cat=[] sub=[] storage="endpointslices";
+    "events.k8s.io" "v1" "Event" "events" "event" ns=true short=["ev"] cat=[] sub=[] storage="events";
     "networking.k8s.io" "v1" "IngressClass" "ingressclasses" "ingressclass" ns=false short=[] cat=[] sub=[] storage="ingressclasses";
     "networking.k8s.io" "v1" "Ingress" "ingresses" "ingress" ns=true short=["ing"] cat=[] sub=["status"] storage="ingress";
     "networking.k8s.io" "v1" "NetworkPolicy" "networkpolicies" "networkpolicy" ns=true short=["netpol"] cat=[] sub=[] storage="networkpolicies";
@@ -147,6 +156,21 @@ resources! {
     "rbac.authorization.k8s.io" "v1" "RoleBinding" "rolebindings" "rolebinding" ns=true short=[] cat=[] sub=[] storage="rolebindings";
     "rbac.authorization.k8s.io" "v1" "Role" "roles" "role" ns=true short=[] cat=[] sub=[] storage="roles";
     "storage.k8s.io" "v1" "StorageClass" "storageclasses" "storageclass" ns=false short=["sc"] cat=[] sub=[] storage="storageclasses";
+}
+
+/// The resource whose version objects of `info` are stored in: the first one listed with the
+/// same storage place (`events.k8s.io/v1` Events are stored as core `v1` Events, `autoscaling/v1`
+/// HorizontalPodAutoscalers as `autoscaling/v2` ones). Usually `info` itself.
+pub fn storage_version(info: &'static ResourceInfo) -> &'static ResourceInfo {
+    BUILTIN
+        .iter()
+        .find(|r| r.storage == info.storage)
+        .unwrap_or(info)
+}
+
+/// Whether `info` is the version its objects are stored in (not another version's view).
+pub fn is_storage_version(info: &'static ResourceInfo) -> bool {
+    std::ptr::eq(storage_version(info), info)
 }
 
 /// Resources that are only a verb on another object (POST-only), not stored or listed.
@@ -262,6 +286,30 @@ mod tests {
         check::<k8s_openapi::api::networking::v1::Ingress>();
         check::<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>();
         check::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>();
+        check::<k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler>();
+        check::<k8s_openapi::api::events::v1::Event>();
+    }
+
+    #[test]
+    fn views_are_stored_as_their_storage_version() {
+        let core = find("", "v1", "events").unwrap();
+        let events_v1 = find("events.k8s.io", "v1", "events").unwrap();
+        assert!(std::ptr::eq(storage_version(events_v1), core));
+        assert!(is_storage_version(core) && !is_storage_version(events_v1));
+        let v2 = find("autoscaling", "v2", "horizontalpodautoscalers").unwrap();
+        let v1 = find("autoscaling", "v1", "horizontalpodautoscalers").unwrap();
+        assert!(std::ptr::eq(storage_version(v1), v2));
+        assert_eq!(
+            v1.storage_key(Some("d"), "h"),
+            v2.storage_key(Some("d"), "h")
+        );
+        // The stored version is the preferred one: listed first in its group.
+        let g = groups();
+        assert!(
+            g.iter()
+                .any(|(g, v)| *g == "autoscaling" && v == &["v2", "v1"])
+        );
+        assert!(g.iter().any(|(g, v)| *g == "events.k8s.io" && v == &["v1"]));
     }
 
     #[test]

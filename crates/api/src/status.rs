@@ -304,6 +304,30 @@ impl ApiError {
         }
     }
 
+    /// 422 for a request's options (`ListOptions`, `CreateOptions`…, group `meta.k8s.io`),
+    /// checked before any work: `ListOptions.meta.k8s.io "" is invalid: <causes>`.
+    pub fn invalid_options(kind: &str, causes: Vec<FieldCause>) -> ApiError {
+        let joined: Vec<String> = causes.iter().map(FieldCause::to_message).collect();
+        let list = match joined.len() {
+            1 => joined[0].clone(),
+            _ => format!("[{}]", joined.join(", ")),
+        };
+        ApiError {
+            details: Some(Box::new(ErrorDetails {
+                name: String::new(),
+                group: "meta.k8s.io".into(),
+                kind: kind.to_string(),
+                causes,
+                retry_after_seconds: None,
+            })),
+            ..ApiError::new(
+                422,
+                "Invalid",
+                format!("{kind}.meta.k8s.io \"\" is invalid: {list}"),
+            )
+        }
+    }
+
     /// 400 `BadRequest`.
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(400, "BadRequest", message)

@@ -80,6 +80,39 @@ pub fn normalize(group: &str, kind: &str, body: Value) -> Result<Normalized, Dec
             unknown_fields: Vec::new(),
         });
     };
+    normalized(original, result)
+}
+
+/// [`normalize`] for a kind in one of the versions served besides the stored one, which decode
+/// as their own types (`autoscaling/v1` HorizontalPodAutoscaler, `events.k8s.io/v1` Event);
+/// any other version is the one [`normalize`] knows.
+pub fn normalize_version(
+    group: &str,
+    version: &str,
+    kind: &str,
+    body: Value,
+) -> Result<Normalized, DecodeError> {
+    use k8s_openapi::api::{autoscaling, events};
+    fn roundtrip<T: serde::de::DeserializeOwned + serde::Serialize>(
+        v: Value,
+    ) -> Result<Value, serde_json::Error> {
+        serde_json::from_value::<T>(v).and_then(serde_json::to_value)
+    }
+    let original = body.clone();
+    let result = match (group, version, kind) {
+        ("autoscaling", "v1", "HorizontalPodAutoscaler") => {
+            roundtrip::<autoscaling::v1::HorizontalPodAutoscaler>(body)
+        }
+        ("events.k8s.io", "v1", "Event") => roundtrip::<events::v1::Event>(body),
+        _ => return normalize(group, kind, body),
+    };
+    normalized(original, result)
+}
+
+fn normalized(
+    original: Value,
+    result: Result<Value, serde_json::Error>,
+) -> Result<Normalized, DecodeError> {
     let object = result.map_err(|e| DecodeError(e.to_string()))?;
     let mut unknown_fields = Vec::new();
     dropped_fields(&original, &object, &mut String::new(), &mut unknown_fields);
@@ -153,6 +186,25 @@ mod tests {
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"},
             "spec": {"containers": "not a list"}});
         assert!(normalize("", "Pod", pod).is_err());
+    }
+
+    #[test]
+    fn served_versions_decode_as_their_own_types() {
+        let hpa = json!({"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "h"},
+            "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "d"}, "maxReplicas": 2,
+                     "targetCPUUtilizationPercentage": 5, "metrics": [{"type": "Pods"}]}});
+        let n = normalize_version("autoscaling", "v1", "HorizontalPodAutoscaler", hpa).unwrap();
+        assert_eq!(n.unknown_fields, [".spec.metrics"]);
+        assert_eq!(n.object["spec"]["targetCPUUtilizationPercentage"], 5);
+        let ev = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event",
+            "metadata": {"name": "e"}, "note": "n", "message": "m"});
+        let n = normalize_version("events.k8s.io", "v1", "Event", ev).unwrap();
+        assert_eq!(n.unknown_fields, [".message"]);
+        let cm =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "x": 1});
+        let n = normalize_version("", "v1", "ConfigMap", cm).unwrap();
+        assert_eq!(n.unknown_fields, [".x"]);
     }
 
     #[test]

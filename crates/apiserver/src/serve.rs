@@ -3,9 +3,9 @@
 //!
 //! Every request gets, in its extensions:
 //! - [`axum::extract::ConnectInfo<SocketAddr>`] with the peer's address;
-//! - [`ClientCertIdentity`], only when the client presented a certificate that rustls
-//!   verified (with [`crate::pki::ClientAuth::Optional`] an untrusted certificate fails
-//!   the handshake, so a present identity is always a verified one).
+//! - [`PeerCertificates`], only when the client presented a certificate chain. With
+//!   [`crate::pki::ClientAuth::Optional`] it is not verified yet: the authenticator checks
+//!   it against the client CA (as upstream's x509 authenticator does).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,6 +23,11 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
+
+/// The certificate chain a client presented in the TLS handshake, leaf first. Only the
+/// client's possession of the leaf's key was checked; see [`crate::pki::ClientCa`].
+#[derive(Clone, Debug)]
+pub struct PeerCertificates(pub Arc<[rustls::pki_types::CertificateDer<'static>]>);
 
 /// The identity carried by a verified client certificate: the subject's common name and
 /// organizations (Kubernetes maps them to user name and groups).
@@ -242,19 +247,13 @@ async fn handle_connection(
             return;
         }
     };
-    let identity = stream
+    let chain = stream
         .get_ref()
         .1
         .peer_certificates()
-        .and_then(|chain| chain.first())
-        .and_then(|leaf| {
-            let id = ClientCertIdentity::from_der(leaf);
-            if id.is_none() {
-                tracing::debug!(%remote, "verified client certificate does not parse");
-            }
-            id
-        });
-    serve_io(stream, remote, identity, app, &builder, stop).await;
+        .filter(|chain| !chain.is_empty())
+        .map(|chain| PeerCertificates(chain.iter().map(|c| c.clone().into_owned()).collect()));
+    serve_io(stream, remote, chain, app, &builder, stop).await;
 }
 
 /// Closes a connection whose handshake failed so that the client reads our alert: send
@@ -282,7 +281,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 async fn serve_io<IO>(
     io: IO,
     remote: SocketAddr,
-    identity: Option<ClientCertIdentity>,
+    chain: Option<PeerCertificates>,
     app: Router,
     builder: &Builder<TokioExecutor>,
     mut stop: watch::Receiver<bool>,
@@ -292,8 +291,8 @@ async fn serve_io<IO>(
     let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
         let ext = req.extensions_mut();
         ext.insert(ConnectInfo(remote));
-        if let Some(id) = &identity {
-            ext.insert(id.clone());
+        if let Some(chain) = &chain {
+            ext.insert(chain.clone());
         }
         app.clone().oneshot(req)
     });

@@ -211,7 +211,7 @@ pub async fn start_with_store(
         .unwrap_or_else(|| config.data_dir.join("kubeconfig.yaml"));
     pki.write_admin_kubeconfig(&kubeconfig, &url)?;
 
-    let mut authenticator = Authenticator::new();
+    let mut authenticator = Authenticator::new().with_client_ca(pki.client_ca()?);
     if let Some(path) = &config.token_auth_file {
         authenticator = authenticator.with_token_file(TokenFile::load(path)?);
     }
@@ -222,8 +222,13 @@ pub async fn start_with_store(
         ready: Default::default(),
         openapi: openapi_documents().await,
     });
-    let router =
-        handlers::routes(Arc::clone(&app)).layer(crate::authn::layer(Arc::new(authenticator)));
+    // The client identity towards kubelets (logs, exec, attach, node proxy).
+    let kubelet_client = handlers::proxy::KubeletClient::new(crate::pki::kubelet_client_config(
+        &pki.issue_kubelet_client_cert()?,
+    )?);
+    let router = handlers::routes(Arc::clone(&app))
+        .layer(axum::Extension(kubelet_client))
+        .layer(crate::authn::layer(Arc::new(authenticator)));
     let tls = pki.server_config(ClientAuth::Optional)?;
     let (stop, stopped) = oneshot::channel::<()>();
     let serving = tokio::spawn(crate::serve::serve_https(

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use axum::extract::ConnectInfo;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
@@ -61,8 +61,13 @@ fn app(authenticator: Authenticator) -> Router {
         .layer(authn::layer(Arc::new(authenticator)))
 }
 
-fn authenticator() -> Authenticator {
-    Authenticator::new().with_token_file(TokenFile::parse(TOKEN_FILE).unwrap())
+/// Tokens from [`TOKEN_FILE`]; client certificates of `pki`'s CA when given.
+fn authenticator(pki: Option<&Pki>) -> Authenticator {
+    let authn = Authenticator::new().with_token_file(TokenFile::parse(TOKEN_FILE).unwrap());
+    match pki {
+        Some(pki) => authn.with_client_ca(pki.client_ca().unwrap()),
+        None => authn,
+    }
 }
 
 struct Server {
@@ -80,7 +85,7 @@ impl Server {
         let task = tokio::spawn(serve_https_with(
             listener,
             tls,
-            app(authenticator()),
+            app(authenticator(Some(pki))),
             async move {
                 let _ = stopped.await;
             },
@@ -274,6 +279,8 @@ fn shared_types_are_send_and_sync() {
     check::<Authenticator>();
     check::<UserInfo>();
     check::<rkube_apiserver::serve::ClientCertIdentity>();
+    check::<rkube_apiserver::serve::PeerCertificates>();
+    check::<pki::ClientCa>();
 }
 
 /// (a) kube-rs with the admin kubeconfig, (d) the real kubectl with it, (f) kubectl
@@ -364,8 +371,8 @@ async fn bearer_token_from_token_file() -> Result<()> {
     Ok(())
 }
 
-/// (c) no credentials or a bad token: 401 with upstream's exact Status body; a client
-/// certificate from another CA: rejected.
+/// (c) no credentials, a bad token or a client certificate from another CA: 401 with
+/// upstream's exact Status body.
 #[tokio::test]
 async fn unauthenticated_requests_are_rejected() -> Result<()> {
     let tmp = tempfile::tempdir()?;
@@ -416,64 +423,23 @@ async fn unauthenticated_requests_are_rejected() -> Result<()> {
         other => bail!("expected a 401 Status, got {other:?}"),
     }
 
-    // A client certificate from another CA (with another name: see below for one
-    // with the same name).
+    // A client certificate from another CA, and one from another rkube CA with the same
+    // subject name: 401 (see `client_certificate_from_a_foreign_ca`).
     let foreign = foreign_client_cert("system:admin", "system:masters")?;
-    // rustls clients send it regardless of the CA names the server hints, and the
-    // server's verifier fails the handshake (TLS 1.3: seen on the first read).
-    let raw = raw_get(
-        server.addr,
-        pki.ca_pem(),
-        RawOpts {
-            cert: Some(&foreign),
-            ..RawOpts::default()
-        },
-    )
-    .await;
-    let err = raw
-        .err()
-        .ok_or_else(|| anyhow!("foreign certificate accepted"))?;
-    eprintln!("rustls client with a foreign certificate: {err:#}");
-    let foreign_kubeconfig = tmp.path().join("foreign.kubeconfig");
-    write_kubeconfig(
-        &foreign_kubeconfig,
-        &server.url(),
-        pki.ca_pem(),
-        &foreign.cert_pem,
-        &foreign.key_pem,
-    )?;
-    let err = kube_whoami(&kube_client(&foreign_kubeconfig).await?)
-        .await
-        .err()
-        .ok_or_else(|| anyhow!("kube-rs: foreign certificate accepted"))?;
-    eprintln!("kube-rs with a foreign certificate: {err}");
-    // client-go sends its certificate whatever CA names the server hints (it uses
-    // GetClientCertificate), so kubectl fails the same way. Upstream would answer 401
-    // here (its x509 authenticator verifies after the handshake); see ClientAuth.
-    let (ok, stdout, stderr) = kubectl_whoami(&foreign_kubeconfig, tmp.path()).await?;
-    assert!(
-        !ok,
-        "kubectl with a foreign certificate succeeded: {stdout}"
-    );
-    eprintln!("kubectl with a foreign certificate: {stderr}");
-    assert!(stderr.contains("unknown certificate authority"), "{stderr}");
-
-    // Another rkube CA created in the same second has the same subject name
-    // (`rkube-ca@<unix time>`): every client then sends its certificate, and the
-    // signature check fails the handshake.
     let twin = new_pki(&tmp.path().join("twin-tls"))?;
-    if first_cn(twin.ca_pem()) == first_cn(pki.ca_pem()) {
-        let twin_cert = twin.issue_client_cert("system:admin", &["system:masters"])?;
-        let raw = raw_get(
+    let twin_cert = twin.issue_client_cert("system:admin", &["system:masters"])?;
+    for cert in [&foreign, &twin_cert] {
+        let r = raw_get(
             server.addr,
             pki.ca_pem(),
             RawOpts {
-                cert: Some(&twin_cert),
+                cert: Some(cert),
                 ..RawOpts::default()
             },
         )
-        .await;
-        assert!(raw.is_err(), "same-named foreign CA accepted");
+        .await?;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(r.body, UNAUTHORIZED_BODY);
     }
 
     // A certificate of our own CA for another identity works.
@@ -489,6 +455,112 @@ async fn unauthenticated_requests_are_rejected() -> Result<()> {
     .await?;
     assert_eq!(r.json()["name"], "system:node:n1");
     assert_eq!(groups(&r.json()), ["system:nodes", "system:authenticated"]);
+
+    server.stop().await?;
+    Ok(())
+}
+
+/// A client certificate that does not verify against the client CA: upstream's TLS layer
+/// only asks for a certificate (Go's `RequestClientCert`) and its x509 authenticator
+/// rejects the untrusted one, so the handshake succeeds and the request gets 401 — unless a
+/// valid bearer token came with it. Every client sees that 401: raw rustls, kube-rs, kubectl.
+#[tokio::test]
+async fn client_certificate_from_a_foreign_ca() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let pki = new_pki(&tmp.path().join("tls"))?;
+    let server = Server::start(&pki, ServeOptions::default()).await?;
+    let foreign = foreign_client_cert("system:admin", "system:masters")?;
+
+    for alpn in [&[b"h2".as_slice()][..], &[b"http/1.1".as_slice()][..]] {
+        // The handshake completes; the request is refused.
+        let r = raw_get(
+            server.addr,
+            pki.ca_pem(),
+            RawOpts {
+                alpn,
+                cert: Some(&foreign),
+                ..RawOpts::default()
+            },
+        )
+        .await
+        .context("the handshake must succeed with a foreign client certificate")?;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{alpn:?}");
+        assert_eq!(r.body, UNAUTHORIZED_BODY);
+        assert_eq!(r.headers["content-type"], "application/json");
+        // A valid token sent along authenticates; a bad one does not.
+        for (authorization, status) in [
+            ("Bearer s3cr3t-token", StatusCode::OK),
+            ("Bearer wrong", StatusCode::UNAUTHORIZED),
+        ] {
+            let r = raw_get(
+                server.addr,
+                pki.ca_pem(),
+                RawOpts {
+                    alpn,
+                    cert: Some(&foreign),
+                    authorization: Some(authorization),
+                    ..RawOpts::default()
+                },
+            )
+            .await?;
+            assert_eq!(r.status, status, "{authorization}");
+            if status == StatusCode::OK {
+                assert_eq!(r.json()["name"], "alice");
+            }
+        }
+    }
+
+    // A certificate of our CA that is not for client authentication (the serving
+    // certificate) is refused the same way.
+    let serving = CertKeyPem {
+        cert_pem: std::fs::read_to_string(tmp.path().join("tls").join(pki::SERVING_CERT_FILE))?,
+        key_pem: std::fs::read_to_string(tmp.path().join("tls").join(pki::SERVING_KEY_FILE))?,
+    };
+    let r = raw_get(
+        server.addr,
+        pki.ca_pem(),
+        RawOpts {
+            cert: Some(&serving),
+            ..RawOpts::default()
+        },
+    )
+    .await?;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+
+    let kubeconfig = tmp.path().join("foreign.kubeconfig");
+    write_kubeconfig(
+        &kubeconfig,
+        &server.url(),
+        pki.ca_pem(),
+        &foreign.cert_pem,
+        &foreign.key_pem,
+    )?;
+    match kube_whoami(&kube_client(&kubeconfig).await?).await {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!((status.code, status.reason.as_str()), (401, "Unauthorized"));
+        }
+        other => bail!("kube-rs: expected a 401 Status, got {other:?}"),
+    }
+    let (ok, stdout, stderr) = kubectl_whoami(&kubeconfig, tmp.path()).await?;
+    assert!(
+        !ok,
+        "kubectl with a foreign certificate succeeded: {stdout}"
+    );
+    assert!(stderr.contains("Unauthorized"), "{stderr}");
+    assert!(!stderr.contains("certificate authority"), "{stderr}");
+
+    // Our own CA's client certificates still authenticate.
+    let admin = pki.admin().clone();
+    let r = raw_get(
+        server.addr,
+        pki.ca_pem(),
+        RawOpts {
+            cert: Some(&admin),
+            ..RawOpts::default()
+        },
+    )
+    .await?;
+    assert_eq!(r.json()["name"], "system:admin");
 
     server.stop().await?;
     Ok(())
@@ -775,7 +847,7 @@ async fn plain_http_serving() -> Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve_http(listener, app(authenticator()), async move {
+    let task = tokio::spawn(serve_http(listener, app(authenticator(None)), async move {
         let _ = stopped.await;
     }));
     for (authorization, status) in [

@@ -8,7 +8,7 @@ use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
-use rkube_api::resources::{BUILTIN, is_virtual};
+use rkube_api::resources::{BUILTIN, is_storage_version, is_virtual};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,7 +56,11 @@ async fn reconcile(ns: Arc<Namespace>, client: Arc<Client>) -> Result<Action, Er
     }
     let name = ns.name_any();
     let mut remaining = 0;
-    for info in BUILTIN.iter().filter(|r| r.namespaced && !is_virtual(r)) {
+    // Each stored resource once: other versions of it (events.k8s.io Events…) are views.
+    let stored = BUILTIN
+        .iter()
+        .filter(|r| r.namespaced && !is_virtual(r) && is_storage_version(r));
+    for info in stored {
         let gvk = GroupVersionKind::gvk(info.group, info.version, info.kind);
         let resource = ApiResource::from_gvk_with_plural(&gvk, info.plural);
         let api: Api<DynamicObject> = Api::namespaced_with((*client).clone(), &name, &resource);

@@ -82,6 +82,18 @@ fn hpa_row(hpa: &Value, now: Timestamp) -> TableRow {
 /// object (target CPU utilization) is converted; an object without metrics gets the default
 /// metric storage gives it (80% average CPU utilization).
 fn hpa_metrics(hpa: &Value) -> (Vec<Value>, Vec<Value>) {
+    // An autoscaling/v1 object carries its other metrics in annotations: convert it whole.
+    if hpa["apiVersion"] == "autoscaling/v1"
+        && let Ok(v2) = serde_json::from_value(hpa.clone())
+            .map_err(crate::convert::ConvertError::from)
+            .and_then(crate::convert::autoscaling::v1_to_v2)
+            .and_then(|v2| Ok(serde_json::to_value(v2)?))
+    {
+        return (
+            arr_at(&v2, &["spec", "metrics"]).to_vec(),
+            arr_at(&v2, &["status", "currentMetrics"]).to_vec(),
+        );
+    }
     let specs = arr_at(hpa, &["spec", "metrics"]);
     if !specs.is_empty() {
         return (
@@ -652,6 +664,27 @@ mod tests {
         assert_eq!(
             cells(&HORIZONTAL_POD_AUTOSCALERS, v1),
             json!(["php", "Deployment/php", "cpu: 0%/60%", "1", 5, 1, "60m"])
+        );
+        // The autoscaling/v1 view of a v2 object: its other metrics come from the annotation.
+        let mut annotated = meta("v");
+        annotated["annotations"] = json!({"autoscaling.alpha.kubernetes.io/metrics":
+            r#"[{"type":"Resource","resource":{"name":"memory","targetAverageValue":"1Gi"}}]"#});
+        let view = json!({"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+            "metadata": annotated,
+            "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "v"}, "maxReplicas": 4,
+                     "targetCPUUtilizationPercentage": 70},
+            "status": {"currentReplicas": 2, "desiredReplicas": 2}});
+        assert_eq!(
+            cells(&HORIZONTAL_POD_AUTOSCALERS, view),
+            json!([
+                "v",
+                "Deployment/v",
+                "memory: <unknown>/1Gi, cpu: <unknown>/70%",
+                "1",
+                4,
+                2,
+                "60m"
+            ])
         );
         let bare = json!({"metadata": meta("b"), "spec": {"scaleTargetRef": {"kind": "StatefulSet", "name": "db"}}});
         assert_eq!(

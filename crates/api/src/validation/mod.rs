@@ -12,6 +12,7 @@ pub mod coordination;
 pub mod core;
 pub mod cron;
 pub mod discovery;
+pub mod events;
 pub mod meta;
 pub mod names;
 pub mod networking;
@@ -120,6 +121,39 @@ pub fn validate_update(group: &str, kind: &str, new: &Value, old: &Value) -> Vec
         ("storage.k8s.io", "StorageClass") => storage::validate_storage_class(new, old),
         ("autoscaling", "HorizontalPodAutoscaler") => autoscaling::validate_hpa(new, old),
         _ => Vec::new(),
+    }
+}
+
+/// [`validate_create`] of a `kind` stored in `group`, written through `via_group`/`via_version`:
+/// a few versions add checks of their own (upstream passes the request's version to the
+/// validator), e.g. `events.k8s.io/v1` Events ([`events`]).
+pub fn validate_create_via(
+    via_group: &str,
+    via_version: &str,
+    group: &str,
+    kind: &str,
+    obj: &Value,
+) -> Vec<FieldCause> {
+    let errs = validate_create(group, kind, obj);
+    match (via_group, via_version, group, kind) {
+        ("events.k8s.io", "v1", "", "Event") => events::validate_v1_create(obj, errs),
+        _ => errs,
+    }
+}
+
+/// [`validate_update`] through `via_group`/`via_version`, as [`validate_create_via`].
+pub fn validate_update_via(
+    via_group: &str,
+    via_version: &str,
+    group: &str,
+    kind: &str,
+    new: &Value,
+    old: &Value,
+) -> Vec<FieldCause> {
+    let errs = validate_update(group, kind, new, old);
+    match (via_group, via_version, group, kind) {
+        ("events.k8s.io", "v1", "", "Event") => events::validate_v1_update(new, old, errs),
+        _ => errs,
     }
 }
 

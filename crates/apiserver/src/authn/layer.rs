@@ -9,7 +9,7 @@ use futures::future::{BoxFuture, FutureExt};
 use http::{HeaderValue, Request, StatusCode, header};
 
 use super::Authenticator;
-use crate::serve::ClientCertIdentity;
+use crate::serve::PeerCertificates;
 
 /// The body upstream sends with every authentication failure (`metav1.Status`, compact
 /// JSON followed by a newline, as Go's JSON encoder writes it).
@@ -78,7 +78,7 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let result = self
             .authenticator
-            .authenticate(req.extensions().get::<ClientCertIdentity>(), req.headers());
+            .authenticate_request(req.extensions().get::<PeerCertificates>(), req.headers());
         match result {
             Ok(user) => {
                 req.headers_mut().remove(header::AUTHORIZATION);

@@ -1,8 +1,10 @@
 //! Authentication: who is making a request.
 //!
-//! Sources, in upstream's order: a verified client certificate (user = CN, groups =
-//! O values), then a bearer token (`Authorization: Bearer <t>`) from the static token
-//! file, then (only if enabled) anonymous. Every authenticated non-anonymous user also
+//! Sources, in upstream's order: a client certificate that verifies against the client CA
+//! (user = CN, groups = O values), then a bearer token (`Authorization: Bearer <t>`) from
+//! the static token file, then (only if enabled) anonymous — unless a certificate failed
+//! to verify and no token authenticated: that is a 401, as upstream's fail-on-error
+//! anonymous step answers. Every authenticated non-anonymous user also
 //! gets the group `system:authenticated`. A request that authenticates has its
 //! `Authorization` header removed (as upstream does, so it never reaches a proxied
 //! backend) and a [`UserInfo`] in its extensions; one that does not gets HTTP 401 with
@@ -15,7 +17,8 @@ use std::path::PathBuf;
 
 use http::HeaderMap;
 
-use crate::serve::ClientCertIdentity;
+use crate::pki::ClientCa;
+use crate::serve::{ClientCertIdentity, PeerCertificates};
 
 pub use layer::{AuthnLayer, AuthnService, UNAUTHORIZED_BODY, layer, unauthorized_response};
 pub use token_file::TokenFile;
@@ -68,6 +71,9 @@ pub enum Rejection {
     /// A bearer token was presented but is not known.
     #[error("invalid bearer token")]
     InvalidBearerToken,
+    /// A client certificate was presented that does not verify against the client CA.
+    #[error("client certificate not issued by the client CA")]
+    UntrustedClientCertificate,
 }
 
 /// Authenticates requests from their client certificate identity and headers.
@@ -75,12 +81,20 @@ pub enum Rejection {
 pub struct Authenticator {
     tokens: Option<TokenFile>,
     anonymous: bool,
+    client_ca: Option<ClientCa>,
 }
 
 impl Authenticator {
-    /// An authenticator accepting verified client certificates only, anonymous off.
+    /// An authenticator accepting nothing yet (anonymous off): add a client CA, tokens.
     pub fn new() -> Authenticator {
         Authenticator::default()
+    }
+
+    /// Accepts client certificates issued by `ca` (upstream's `--client-ca-file`). Without
+    /// one, presented certificates are ignored.
+    pub fn with_client_ca(mut self, ca: ClientCa) -> Authenticator {
+        self.client_ca = Some(ca);
+        self
     }
 
     /// Also accepts the bearer tokens of `tokens` (upstream's `--token-auth-file`).
@@ -97,8 +111,32 @@ impl Authenticator {
         self
     }
 
-    /// Authenticates a request given its verified client certificate identity (from
-    /// [`crate::serve`]) and headers.
+    /// Authenticates a request given the certificate chain its client presented (from
+    /// [`crate::serve`], unverified) and its headers.
+    pub fn authenticate_request(
+        &self,
+        chain: Option<&PeerCertificates>,
+        headers: &HeaderMap,
+    ) -> Result<UserInfo, Rejection> {
+        let (Some(chain), Some(ca)) = (chain, &self.client_ca) else {
+            return self.authenticate(None, headers);
+        };
+        let identity = match ca.verify(&chain.0) {
+            Ok(()) => chain
+                .0
+                .first()
+                .and_then(|leaf| ClientCertIdentity::from_der(leaf)),
+            Err(e) => {
+                tracing::debug!(error = %e, "client certificate does not verify");
+                return self
+                    .authenticate_token(headers)
+                    .unwrap_or(Err(Rejection::UntrustedClientCertificate));
+            }
+        };
+        self.authenticate(identity.as_ref(), headers)
+    }
+
+    /// Authenticates a request given its verified client certificate identity and headers.
     pub fn authenticate(
         &self,
         cert: Option<&ClientCertIdentity>,
@@ -113,11 +151,8 @@ impl Authenticator {
                 groups: id.organizations.clone(),
             }));
         }
-        if let Some(token) = bearer_token(headers) {
-            return match self.tokens.as_ref().and_then(|t| t.lookup(token)) {
-                Some(user) => Ok(with_authenticated_group(user.clone())),
-                None => Err(Rejection::InvalidBearerToken),
-            };
+        if let Some(result) = self.authenticate_token(headers) {
+            return result;
         }
         if self.anonymous {
             return Ok(UserInfo {
@@ -127,6 +162,17 @@ impl Authenticator {
             });
         }
         Err(Rejection::NoCredentials)
+    }
+}
+
+impl Authenticator {
+    /// The bearer token's verdict, `None` when the request has no bearer token.
+    fn authenticate_token(&self, headers: &HeaderMap) -> Option<Result<UserInfo, Rejection>> {
+        let token = bearer_token(headers)?;
+        Some(match self.tokens.as_ref().and_then(|t| t.lookup(token)) {
+            Some(user) => Ok(with_authenticated_group(user.clone())),
+            None => Err(Rejection::InvalidBearerToken),
+        })
     }
 }
 
@@ -218,6 +264,48 @@ mod tests {
         );
         assert_eq!(
             a.authenticate(None, &HeaderMap::new()),
+            Err(Rejection::NoCredentials)
+        );
+    }
+
+    #[test]
+    fn client_certificates_verify_against_the_client_ca() {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        crate::pki::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let sans = crate::pki::SanConfig::default();
+        let ours = crate::pki::Pki::load_or_create(&dir.path().join("a"), &sans).unwrap();
+        let theirs = crate::pki::Pki::load_or_create(&dir.path().join("b"), &sans).unwrap();
+        let chain = |pki: &crate::pki::Pki| {
+            let der = CertificateDer::from_pem_slice(pki.admin().cert_pem.as_bytes()).unwrap();
+            PeerCertificates(vec![der].into())
+        };
+        let a = authn()
+            .with_client_ca(ours.client_ca().unwrap())
+            .with_anonymous(true);
+        let none = HeaderMap::new();
+        let admin = a.authenticate_request(Some(&chain(&ours)), &none).unwrap();
+        assert_eq!(admin.name, "system:admin");
+        // A foreign certificate is a 401 even with anonymous access on, unless a valid
+        // token authenticates the request.
+        assert_eq!(
+            a.authenticate_request(Some(&chain(&theirs)), &none),
+            Err(Rejection::UntrustedClientCertificate)
+        );
+        assert_eq!(
+            a.authenticate_request(Some(&chain(&theirs)), &headers("Bearer s3cret"))
+                .unwrap()
+                .name,
+            "alice"
+        );
+        assert_eq!(
+            a.authenticate_request(Some(&chain(&theirs)), &headers("Bearer nope")),
+            Err(Rejection::InvalidBearerToken)
+        );
+        // Without a client CA, certificates are not a credential at all.
+        assert_eq!(
+            authn().authenticate_request(Some(&chain(&ours)), &none),
             Err(Rejection::NoCredentials)
         );
     }

@@ -6,13 +6,16 @@ pub mod discovery;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+mod options;
+mod present;
+pub mod proxy;
 pub mod resource;
 pub mod respond;
 pub mod watch;
 
 use crate::registry::{Clock, Registry};
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{any, get};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -88,6 +91,8 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/openapi/v2", get(openapi::v2))
         .route("/openapi/v3", get(openapi::v3_root))
         .route("/openapi/v3/{*prefix}", get(openapi::v3_group_version))
+        .route("/api/v1/nodes/{name}/proxy", any(proxy::node_proxy))
+        .route("/api/v1/nodes/{name}/proxy/{*path}", any(proxy::node_proxy))
         .fallback(resource::handle)
         .with_state(app)
         .merge(metrics_route)

@@ -2,6 +2,8 @@
 //! names a resource, dispatched to the registry by verb and subresource.
 
 use super::body::{self, PatchType};
+use super::options;
+use super::present;
 use super::respond::{self, Output};
 use super::watch;
 use super::{App, Query};
@@ -37,14 +39,16 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
     let info =
         resources::find(&ri.group, &ri.version, &ri.resource).ok_or_else(ApiError::no_route)?;
     check_scope(info, &ri)?;
+    // Served by the pod's kubelet (streamed or upgraded), not the registry.
+    if super::proxy::is_kubelet_subresource(info, ri.subresource.as_deref()) {
+        return super::proxy::pod_subresource(app, &ri, Request::from_parts(parts, body)).await;
+    }
     let output = respond::output(&parts.headers)?;
     let ns = ri.namespace.as_deref();
     let write = WriteOptions {
         field_validation: field_validation(&query)?,
     };
-    if query.get("dryRun").is_some_and(|d| !d.is_empty()) {
-        return Err(ApiError::bad_request("dryRun is not supported yet"));
-    }
+    options::check_dry_run(ri.verb, parts.uri.query())?;
     let sub = ri.subresource.as_deref();
     match (ri.verb, sub) {
         (Verb::Get, None | Some("status")) => {
@@ -52,11 +56,13 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
             render_one(app, info, obj, output, &query, StatusCode::OK, &[])
         }
         (Verb::List, None) => {
+            options::validate_list(&query, false)?;
             let opts = list_options(info, &query)?;
             let list = app.registry.list(info, ns, &opts).await?;
             render_list(app, info, list, output, &query)
         }
         (Verb::Watch, None) => {
+            options::validate_list(&query, true)?;
             let opts = watch_options(info, &query)?;
             let stream = app.registry.watch(info, ns, opts).await?;
             Ok(watch::respond(app, info, stream, output, &query))
@@ -86,6 +92,7 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         }
         (Verb::Create, Some("eviction")) if info.kind == "Pod" => {
             let eviction = body::decode_object(&parts.headers, &body::read(body).await?)?;
+            options::check_body_dry_run(Some(&eviction["deleteOptions"]))?;
             let opts = delete_options(&query, Some(&eviction["deleteOptions"]))?;
             app.registry.delete(info, ns, name(&ri), &opts).await?;
             Ok(respond::json(
@@ -112,7 +119,8 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         }
         (Verb::Patch, None | Some("status")) => {
             let patch = read_patch(&parts.headers, body).await?;
-            let mut obj = app.registry.get(info, ns, name(&ri)).await?;
+            // The patch speaks the requested version.
+            let mut obj = present::object(info, app.registry.get(info, ns, name(&ri)).await?)?;
             apply_patch(&mut obj, &patch)?;
             let written = app
                 .registry
@@ -153,17 +161,14 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
             ))
         }
         (Verb::Delete, None) => {
-            let bytes = body::read(body).await?;
-            let body_opts = (!bytes.is_empty())
-                .then(|| serde_json::from_slice::<Value>(&bytes))
-                .transpose()
-                .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?;
+            let body_opts = delete_options_body(body).await?;
             let opts = delete_options(&query, body_opts.as_ref())?;
             let obj = app.registry.delete(info, ns, name(&ri), &opts).await?;
             render_one(app, info, obj, output, &query, StatusCode::OK, &[])
         }
         (Verb::DeleteCollection, None) => {
-            let opts = delete_options(&query, None)?;
+            let body_opts = delete_options_body(body).await?;
+            let opts = delete_options(&query, body_opts.as_ref())?;
             let list = app
                 .registry
                 .list(info, ns, &list_options(info, &query)?)
@@ -282,7 +287,19 @@ fn watch_options(info: &'static ResourceInfo, query: &Query) -> Result<WatchOpti
         allow_bookmarks: query.flag("allowWatchBookmarks"),
         send_initial_events: query.get("sendInitialEvents").map(|v| v == "true"),
         bookmark_interval: None,
+        timeout: Some(watch::timeout(query)),
     })
+}
+
+/// The `DeleteOptions` a DELETE may carry as its body (refusing a dry run it asks for).
+async fn delete_options_body(body: Body) -> Result<Option<Value>, ApiError> {
+    let bytes = body::read(body).await?;
+    let opts = (!bytes.is_empty())
+        .then(|| serde_json::from_slice::<Value>(&bytes))
+        .transpose()
+        .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?;
+    options::check_body_dry_run(opts.as_ref())?;
+    Ok(opts)
 }
 
 fn delete_options(query: &Query, body: Option<&Value>) -> Result<DeleteOptions, ApiError> {
@@ -472,9 +489,10 @@ fn include_object(query: &Query) -> Result<IncludeObject, ApiError> {
         .map_err(|e: rkube_api::table::TableError| ApiError::bad_request(e.to_string()))
 }
 
+/// Renders one object the registry answered (in the stored version) as `info`'s version.
 fn render_one(
     app: &App,
-    info: &ResourceInfo,
+    info: &'static ResourceInfo,
     obj: Value,
     output: Output,
     query: &Query,
@@ -482,20 +500,26 @@ fn render_one(
     warnings: &[String],
 ) -> Result<Response, ApiError> {
     match output {
-        Output::Json => Ok(respond::json(status, &obj, warnings)),
+        Output::Json => Ok(respond::json(
+            status,
+            &present::object(info, obj)?,
+            warnings,
+        )),
         Output::Metadata => Ok(respond::json(
             status,
             &respond::partial_metadata(&obj),
             warnings,
         )),
         Output::Table => {
+            let printer = present::printer(info);
             let mut table = to_table(
-                info.group,
-                info.plural,
+                printer.group,
+                printer.plural,
                 std::slice::from_ref(&obj),
                 app.now(),
                 include_object(query)?,
             );
+            present::table_objects(info, &mut table)?;
             table.metadata.resource_version = meta_str(&obj, "resourceVersion").map(String::from);
             Ok(respond::json(
                 status,
@@ -506,9 +530,10 @@ fn render_one(
     }
 }
 
+/// Renders a list the registry answered (in the stored version) as `info`'s version.
 fn render_list(
     app: &App,
-    info: &ResourceInfo,
+    info: &'static ResourceInfo,
     list: ListResult,
     output: Output,
     query: &Query,
@@ -516,18 +541,19 @@ fn render_list(
     let rv = list.resource_version.to_string();
     let value = match output {
         Output::Json => {
-            let items: Vec<Value> = list
+            let items = list
                 .items
                 .into_iter()
-                .map(|mut o| {
+                .map(|o| {
+                    let mut o = present::object(info, o)?;
                     // Items of a list carry no type (as upstream sends them).
                     if let Some(m) = o.as_object_mut() {
                         m.remove("kind");
                         m.remove("apiVersion");
                     }
-                    o
+                    Ok(o)
                 })
-                .collect();
+                .collect::<Result<Vec<Value>, ApiError>>()?;
             let mut metadata = json!({"resourceVersion": rv});
             if let Some(c) = list.continue_token {
                 metadata["continue"] = c.into();
@@ -548,13 +574,15 @@ fn render_list(
             )
         }
         Output::Table => {
+            let printer = present::printer(info);
             let mut table = to_table(
-                info.group,
-                info.plural,
+                printer.group,
+                printer.plural,
                 &list.items,
                 app.now(),
                 include_object(query)?,
             );
+            present::table_objects(info, &mut table)?;
             table.metadata.resource_version = Some(rv);
             table.metadata.continue_ = list.continue_token;
             serde_json::to_value(table).unwrap_or_default()

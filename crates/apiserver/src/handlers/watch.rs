@@ -1,6 +1,7 @@
 //! Watch responses: a chunked stream of newline-delimited `{"type", "object"}` events, as JSON
 //! objects or (for `kubectl get -w`) one-row Tables, ended by `timeoutSeconds`.
 
+use super::present;
 use super::respond::Output;
 use super::{App, Query};
 use crate::registry::WatchItem;
@@ -17,7 +18,23 @@ use std::time::Duration;
 /// Upstream's default watch length when the client gives no timeout: 30–60 minutes.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 
-/// Streams `items` as the response to a watch request.
+/// How long a watch lasts: `timeoutSeconds`, or upstream's default.
+pub fn timeout(query: &Query) -> Duration {
+    query
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .map_or(DEFAULT_TIMEOUT, Duration::from_secs)
+}
+
+/// An `ERROR` event line.
+fn error_line(e: &rkube_api::status::ApiError) -> Result<bytes::Bytes, std::convert::Infallible> {
+    let mut line =
+        serde_json::to_vec(&json!({"type": "ERROR", "object": e.to_json()})).unwrap_or_default();
+    line.push(b'\n');
+    Ok(bytes::Bytes::from(line))
+}
+
+/// Streams `items` (in the stored version) as the response to a watch request for `info`.
 pub fn respond(
     app: &App,
     info: &'static ResourceInfo,
@@ -25,10 +42,7 @@ pub fn respond(
     output: Output,
     query: &Query,
 ) -> Response {
-    let timeout = query
-        .get("timeoutSeconds")
-        .and_then(|t| t.parse::<u64>().ok())
-        .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
+    let timeout = timeout(query);
     let include = query
         .get("includeObject")
         .and_then(|v| v.parse().ok())
@@ -60,13 +74,17 @@ pub fn respond(
             };
             let object = match (output, kind) {
                 (Output::Table, "ADDED" | "MODIFIED" | "DELETED") => {
+                    let printer = present::printer(info);
                     let mut table = to_table(
-                        info.group,
-                        info.plural,
+                        printer.group,
+                        printer.plural,
                         std::slice::from_ref(&object),
                         clock(),
                         include,
                     );
+                    if let Err(e) = present::table_objects(info, &mut table) {
+                        return error_line(&e);
+                    }
                     table.metadata.resource_version = object["metadata"]["resourceVersion"]
                         .as_str()
                         .map(String::from);
@@ -79,6 +97,12 @@ pub fn respond(
                 }
                 (Output::Metadata, "ADDED" | "MODIFIED" | "DELETED") => {
                     super::respond::partial_metadata(&object)
+                }
+                (Output::Json, "ADDED" | "MODIFIED" | "DELETED") => {
+                    match present::object(info, object) {
+                        Ok(object) => object,
+                        Err(e) => return error_line(&e),
+                    }
                 }
                 _ => object,
             };

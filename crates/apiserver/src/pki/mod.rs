@@ -15,9 +15,11 @@
 //! differs from the configured one. The CA itself is never replaced automatically.
 
 mod cert;
+mod client_ca;
 mod error;
 mod files;
 mod kubeconfig;
+mod kubelet_client;
 mod san;
 
 use std::path::{Path, PathBuf};
@@ -30,8 +32,10 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 
 pub use cert::{CA_VALIDITY_DAYS, CertKeyPem, LEAF_VALIDITY_DAYS, RENEW_BEFORE_DAYS};
+pub use client_ca::ClientCa;
 pub use error::PkiError;
 pub use kubeconfig::{Credentials, kubeconfig_yaml, write_kubeconfig, write_kubeconfig_with};
+pub use kubelet_client::{KUBELET_API_ADMIN_GROUP, KUBELET_CLIENT_USER, kubelet_client_config};
 pub use san::{DEFAULT_DNS_SANS, DEFAULT_SERVICE_IP, SanConfig, SanSet, host_addresses, hostname};
 
 use cert::{CertInfo, Leaf};
@@ -71,15 +75,10 @@ pub fn install_crypto_provider() {
 pub enum ClientAuth {
     /// Never ask for a client certificate.
     None,
-    /// Ask for one; a client may send none. A certificate that is sent must chain to
-    /// the cluster CA (and be valid for client auth), or the TLS handshake fails.
-    ///
-    /// Upstream differs here: it accepts any certificate in the handshake and its x509
-    /// authenticator rejects an untrusted one afterwards, so such a client gets HTTP 401
-    /// (or is authenticated by a bearer token it also sent). With rustls the
-    /// verification result of a failed chain is not available per connection, so we
-    /// fail the handshake instead (kubectl: "remote error: tls: unknown certificate
-    /// authority").
+    /// Ask for one; a client may send none. As upstream, any certificate is accepted in
+    /// the handshake (the client must still prove it holds the key) and the authenticator
+    /// checks it against the cluster CA ([`ClientCa`], [`crate::authn`]): a certificate
+    /// from another CA gets HTTP 401, or loses to a valid bearer token sent with it.
     #[default]
     Optional,
     /// Require a certificate chaining to the cluster CA.
@@ -250,6 +249,11 @@ impl Pki {
         )
     }
 
+    /// The checker of client certificates against the cluster CA (for the authenticator).
+    pub fn client_ca(&self) -> Result<ClientCa, PkiError> {
+        ClientCa::new(&self.ca_der)
+    }
+
     /// Writes a kubeconfig for the admin client certificate, pointing at `server_url`.
     pub fn write_admin_kubeconfig(&self, path: &Path, server_url: &str) -> Result<(), PkiError> {
         write_kubeconfig(
@@ -283,15 +287,13 @@ pub fn server_config_for(
         .with_safe_default_protocol_versions()?;
     let builder = match client_auth {
         ClientAuth::None => builder.with_no_client_auth(),
-        ClientAuth::Optional | ClientAuth::Required => {
+        ClientAuth::Optional => {
+            builder.with_client_cert_verifier(ClientCa::new(client_ca)?.handshake_verifier())
+        }
+        ClientAuth::Required => {
             let mut roots = RootCertStore::empty();
             roots.add(client_ca.clone())?;
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
-            let verifier = if client_auth == ClientAuth::Optional {
-                verifier.allow_unauthenticated()
-            } else {
-                verifier
-            };
             builder.with_client_cert_verifier(verifier.build()?)
         }
     };

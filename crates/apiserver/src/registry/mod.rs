@@ -2,18 +2,24 @@
 //! the store, with per-kind hooks from [`strategy`] and rules (defaults, validation) from the
 //! `api` crate. Objects are JSON; the store holds them without `resourceVersion`, which is
 //! the store's mod revision, set on every read.
+//!
+//! Methods take the requested resource, which may be another version of a stored one
+//! (`rkube_api::resources::storage_version`): bodies come in the requested version and are
+//! converted on the way in; objects come back in the stored version, and presenting them
+//! in the requested one is the caller's job (`handlers::present`).
 
 pub mod allocator;
 pub mod meta;
 pub mod services;
 pub mod strategy;
+mod versions;
 mod watch;
 
 pub use watch::{WatchItem, WatchOptions};
 
 use bytes::Bytes;
 use meta::{finalizers, meta_mut, meta_str, name, set_meta, timestamp};
-use rkube_api::resources::{ResourceInfo, find};
+use rkube_api::resources::{ResourceInfo, find, storage_version};
 use rkube_api::status::{ApiError, FieldCause};
 use rkube_store::{
     CreateOutcome, DeleteOutcome, KeyValue, RangeRequest, Revision, Store, StoreError,
@@ -226,10 +232,10 @@ impl Registry {
         (self.clock)()
     }
 
-    /// Reads one object.
+    /// Reads one object (in the stored version, as every method answers).
     pub async fn get(
         &self,
-        info: &ResourceInfo,
+        info: &'static ResourceInfo,
         namespace: Option<&str>,
         name: &str,
     ) -> Result<Value, ApiError> {
@@ -256,7 +262,7 @@ impl Registry {
     /// Lists objects (a namespace's, or all), one page at a time.
     pub async fn list(
         &self,
-        info: &ResourceInfo,
+        info: &'static ResourceInfo,
         namespace: Option<&str>,
         opts: &ListOptions,
     ) -> Result<ListResult, ApiError> {
@@ -359,13 +365,15 @@ impl Registry {
     /// [`Registry::admit_create`]).
     pub async fn create(
         &self,
-        info: &ResourceInfo,
+        info: &'static ResourceInfo,
         namespace: Option<&str>,
         obj: Value,
         opts: WriteOptions,
     ) -> Result<Written, ApiError> {
+        let (obj, mut warnings) = versions::incoming(info, obj, opts.field_validation)?;
         let generated = meta_str(&obj, "name").is_none_or(str::is_empty);
-        let (mut obj, warnings) = self.admit_create(info, namespace, obj, opts)?;
+        let (mut obj, more_warnings) = self.admit_create(info, namespace, obj, opts)?;
+        warnings.extend(more_warnings);
         if info.namespaced
             && let Some(ns) = namespace
         {
@@ -426,12 +434,14 @@ impl Registry {
     /// system fields, defaults, validation.
     fn admit_create(
         &self,
-        info: &ResourceInfo,
+        info: &'static ResourceInfo,
         namespace: Option<&str>,
         mut obj: Value,
         opts: WriteOptions,
     ) -> Result<(Value, Vec<String>), ApiError> {
-        set_type_meta(info, &mut obj)?;
+        // `obj` is in the stored version; `info` (the requested one) names it in errors.
+        let stored = storage_version(info);
+        set_type_meta(stored, &mut obj)?;
         match (info.namespaced, namespace) {
             (true, Some(ns)) => match meta_str(&obj, "namespace") {
                 Some(body_ns) if !body_ns.is_empty() && body_ns != ns => {
@@ -449,8 +459,8 @@ impl Registry {
             }
             (false, _) => set_meta(&mut obj, "namespace", None),
         }
-        let (mut obj, warnings) = normalize(info, obj, opts.field_validation)?;
-        strategy::prepare_for_create(info, &mut obj, self.now());
+        let (mut obj, warnings) = normalize(stored, obj, opts.field_validation)?;
+        strategy::prepare_for_create(stored, &mut obj, self.now());
         if meta_str(&obj, "name").is_none_or(str::is_empty)
             && let Some(prefix) = meta_str(&obj, "generateName").filter(|p| !p.is_empty())
         {
@@ -468,9 +478,15 @@ impl Registry {
                 }],
             ));
         }
-        rkube_api::defaults::apply(info.group, info.kind, &mut obj);
-        rkube_api::defaults::apply_on_create(info.group, info.kind, &mut obj);
-        let causes = rkube_api::validation::validate_create(info.group, info.kind, &obj);
+        rkube_api::defaults::apply(stored.group, stored.kind, &mut obj);
+        rkube_api::defaults::apply_on_create(stored.group, stored.kind, &mut obj);
+        let causes = rkube_api::validation::validate_create_via(
+            info.group,
+            info.version,
+            stored.group,
+            stored.kind,
+            &obj,
+        );
         if !causes.is_empty() {
             return Err(ApiError::invalid(info, name(&obj), causes));
         }
@@ -499,14 +515,34 @@ impl Registry {
     /// Replaces an object (PUT), or its status with `subresource = Some("status")`.
     pub async fn update(
         &self,
-        info: &ResourceInfo,
+        info: &'static ResourceInfo,
+        namespace: Option<&str>,
+        name_in_url: &str,
+        obj: Value,
+        subresource: Option<&str>,
+        opts: WriteOptions,
+    ) -> Result<Written, ApiError> {
+        let (obj, mut warnings) = versions::incoming(info, obj, opts.field_validation)?;
+        let mut written = self
+            .update_stored(info, namespace, name_in_url, obj, subresource, opts)
+            .await?;
+        warnings.append(&mut written.warnings);
+        written.warnings = warnings;
+        Ok(written)
+    }
+
+    /// [`Registry::update`] of `obj` in the stored version (`info` names it in errors).
+    async fn update_stored(
+        &self,
+        info: &'static ResourceInfo,
         namespace: Option<&str>,
         name_in_url: &str,
         mut obj: Value,
         subresource: Option<&str>,
         opts: WriteOptions,
     ) -> Result<Written, ApiError> {
-        set_type_meta(info, &mut obj)?;
+        let stored = storage_version(info);
+        set_type_meta(stored, &mut obj)?;
         match meta_str(&obj, "name") {
             Some(n) if n == name_in_url => {}
             Some(n) if !n.is_empty() => {
@@ -532,7 +568,7 @@ impl Registry {
         let body_uid = meta_str(&obj, "uid")
             .filter(|u| !u.is_empty())
             .map(String::from);
-        let (obj, warnings) = normalize(info, obj, opts.field_validation)?;
+        let (obj, warnings) = normalize(stored, obj, opts.field_validation)?;
         let key = info.storage_key(namespace, name_in_url);
         loop {
             let (old, old_rev) = self.get_kv(info, namespace, name_in_url).await?;
@@ -552,8 +588,8 @@ impl Registry {
                 ));
             }
             let mut new = obj.clone();
-            strategy::prepare_for_update(info, subresource, &mut new, &old);
-            rkube_api::defaults::apply(info.group, info.kind, &mut new);
+            strategy::prepare_for_update(stored, subresource, &mut new, &old);
+            rkube_api::defaults::apply(stored.group, stored.kind, &mut new);
             // Validated as written against the stored revision; stored without it.
             set_meta(
                 &mut new,
@@ -565,7 +601,14 @@ impl Registry {
             let causes = if subresource == Some("binding") {
                 Vec::new()
             } else {
-                rkube_api::validation::validate_update(info.group, info.kind, &new, &old)
+                rkube_api::validation::validate_update_via(
+                    info.group,
+                    info.version,
+                    stored.group,
+                    stored.kind,
+                    &new,
+                    &old,
+                )
             };
             set_meta(&mut new, "resourceVersion", None);
             if !causes.is_empty() {
@@ -859,12 +902,13 @@ fn normalize(
     obj: Value,
     validation: FieldValidation,
 ) -> Result<(Value, Vec<String>), ApiError> {
-    let normalized = rkube_api::typed::normalize(info.group, info.kind, obj).map_err(|e| {
-        ApiError::bad_request(format!(
-            "{} in version {:?} cannot be handled as a {}: {e}",
-            info.kind, info.version, info.kind
-        ))
-    })?;
+    let normalized = rkube_api::typed::normalize_version(info.group, info.version, info.kind, obj)
+        .map_err(|e| {
+            ApiError::bad_request(format!(
+                "{} in version {:?} cannot be handled as a {}: {e}",
+                info.kind, info.version, info.kind
+            ))
+        })?;
     let unknown: Vec<String> = normalized
         .unknown_fields
         .iter()

@@ -10,7 +10,9 @@ use rkube_api::resources::ResourceInfo;
 use rkube_api::status::ApiError;
 use rkube_store::{Revision, StoreError, WatchEventKind};
 use serde_json::Value;
+use std::collections::VecDeque;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// One item of a watch stream.
 #[derive(Debug)]
@@ -45,16 +47,21 @@ pub struct WatchOptions {
     pub send_initial_events: Option<bool>,
     /// How often to send a bookmark when allowed.
     pub bookmark_interval: Option<Duration>,
+    /// How long the watch will last (`timeoutSeconds`): a bookmark goes out shortly before.
+    pub timeout: Option<Duration>,
 }
 
 /// Default interval between bookmarks (upstream sends one about every minute).
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
 
+/// How long before the end of a watch its last bookmark goes out (upstream's two seconds).
+const BOOKMARK_BEFORE_TIMEOUT: Duration = Duration::from_secs(2);
+
 impl Registry {
     /// Starts a watch of a namespace's objects (or all of them).
     pub async fn watch(
         &self,
-        info: &ResourceInfo,
+        info: &'static ResourceInfo,
         namespace: Option<&str>,
         opts: WatchOptions,
     ) -> Result<BoxStream<'static, WatchItem>, ApiError> {
@@ -67,13 +74,18 @@ impl Registry {
         // current state as ADDED events.
         let send_initial = opts.send_initial_events.unwrap_or(rv.is_none());
         let mut initial = Vec::new();
+        let started = Instant::now();
         let start = if send_initial {
+            // The initial state is read at the latest revision, refusing a future one
+            // (`resourceVersionMatch=NotOlderThan`, which `sendInitialEvents` requires).
             let list = self
                 .list(
                     info,
                     namespace,
                     &ListOptions {
                         filter: opts.filter.clone(),
+                        resource_version: opts.resource_version.clone(),
+                        resource_version_match: Some("NotOlderThan".into()),
                         ..Default::default()
                     },
                 )
@@ -106,25 +118,38 @@ impl Registry {
             Err(e) => return Err(super::store_error(e)),
         };
         let filter = opts.filter.clone();
-        let changes = events
-            .map(move |event| match event {
-                Err(StoreError::Compacted {
-                    requested,
-                    compacted,
-                }) => {
-                    vec![WatchItem::Error(ApiError::expired(format!(
-                        "too old resource version: {} ({compacted})",
-                        requested - 1
-                    )))]
-                }
-                Err(e) => vec![WatchItem::Error(super::store_error(e))],
-                Ok(event) => translate(event, filter.as_ref()),
-            })
-            .flat_map(futures::stream::iter);
-        let bookmarks = opts.allow_bookmarks;
-        let interval = opts.bookmark_interval.unwrap_or(BOOKMARK_INTERVAL);
+        let changes = events.map(move |event| match event {
+            Err(StoreError::Compacted {
+                requested,
+                compacted,
+            }) => Change {
+                revision: None,
+                items: vec![WatchItem::Error(ApiError::expired(format!(
+                    "too old resource version: {} ({compacted})",
+                    requested - 1
+                )))],
+            },
+            Err(e) => Change {
+                revision: None,
+                items: vec![WatchItem::Error(super::store_error(e))],
+            },
+            Ok(event) => Change {
+                revision: Some(event.revision()),
+                items: translate(event, filter.as_ref()),
+            },
+        });
+        let changes = changes.boxed();
+        if !opts.allow_bookmarks {
+            return Ok(futures::stream::iter(initial)
+                .chain(changes.flat_map(|c| futures::stream::iter(c.items)))
+                .boxed());
+        }
+        let schedule = BookmarkSchedule {
+            interval: opts.bookmark_interval.unwrap_or(BOOKMARK_INTERVAL),
+            end: opts.timeout.and_then(|t| started.checked_add(t)),
+        };
         Ok(futures::stream::iter(initial)
-            .chain(with_bookmarks(changes.boxed(), start, bookmarks, interval))
+            .chain(with_bookmarks(changes, start, schedule))
             .boxed())
     }
 }
@@ -165,42 +190,85 @@ fn translate(event: rkube_store::WatchEvent, filter: Option<&Filter>) -> Vec<Wat
     vec![item]
 }
 
-/// Passes `changes` through; when bookmarks are allowed, adds one after each quiet interval
-/// with the revision of the last change seen (every change up to it has been sent).
-fn with_bookmarks(
-    changes: BoxStream<'static, WatchItem>,
-    start: Revision,
-    enabled: bool,
+/// What one store event means for a watcher: its revision (none for an error) and the items
+/// to send (none when the change is outside the watcher's selector).
+struct Change {
+    revision: Option<Revision>,
+    items: Vec<WatchItem>,
+}
+
+/// When bookmarks go out: every `interval` from the start of the watch, and a last one
+/// shortly before its `end`, as upstream's watch cache schedules them.
+#[derive(Clone, Copy)]
+struct BookmarkSchedule {
     interval: Duration,
-) -> BoxStream<'static, WatchItem> {
-    if !enabled {
-        return changes;
+    end: Option<Instant>,
+}
+
+impl BookmarkSchedule {
+    /// The next bookmark after one at `now` (none once the watch is about to end).
+    fn next(&self, now: Instant) -> Option<Instant> {
+        let heartbeat = now + self.interval;
+        let Some(end) = self.end else {
+            return Some(heartbeat);
+        };
+        let before_end = end
+            .checked_sub(BOOKMARK_BEFORE_TIMEOUT)
+            .unwrap_or(end)
+            .min(heartbeat);
+        (before_end >= now).then_some(before_end)
     }
-    futures::stream::unfold(
-        (changes, start),
-        move |(mut changes, mut last)| async move {
-            match tokio::time::timeout(interval, changes.next()).await {
-                Ok(Some(item)) => {
-                    if let WatchItem::Added(o) | WatchItem::Modified(o) | WatchItem::Deleted(o) =
-                        &item
-                        && let Some(rv) = o["metadata"]["resourceVersion"]
-                            .as_str()
-                            .and_then(|r| r.parse().ok())
-                    {
-                        last = rv;
-                    }
-                    Some((item, (changes, last)))
-                }
-                Ok(None) => None,
-                Err(_) => Some((
-                    WatchItem::Bookmark {
-                        revision: last,
-                        initial_events_end: false,
-                    },
-                    (changes, last),
-                )),
+}
+
+/// Passes the items of `changes` through, adding bookmarks on `schedule`. A bookmark carries
+/// the revision of the last store event the watcher has been brought up to — including
+/// events its selector filtered out — and goes out only after every item of that event, so
+/// it is never older than anything already sent.
+fn with_bookmarks(
+    changes: BoxStream<'static, Change>,
+    start: Revision,
+    schedule: BookmarkSchedule,
+) -> BoxStream<'static, WatchItem> {
+    struct State {
+        changes: BoxStream<'static, Change>,
+        last: Revision,
+        pending: VecDeque<WatchItem>,
+        next_bookmark: Option<Instant>,
+    }
+    let state = State {
+        changes,
+        last: start,
+        pending: VecDeque::new(),
+        next_bookmark: schedule.next(Instant::now()),
+    };
+    futures::stream::unfold(state, move |mut st| async move {
+        loop {
+            if let Some(item) = st.pending.pop_front() {
+                return Some((item, st));
             }
-        },
-    )
+            let next = match st.next_bookmark {
+                Some(at) => match tokio::time::timeout_at(at, st.changes.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        st.next_bookmark = schedule.next(Instant::now());
+                        let bookmark = WatchItem::Bookmark {
+                            revision: st.last,
+                            initial_events_end: false,
+                        };
+                        return Some((bookmark, st));
+                    }
+                },
+                None => st.changes.next().await,
+            };
+            let change = next?;
+            if let Some(revision) = change.revision {
+                st.last = st.last.max(revision);
+            }
+            st.pending.extend(change.items);
+        }
+    })
     .boxed()
 }
+
+#[cfg(test)]
+mod tests;
