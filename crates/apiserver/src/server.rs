@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub service_ip: IpAddr,
     /// Whether to put the host's names and addresses in the serving certificate.
     pub include_host_sans: bool,
+    /// The node join secret (`--token`); generated and kept in the data dir when unset.
+    pub join_secret: Option<String>,
 }
 
 impl ServerConfig {
@@ -58,6 +60,7 @@ impl ServerConfig {
             tls_sans: Vec::new(),
             service_ip: IpAddr::from([10, 43, 0, 1]),
             include_host_sans: true,
+            join_secret: None,
         }
     }
 }
@@ -105,6 +108,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// The admin kubeconfig.
     pub kubeconfig: PathBuf,
+    /// The node join token (`K10…::server:…`) agents use with `rkube agent --token`.
+    pub node_token: String,
     stop: Option<oneshot::Sender<()>>,
     serving: JoinHandle<Result<(), crate::serve::ServeError>>,
     _compactor: Compactor,
@@ -226,9 +231,14 @@ pub async fn start_with_store(
     let kubelet_client = handlers::proxy::KubeletClient::new(crate::pki::kubelet_client_config(
         &pki.issue_kubelet_client_cert()?,
     )?);
+    let pki = Arc::new(pki);
+    let (join, node_token) =
+        crate::join::NodeJoin::load_or_create(&config.data_dir, Arc::clone(&pki), config.join_secret.as_deref())?;
     let router = handlers::routes(Arc::clone(&app))
         .layer(axum::Extension(kubelet_client))
         .layer(crate::authn::layer(Arc::new(authenticator)));
+    // The join routes authenticate by the join secret, not by the layer above.
+    let router = crate::join::routes(Arc::new(join)).merge(router);
     let tls = pki.server_config(ClientAuth::Optional)?;
     let (stop, stopped) = oneshot::channel::<()>();
     let serving = tokio::spawn(crate::serve::serve_https(
@@ -253,6 +263,7 @@ pub async fn start_with_store(
         url,
         addr,
         kubeconfig,
+        node_token,
         stop: Some(stop),
         serving,
         _compactor: compactor,

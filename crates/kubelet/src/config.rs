@@ -1,10 +1,13 @@
 //! What the kubelet is told at start: who the node is, where its files live, the cluster's
-//! network facts, and how often it reports.
+//! network facts, how often it reports, and where its HTTPS API listens and whom it trusts.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// The port the kubelet API listens on by default (upstream's `--port`).
+pub const DEFAULT_KUBELET_PORT: u16 = 10250;
 
 /// The kubelet's configuration.
 #[derive(Clone, Debug)]
@@ -35,6 +38,14 @@ pub struct KubeletConfig {
     pub relist_interval: Duration,
     /// How often every pod is synced even when nothing happened (volume refresh).
     pub sync_interval: Duration,
+    /// The address the kubelet API listens on (upstream's `--address`, all interfaces).
+    pub server_address: IpAddr,
+    /// The kubelet API port ([`DEFAULT_KUBELET_PORT`]; 0 picks a free one). Once the kubelet
+    /// has started, its copy holds the port actually bound, which the Node reports.
+    pub server_port: u16,
+    /// The CA (PEM) whose client certificates the kubelet API accepts (upstream's
+    /// `--client-ca-file`): the cluster CA. Without it every request is unauthorized.
+    pub client_ca_pem: Option<String>,
 }
 
 impl KubeletConfig {
@@ -58,6 +69,9 @@ impl KubeletConfig {
             status_report_interval: Duration::from_secs(60),
             relist_interval: Duration::from_secs(1),
             sync_interval: Duration::from_secs(60),
+            server_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            server_port: DEFAULT_KUBELET_PORT,
+            client_ca_pem: None,
         }
     }
 

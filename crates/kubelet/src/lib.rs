@@ -3,6 +3,7 @@
 //! client of the apiserver, never of the store.
 
 pub mod agent;
+pub mod bootstrap;
 pub mod config;
 pub mod cri;
 pub mod events;
@@ -10,6 +11,7 @@ pub mod housekeeping;
 pub mod node;
 pub mod pods;
 pub mod runtime;
+pub mod server;
 pub mod stats;
 pub mod volumes;
 
@@ -32,6 +34,9 @@ pub enum KubeletError {
     /// Registering the node failed.
     #[error("registering the node: {0}")]
     Node(#[from] node::NodeError),
+    /// The kubelet API could not start.
+    #[error("{0}")]
+    Server(#[from] server::ServerError),
     /// The agent directory could not be created.
     #[error("agent directory {path}: {source}")]
     Dir {
@@ -48,12 +53,15 @@ pub struct Kubelet {
     tasks: JoinSet<()>,
     /// The pod workers' shared state.
     pub pods: Arc<pods::PodManager>,
+    /// Where the kubelet API listens (the port the Node reports).
+    pub server_addr: std::net::SocketAddr,
 }
 
 impl Kubelet {
-    /// Registers the node and starts the heartbeat and the pod workers on runtime `cri`.
+    /// Starts the kubelet API, registers the node and starts the heartbeat and the pod
+    /// workers on runtime `cri`.
     pub async fn start(
-        config: KubeletConfig,
+        mut config: KubeletConfig,
         client: kube::Client,
         cri: cri::Cri,
     ) -> Result<Kubelet, KubeletError> {
@@ -77,8 +85,12 @@ impl Kubelet {
             .into_inner();
         let runtime_version = format!("{}://{}", version.runtime_name, version.runtime_version);
         let node_info = machine.node_info(&runtime_version, KUBELET_VERSION);
-        let node = node::register::register(&client, &config).await?;
+        let server = server::KubeletServer::bind(&config, client.clone(), cri.clone()).await?;
+        // The Node reports the port actually bound (the configured one may be 0).
+        config.server_port = server.addr.port();
         let mut tasks = JoinSet::new();
+        tasks.spawn(server.serving);
+        let node = node::register::register(&client, &config).await?;
         tasks.spawn(node::heartbeat::run(
             client.clone(),
             config.clone(),
@@ -89,7 +101,11 @@ impl Kubelet {
         ));
         let pods = pods::PodManager::new(config, client, cri, machine);
         tasks.spawn(pods::run(pods.clone()));
-        Ok(Kubelet { tasks, pods })
+        Ok(Kubelet {
+            tasks,
+            pods,
+            server_addr: server.addr,
+        })
     }
 
     /// Stops the kubelet's loops (not the pods).

@@ -38,6 +38,9 @@ pub struct AgentArgs {
     /// The Linux bridge pods attach to.
     #[arg(long, default_value = "cni0")]
     pub cni_bridge: String,
+    /// The kubelet API's port (0 picks a free one).
+    #[arg(long, default_value_t = rkube_kubelet::config::DEFAULT_KUBELET_PORT)]
+    pub kubelet_port: u16,
 }
 
 fn first_ipv4() -> IpAddr {
@@ -64,6 +67,7 @@ impl AgentArgs {
         kubelet.pod_cidr = Some(self.pod_cidr.clone());
         kubelet.cluster_dns = vec![self.cluster_dns];
         kubelet.cluster_domain = self.cluster_domain.clone();
+        kubelet.server_port = self.kubelet_port;
         for l in &self.node_labels {
             let (k, v) = l
                 .split_once('=')

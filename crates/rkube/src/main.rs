@@ -2,6 +2,7 @@
 //! the components are libraries.
 
 mod agent;
+mod agent_cmd;
 mod images;
 mod server;
 
@@ -19,6 +20,8 @@ struct Cli {
 enum Command {
     /// Run the control plane: the Kubernetes API on the embedded store (or etcd).
     Server(Box<server::ServerArgs>),
+    /// Join a cluster as a node: the kubelet on a private containerd.
+    Agent(Box<agent_cmd::AgentCmdArgs>),
     /// Manage the node's container images.
     Images(images::ImagesArgs),
     /// Print the version of this binary and of the Kubernetes API it serves.
@@ -38,6 +41,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Server(args) => server::run(*args),
         Command::Images(args) => images::run(args),
+        Command::Agent(args) => agent_cmd::run(*args),
     }
 }
 

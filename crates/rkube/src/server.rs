@@ -39,6 +39,9 @@ pub struct ServerArgs {
     /// Extra host name or IP for the serving certificate (repeatable).
     #[arg(long = "tls-san")]
     tls_san: Vec<String>,
+    /// The node join secret agents present (default: generated, kept in <data-dir>/node-token).
+    #[arg(long, env = "RKUBE_TOKEN")]
+    token: Option<String>,
     /// Run the control plane only (no node agent on this machine).
     #[arg(long)]
     disable_agent: bool,
@@ -66,19 +69,20 @@ impl ServerArgs {
         }
         c.token_auth_file = self.token_auth_file.clone();
         c.tls_sans = self.tls_san.clone();
+        c.join_secret = self.token.clone();
         c
     }
 }
 
-/// A kube-rs client for the in-process controllers, from the admin kubeconfig.
-async fn admin_client(kubeconfig: &std::path::Path) -> anyhow::Result<kube::Client> {
+/// A kube-rs client from a kubeconfig file (the admin one for in-process controllers).
+pub async fn client_from(kubeconfig: &std::path::Path) -> anyhow::Result<kube::Client> {
     let config = kube::config::Kubeconfig::read_from(kubeconfig)?;
     let config = kube::Config::from_custom_kubeconfig(config, &Default::default()).await?;
     Ok(kube::Client::try_from(config)?)
 }
 
-/// Runs the server until SIGINT or SIGTERM.
-pub fn run(args: ServerArgs) -> anyhow::Result<()> {
+/// Logs to stderr, filtered by `RKUBE_LOG` (default `info`).
+pub fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RKUBE_LOG")
@@ -86,6 +90,11 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub fn run(args: ServerArgs) -> anyhow::Result<()> {
+    init_logging();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let config = args.config();
@@ -98,7 +107,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
                 "{e}\nrkube server could not start; fix the cause above and run it again"
             )
         })?;
-        let client = admin_client(&server.kubeconfig).await?;
+        let client = client_from(&server.kubeconfig).await?;
         let _controllers = rkube_controllers::start(client.clone());
         // The node agent starts beside the ready control plane, never in its way.
         let agent = if args.disable_agent {
@@ -123,6 +132,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "rkube server ready at {}", server.url);
         let _ = writeln!(out, "kubeconfig: {}", server.kubeconfig.display());
+        let _ = writeln!(out, "node token: {}", args.data_dir.join("node-token").display());
         let _ = writeln!(
             out,
             "try: kubectl --kubeconfig {} get namespaces",

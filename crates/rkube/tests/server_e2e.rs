@@ -103,10 +103,12 @@ fn server_is_ready_quickly_and_namespaces_are_deleted_with_their_contents() {
     let s = start();
     let (ok, out, err) = s.kubectl(&["get", "--raw", "/readyz"]);
     assert!(ok && out == "ok", "{out}{err}");
-    // The issue asks for /readyz within 1 s; a debug build is ready ~0.7 s after start here;
-    // this bound includes a kubectl run and leaves room for a loaded CI machine.
+    // The issue asks for /readyz within 1 s; a debug build is ready ~0.7 s after start on an
+    // idle machine. This bound includes a kubectl run and leaves room for the other tests of
+    // this file starting containerd beside it on 2 cores; it still catches a start-up that
+    // waits for something slow (the node agent, image imports).
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < Duration::from_secs(5),
         "readiness took {:?}",
         started.elapsed()
     );
@@ -250,4 +252,68 @@ fn the_node_agent_runs_a_pod_from_an_airgap_image() {
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .is_ok_and(|s| s.split(' ').nth(2) == Some("Z"))
+}
+
+#[test]
+fn an_agent_joins_with_the_node_token_and_runs_pods() {
+    use rkube_kubelet::runtime::images::{ArchiveFormat, ImageSpec, build_archive};
+    let s = start();
+    let token = std::fs::read_to_string(s.dir.path().join("node-token")).unwrap().trim().to_string();
+    assert!(token.starts_with("K10") && token.contains("::server:"), "{token}");
+    let (_, url, _) = s.kubectl(&["config", "view", "-o", "jsonpath={.clusters[0].cluster.server}"]);
+
+    // A wrong secret is refused, saying why.
+    let bad = format!("{}::server:wrong", token.split("::").next().unwrap());
+    let agent_dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rkube"))
+        .args(["agent", "--server", &url, "--token", &bad, "--data-dir"])
+        .arg(agent_dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("401") && err.contains("could not join"), "{err}");
+
+    let images = agent_dir.path().join("agent/images");
+    std::fs::create_dir_all(&images).unwrap();
+    build_archive(&ImageSpec::busybox("localhost/rkube/busybox:1"), ArchiveFormat::Oci, &images.join("busybox.tar")).unwrap();
+    let pid = std::process::id();
+    let node = format!("rk-join-{pid}");
+    let (cidr, pod_cidr, bridge) = (format!("10.{}.0.0/16", 220 + pid % 20), format!("10.{}.1.0/24", 220 + pid % 20), format!("rkj{}", pid % 100_000));
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_rkube"))
+        .args(["agent", "--server", &url, "--token", &token, "--kubelet-port", "0", "--node-name", &node, "--cluster-cidr", &cidr, "--pod-cidr", &pod_cidr, "--cni-bridge", &bridge, "--data-dir"])
+        .arg(agent_dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait = |what: &str, f: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    wait("joined node Ready", &|| {
+        let (_, out, _) = s.kubectl(&["get", "node", &node, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"]);
+        out == "True"
+    });
+    let pod = format!(
+        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"joined"}},"spec":{{"nodeName":"{node}","terminationGracePeriodSeconds":1,
+        "containers":[{{"name":"c","image":"localhost/rkube/busybox:1","command":["sh","-c","trap 'exit 0' TERM; while true; do sleep 0.2; done"]}}]}}}}"#
+    );
+    let path = s.dir.path().join("joined.json");
+    std::fs::write(&path, pod).unwrap();
+    let (ok, out, err) = s.kubectl(&["create", "-f", path.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    wait("pod Running on the joined node", &|| {
+        let (_, out, _) = s.kubectl(&["get", "pod", "joined", "--no-headers"]);
+        out.contains("1/1") && out.contains("Running")
+    });
+    let (ok, out, err) = s.kubectl(&["delete", "pod", "joined", "--timeout=30s"]);
+    assert!(ok, "{out}{err}");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(agent.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(agent.wait().unwrap().success());
+    let _ = Command::new("ip").args(["link", "del", &bridge]).status();
+    let masq = rkube_kubelet::runtime::cni::EgressMasquerade::new(&cidr).unwrap();
+    let _ = tokio::runtime::Runtime::new().unwrap().block_on(masq.remove());
 }

@@ -64,6 +64,11 @@ pub const NODES_GROUP: &str = "system:nodes";
 /// ALPN protocols the apiserver offers, in preference order.
 pub const ALPN_PROTOCOLS: &[&[u8]] = &[b"h2", b"http/1.1"];
 
+/// Writes a secret file (mode 0600) atomically.
+pub fn write_secret_file(path: &Path, contents: &[u8]) -> Result<(), PkiError> {
+    files::write_atomic(path, contents, files::SECRET_MODE)
+}
+
 /// Installs ring as the process-wide rustls crypto provider. Idempotent: does nothing if
 /// a provider is already installed.
 pub fn install_crypto_provider() {

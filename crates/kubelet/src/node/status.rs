@@ -15,9 +15,6 @@ use super::NodeError;
 use super::machine::Machine;
 use crate::config::KubeletConfig;
 
-/// The port the kubelet API listens on, reported in `daemonEndpoints`.
-pub const KUBELET_PORT: i32 = 10250;
-
 /// Whether the container runtime and its network are usable, as the Ready condition reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RuntimeHealth {
@@ -97,7 +94,10 @@ pub fn desired_status(
             },
         ]),
         daemon_endpoints: Some(NodeDaemonEndpoints {
-            kubelet_endpoint: Some(DaemonEndpoint { port: KUBELET_PORT }),
+            // The port the kubelet API is bound to (the apiserver dials it for logs and exec).
+            kubelet_endpoint: Some(DaemonEndpoint {
+                port: i32::from(config.server_port),
+            }),
         }),
         node_info: Some(node_info.clone()),
         ..Default::default()
@@ -147,6 +147,26 @@ mod tests {
 
     fn t(s: i64) -> Time {
         Time(jiff::Timestamp::from_second(s).unwrap())
+    }
+
+    #[test]
+    fn daemon_endpoint_is_the_bound_port() {
+        let mut config = KubeletConfig::new("n1", [10, 0, 0, 1].into(), "/tmp/x");
+        config.server_port = 34567;
+        let info = machine().node_info("containerd://1.6.20", "v1.33.0");
+        let s = desired_status(
+            &config,
+            &machine(),
+            &info,
+            &RuntimeHealth::Ready,
+            None,
+            t(1),
+        );
+        let port = s
+            .daemon_endpoints
+            .and_then(|d| d.kubelet_endpoint)
+            .map(|e| e.port);
+        assert_eq!(port, Some(34567));
     }
 
     #[test]

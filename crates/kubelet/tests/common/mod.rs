@@ -106,6 +106,11 @@ impl TestNode {
         let name = format!("node-{pid}-{n}");
         let mut config = KubeletConfig::new(&name, [127, 0, 0, 1].into(), dir.path().join("agent"));
         config.sync_interval = Duration::from_secs(5);
+        // The kubelet API on a free loopback port, trusting the cluster CA (which issues the
+        // apiserver's kubelet-client certificate).
+        config.server_address = [127, 0, 0, 1].into();
+        config.server_port = 0;
+        config.client_ca_pem = std::fs::read_to_string(dir.path().join("server/tls/ca.crt")).ok();
         tune(&mut config);
         let kubelet = Kubelet::start(config.clone(), client.clone(), cri.clone())
             .await
@@ -190,15 +195,26 @@ impl TestNode {
 
     /// Runs kubectl against this cluster.
     pub async fn kubectl(&self, args: &[&str]) -> std::process::Output {
-        tokio::process::Command::new("/usr/bin/kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .env("HOME", self.dir.path())
-            .kill_on_drop(true)
+        self.kubectl_command(args)
             .output()
             .await
             .expect("kubectl runs")
+    }
+
+    /// A kubectl command against this cluster, to spawn with piped stdin or stdout.
+    pub fn kubectl_command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new("/usr/bin/kubectl");
+        cmd.arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .env("HOME", self.dir.path())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// Where the kubelet API listens.
+    pub fn kubelet_addr(&self) -> std::net::SocketAddr {
+        self.kubelet.as_ref().expect("kubelet running").server_addr
     }
 
     /// Stops everything in order and removes what the test left on the host.

@@ -1,0 +1,55 @@
+//! The kubelet API's routes (upstream's paths) behind authentication and authorization.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use http::StatusCode;
+
+use super::authn::{self, Peer};
+use super::{ServerState, exec, logs, text};
+
+/// Every route.
+pub fn router(state: Arc<ServerState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/containerLogs/{namespace}/{pod}/{container}",
+            get(logs::container_logs),
+        )
+        .route(
+            "/exec/{namespace}/{pod}/{container}",
+            get(exec::exec).post(exec::exec),
+        )
+        .route(
+            "/exec/{namespace}/{pod}/{uid}/{container}",
+            get(exec::exec_uid).post(exec::exec_uid),
+        )
+        .route(
+            "/attach/{namespace}/{pod}/{container}",
+            get(exec::attach).post(exec::attach),
+        )
+        .route(
+            "/attach/{namespace}/{pod}/{uid}/{container}",
+            get(exec::attach_uid).post(exec::attach_uid),
+        )
+        .fallback(|| async { text(StatusCode::NOT_FOUND, "404 page not found") })
+        .with_state(state)
+        .layer(middleware::from_fn(guard))
+}
+
+/// 401 without a certificate of the cluster CA, 403 for anyone but the apiserver.
+async fn guard(req: Request, next: Next) -> Response {
+    let Some(Peer(Some(who))) = req.extensions().get::<Peer>() else {
+        return text(StatusCode::UNAUTHORIZED, "Unauthorized");
+    };
+    let attrs = authn::attributes(req.method(), req.uri().path());
+    if let Err(message) = authn::authorize(who, &attrs) {
+        tracing::debug!(user = %who.user, path = %req.uri().path(), "kubelet API request forbidden");
+        return text(StatusCode::FORBIDDEN, message);
+    }
+    next.run(req).await
+}
