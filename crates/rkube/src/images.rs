@@ -1,5 +1,7 @@
 //! `rkube images import FILE…`: loads OCI or docker-archive tarballs into the node's runtime,
 //! with a line per archive as it goes (the airgap path when no registry is reachable).
+//! `rkube images build-busybox NAME -o FILE`: builds a small image from the host's static
+//! busybox (plus any files given), the way the project's tests and examples get images.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -17,6 +19,47 @@ pub struct ImagesArgs {
 enum ImagesCommand {
     /// Import image archives (OCI layout or `docker save` tarballs) into the node's runtime.
     Import(ImportArgs),
+    /// Build an OCI image archive from the host's static busybox (`/bin/busybox`).
+    BuildBusybox(BuildArgs),
+}
+
+#[derive(Args, Debug)]
+struct BuildArgs {
+    /// The image name, e.g. `localhost/rkube/busybox:1` or `mysql:5.7` for a stand-in.
+    name: String,
+    /// Where to write the archive.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Add a host file to the image: `HOST_PATH:IMAGE_PATH[:MODE]` (repeatable).
+    #[arg(long = "file")]
+    files: Vec<String>,
+    /// The image's command (default: sleep forever).
+    #[arg(long = "cmd", num_args = 1..)]
+    cmd: Vec<String>,
+}
+
+fn build(args: BuildArgs) -> anyhow::Result<()> {
+    use rkube_kubelet::runtime::images::{ArchiveFormat, ExtraFile, ImageSpec, build_archive};
+    let mut spec = ImageSpec::busybox(&args.name);
+    for f in &args.files {
+        let mut parts = f.splitn(3, ':');
+        let (Some(host), Some(dest)) = (parts.next(), parts.next()) else {
+            anyhow::bail!("--file {f:?}: expected HOST_PATH:IMAGE_PATH[:MODE]");
+        };
+        let mode = match parts.next() {
+            Some(m) => u32::from_str_radix(m, 8).map_err(|_| anyhow::anyhow!("--file {f:?}: MODE must be octal, e.g. 755"))?,
+            None => 0o644,
+        };
+        let contents = std::fs::read(host).map_err(|e| anyhow::anyhow!("--file {f:?}: reading {host}: {e}"))?;
+        spec = spec.with_file(ExtraFile::new(dest.trim_start_matches('/'), contents, mode));
+    }
+    if !args.cmd.is_empty() {
+        spec = spec.with_cmd(args.cmd.clone());
+    }
+    let built = build_archive(&spec, ArchiveFormat::Oci, &args.output)?;
+    eprintln!("built {} ({}) at {}", built.name, built.manifest_digest, built.path.display());
+    eprintln!("next: rkube images import {}", built.path.display());
+    Ok(())
 }
 
 #[derive(Args, Debug)]
@@ -34,7 +77,10 @@ struct ImportArgs {
 
 /// Runs `rkube images …`; exits non-zero if any archive failed.
 pub fn run(args: ImagesArgs) -> anyhow::Result<()> {
-    let ImagesCommand::Import(args) = args.command;
+    let args = match args.command {
+        ImagesCommand::Import(a) => a,
+        ImagesCommand::BuildBusybox(b) => return build(b),
+    };
     let socket = args
         .container_runtime_endpoint
         .clone()
