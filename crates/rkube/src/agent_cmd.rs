@@ -37,7 +37,11 @@ pub fn run(args: AgentCmdArgs) -> anyhow::Result<()> {
         eprintln!("rkube agent: joined; starting the node agent");
         let agent = rkube_kubelet::agent::NodeAgent::start(config, client)
             .await
-            .map_err(|e| anyhow::anyhow!("{e}\nthe node agent could not start; fix the cause above and run it again"))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{e}\nthe node agent could not start; fix the cause above and run it again"
+                )
+            })?;
         println!("rkube agent running: node {node}");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {

@@ -47,17 +47,24 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
             anyhow::bail!("--file {f:?}: expected HOST_PATH:IMAGE_PATH[:MODE]");
         };
         let mode = match parts.next() {
-            Some(m) => u32::from_str_radix(m, 8).map_err(|_| anyhow::anyhow!("--file {f:?}: MODE must be octal, e.g. 755"))?,
+            Some(m) => u32::from_str_radix(m, 8)
+                .map_err(|_| anyhow::anyhow!("--file {f:?}: MODE must be octal, e.g. 755"))?,
             None => 0o644,
         };
-        let contents = std::fs::read(host).map_err(|e| anyhow::anyhow!("--file {f:?}: reading {host}: {e}"))?;
+        let contents = std::fs::read(host)
+            .map_err(|e| anyhow::anyhow!("--file {f:?}: reading {host}: {e}"))?;
         spec = spec.with_file(ExtraFile::new(dest.trim_start_matches('/'), contents, mode));
     }
     if !args.cmd.is_empty() {
         spec = spec.with_cmd(args.cmd.clone());
     }
     let built = build_archive(&spec, ArchiveFormat::Oci, &args.output)?;
-    eprintln!("built {} ({}) at {}", built.name, built.manifest_digest, built.path.display());
+    eprintln!(
+        "built {} ({}) at {}",
+        built.name,
+        built.manifest_digest,
+        built.path.display()
+    );
     eprintln!("next: rkube images import {}", built.path.display());
     Ok(())
 }

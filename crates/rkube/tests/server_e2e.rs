@@ -14,7 +14,20 @@ struct Server {
 }
 
 impl Drop for Server {
+    /// SIGTERM first (the server then stops its node agent's containerd), SIGKILL after 10 s.
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return; // already reaped: its PID may belong to someone else now
+        }
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -249,6 +262,44 @@ fn the_node_agent_runs_a_pod_from_an_airgap_image() {
     rt.block_on(masq.remove()).unwrap();
 }
 
+/// Removes a test node's bridge and egress rule, also when the test fails.
+struct NetCleanup {
+    bridge: String,
+    cidr: String,
+}
+
+impl Drop for NetCleanup {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .stderr(Stdio::null())
+            .status();
+        let c = &self.cidr;
+        let _ = Command::new("iptables")
+            .args([
+                "-w",
+                "5",
+                "-t",
+                "nat",
+                "-D",
+                "POSTROUTING",
+                "-s",
+                c,
+                "!",
+                "-d",
+                c,
+                "-m",
+                "comment",
+                "--comment",
+                "rkube pod egress",
+                "-j",
+                "MASQUERADE",
+            ])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .is_ok_and(|s| s.split(' ').nth(2) == Some("Z"))
@@ -258,9 +309,20 @@ fn is_zombie(pid: i32) -> bool {
 fn an_agent_joins_with_the_node_token_and_runs_pods() {
     use rkube_kubelet::runtime::images::{ArchiveFormat, ImageSpec, build_archive};
     let s = start();
-    let token = std::fs::read_to_string(s.dir.path().join("node-token")).unwrap().trim().to_string();
-    assert!(token.starts_with("K10") && token.contains("::server:"), "{token}");
-    let (_, url, _) = s.kubectl(&["config", "view", "-o", "jsonpath={.clusters[0].cluster.server}"]);
+    let token = std::fs::read_to_string(s.dir.path().join("node-token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(
+        token.starts_with("K10") && token.contains("::server:"),
+        "{token}"
+    );
+    let (_, url, _) = s.kubectl(&[
+        "config",
+        "view",
+        "-o",
+        "jsonpath={.clusters[0].cluster.server}",
+    ]);
 
     // A wrong secret is refused, saying why.
     let bad = format!("{}::server:wrong", token.split("::").next().unwrap());
@@ -271,16 +333,49 @@ fn an_agent_joins_with_the_node_token_and_runs_pods() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("401") && err.contains("could not join"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("401") && err.contains("could not join"),
+        "{err}"
+    );
 
     let images = agent_dir.path().join("agent/images");
     std::fs::create_dir_all(&images).unwrap();
-    build_archive(&ImageSpec::busybox("localhost/rkube/busybox:1"), ArchiveFormat::Oci, &images.join("busybox.tar")).unwrap();
+    build_archive(
+        &ImageSpec::busybox("localhost/rkube/busybox:1"),
+        ArchiveFormat::Oci,
+        &images.join("busybox.tar"),
+    )
+    .unwrap();
     let pid = std::process::id();
     let node = format!("rk-join-{pid}");
-    let (cidr, pod_cidr, bridge) = (format!("10.{}.0.0/16", 220 + pid % 20), format!("10.{}.1.0/24", 220 + pid % 20), format!("rkj{}", pid % 100_000));
+    let (cidr, pod_cidr, bridge) = (
+        format!("10.{}.0.0/16", 220 + pid % 20),
+        format!("10.{}.1.0/24", 220 + pid % 20),
+        format!("rkj{}", pid % 100_000),
+    );
+    let _net = NetCleanup {
+        bridge: bridge.clone(),
+        cidr: cidr.clone(),
+    };
     let mut agent = Command::new(env!("CARGO_BIN_EXE_rkube"))
-        .args(["agent", "--server", &url, "--token", &token, "--kubelet-port", "0", "--node-name", &node, "--cluster-cidr", &cidr, "--pod-cidr", &pod_cidr, "--cni-bridge", &bridge, "--data-dir"])
+        .args([
+            "agent",
+            "--server",
+            &url,
+            "--token",
+            &token,
+            "--kubelet-port",
+            "0",
+            "--node-name",
+            &node,
+            "--cluster-cidr",
+            &cidr,
+            "--pod-cidr",
+            &pod_cidr,
+            "--cni-bridge",
+            &bridge,
+            "--data-dir",
+        ])
         .arg(agent_dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -294,7 +389,13 @@ fn an_agent_joins_with_the_node_token_and_runs_pods() {
         }
     };
     wait("joined node Ready", &|| {
-        let (_, out, _) = s.kubectl(&["get", "node", &node, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"]);
+        let (_, out, _) = s.kubectl(&[
+            "get",
+            "node",
+            &node,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
+        ]);
         out == "True"
     });
     let pod = format!(
@@ -311,9 +412,10 @@ fn an_agent_joins_with_the_node_token_and_runs_pods() {
     });
     let (ok, out, err) = s.kubectl(&["delete", "pod", "joined", "--timeout=30s"]);
     assert!(ok, "{out}{err}");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(agent.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(agent.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
     assert!(agent.wait().unwrap().success());
-    let _ = Command::new("ip").args(["link", "del", &bridge]).status();
-    let masq = rkube_kubelet::runtime::cni::EgressMasquerade::new(&cidr).unwrap();
-    let _ = tokio::runtime::Runtime::new().unwrap().block_on(masq.remove());
 }
