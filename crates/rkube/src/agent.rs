@@ -85,3 +85,17 @@ impl AgentArgs {
         })
     }
 }
+
+/// The cluster CA (PEM) from a kubeconfig: the kubelet API trusts client certificates it signed.
+pub fn ca_from_kubeconfig(path: &Path) -> anyhow::Result<String> {
+    use base64::Engine;
+    let kc = kube::config::Kubeconfig::read_from(path)?;
+    let data = kc
+        .clusters
+        .first()
+        .and_then(|c| c.cluster.as_ref())
+        .and_then(|c| c.certificate_authority_data.clone())
+        .ok_or_else(|| anyhow::anyhow!("{}: no certificate-authority-data", path.display()))?;
+    let pem = base64::engine::general_purpose::STANDARD.decode(data.trim())?;
+    Ok(String::from_utf8(pem)?)
+}

@@ -34,6 +34,8 @@ pub fn run(args: AgentCmdArgs) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("{e}\nrkube agent could not join the cluster"))?;
         let client = crate::server::client_from(&kubeconfig).await?;
+        let mut config = config;
+        config.kubelet.client_ca_pem = Some(crate::agent::ca_from_kubeconfig(&kubeconfig)?);
         eprintln!("rkube agent: joined; starting the node agent");
         let agent = rkube_kubelet::agent::NodeAgent::start(config, client)
             .await

@@ -113,7 +113,8 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         let agent = if args.disable_agent {
             None
         } else {
-            let agent_config = args.agent.config(&args.data_dir)?;
+            let mut agent_config = args.agent.config(&args.data_dir)?;
+            agent_config.kubelet.client_ca_pem = Some(crate::agent::ca_from_kubeconfig(&server.kubeconfig)?);
             Some(tokio::spawn(async move {
                 eprintln!("rkube server: starting the node agent ({})", agent_config.kubelet.node_name);
                 match rkube_kubelet::agent::NodeAgent::start(agent_config, client).await {
