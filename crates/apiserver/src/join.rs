@@ -34,7 +34,10 @@ pub fn token(ca_pem: &str, secret: &str) -> String {
 
 /// The hex SHA-256 of the CA PEM, as the token carries it.
 pub fn ca_hash(ca_pem: &str) -> String {
-    Sha256::digest(ca_pem.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(ca_pem.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Splits a join token into (CA hash, secret); `None` when it is not of the `K10…::server:…` form.
@@ -48,11 +51,19 @@ pub fn parse_token(token: &str) -> Option<(&str, &str)> {
 impl NodeJoin {
     /// Loads the secret from `<dir>/node-token`, creating it (mode 0600) on first start; or
     /// uses `secret` when given (`--token`). Returns the join state and the full token.
-    pub fn load_or_create(dir: &Path, pki: Arc<Pki>, secret: Option<&str>) -> Result<(NodeJoin, String), PkiError> {
+    pub fn load_or_create(
+        dir: &Path,
+        pki: Arc<Pki>,
+        secret: Option<&str>,
+    ) -> Result<(NodeJoin, String), PkiError> {
         let path = dir.join("node-token");
         let secret = match secret {
             Some(s) => s.to_string(),
-            None => match std::fs::read_to_string(&path).ok().as_deref().and_then(|t| parse_token(t).map(|(_, s)| s.to_string())) {
+            None => match std::fs::read_to_string(&path)
+                .ok()
+                .as_deref()
+                .and_then(|t| parse_token(t).map(|(_, s)| s.to_string()))
+            {
                 Some(s) => s,
                 None => {
                     let bytes: [u8; 16] = rand::random();
@@ -75,7 +86,11 @@ pub fn routes(join: Arc<NodeJoin>) -> axum::Router {
 }
 
 async fn cacerts(State(join): State<Arc<NodeJoin>>) -> Response {
-    ([(header::CONTENT_TYPE, "application/x-pem-file")], join.pki.ca_pem().to_string()).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        join.pki.ca_pem().to_string(),
+    )
+        .into_response()
 }
 
 /// What an agent asks for.
@@ -105,31 +120,58 @@ fn status(code: StatusCode, reason: &str, message: &str) -> Response {
     (code, Json(body)).into_response()
 }
 
-async fn credentials(State(join): State<Arc<NodeJoin>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn credentials(
+    State(join): State<Arc<NodeJoin>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     if !bool::from(presented.as_bytes().ct_eq(join.secret.as_bytes())) {
-        return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized: the node join token is not valid for this cluster");
+        return status(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "Unauthorized: the node join token is not valid for this cluster",
+        );
     }
     let req: CredentialsRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", &format!("invalid request body: {e}")),
+        Err(e) => {
+            return status(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &format!("invalid request body: {e}"),
+            );
+        }
     };
     let errors = rkube_api::validation::names::dns1123_subdomain(&req.node_name);
     if req.node_name.is_empty() || !errors.is_empty() {
         let why = errors.join("; ");
-        return status(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", &format!("nodeName {:?} is invalid: {why}", req.node_name));
+        return status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            &format!("nodeName {:?} is invalid: {why}", req.node_name),
+        );
     }
     let cn = format!("system:node:{}", req.node_name);
     match join.pki.issue_client_cert(&cn, &[crate::pki::NODES_GROUP]) {
         Ok(c) => {
             tracing::info!(node = %req.node_name, "issued node credentials");
-            Json(Credentials { certificate: c.cert_pem, key: c.key_pem, ca: join.pki.ca_pem().to_string() }).into_response()
+            Json(Credentials {
+                certificate: c.cert_pem,
+                key: c.key_pem,
+                ca: join.pki.ca_pem().to_string(),
+            })
+            .into_response()
         }
-        Err(e) => status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", &format!("issuing the node certificate: {e}")),
+        Err(e) => status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            &format!("issuing the node certificate: {e}"),
+        ),
     }
 }
 

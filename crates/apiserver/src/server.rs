@@ -232,8 +232,11 @@ pub async fn start_with_store(
         &pki.issue_kubelet_client_cert()?,
     )?);
     let pki = Arc::new(pki);
-    let (join, node_token) =
-        crate::join::NodeJoin::load_or_create(&config.data_dir, Arc::clone(&pki), config.join_secret.as_deref())?;
+    let (join, node_token) = crate::join::NodeJoin::load_or_create(
+        &config.data_dir,
+        Arc::clone(&pki),
+        config.join_secret.as_deref(),
+    )?;
     let router = handlers::routes(Arc::clone(&app))
         .layer(axum::Extension(kubelet_client))
         .layer(crate::authn::layer(Arc::new(authenticator)));

@@ -17,7 +17,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[derive(Debug, thiserror::Error)]
 pub enum JoinError {
     /// The token is not `K10<hash>::server:<secret>`.
-    #[error("the node token is not in the K10<ca-hash>::server:<secret> form; copy it from <data-dir>/node-token on the server")]
+    #[error(
+        "the node token is not in the K10<ca-hash>::server:<secret> form; copy it from <data-dir>/node-token on the server"
+    )]
     TokenFormat,
     /// The server URL is not `https://host:port`.
     #[error("server URL {0:?} must look like https://host:6443")]
@@ -32,7 +34,9 @@ pub enum JoinError {
     },
     /// The CA the server presented does not match the token: a different cluster, or someone
     /// in between.
-    #[error("the server's CA does not match the node token (hash {got}); is this the right server and token?")]
+    #[error(
+        "the server's CA does not match the node token (hash {got}); is this the right server and token?"
+    )]
     CaMismatch {
         /// The hash of what the server sent.
         got: String,
@@ -67,10 +71,14 @@ pub fn parse_token(token: &str) -> Option<(&str, &str)> {
 }
 
 fn host_port(url: &str) -> Result<(String, u16), JoinError> {
-    let rest = url.strip_prefix("https://").ok_or_else(|| JoinError::Url(url.into()))?;
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or_else(|| JoinError::Url(url.into()))?;
     let authority = rest.split('/').next().unwrap_or(rest);
     let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (h, p.parse().map_err(|_| JoinError::Url(url.into()))?),
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
+            (h, p.parse().map_err(|_| JoinError::Url(url.into()))?)
+        }
         _ => (authority, 6443),
     };
     Ok((host.trim_matches(['[', ']']).to_string(), port))
@@ -81,13 +89,30 @@ fn host_port(url: &str) -> Result<(String, u16), JoinError> {
 struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
 
 impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(&self, _: &CertificateDer<'_>, _: &[CertificateDer<'_>], _: &ServerName<'_>, _: &[u8], _: UnixTime) -> Result<ServerCertVerified, rustls::Error> {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
         Ok(ServerCertVerified::assertion())
     }
-    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
     }
-    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -96,21 +121,44 @@ impl ServerCertVerifier for AcceptAny {
 }
 
 /// One HTTP/1.1 request over TLS; returns (status, body).
-async fn request(url: &str, config: rustls::ClientConfig, head: String, body: &[u8]) -> Result<(u16, Vec<u8>), JoinError> {
+async fn request(
+    url: &str,
+    config: rustls::ClientConfig,
+    head: String,
+    body: &[u8],
+) -> Result<(u16, Vec<u8>), JoinError> {
     let (host, port) = host_port(url)?;
-    let connect = |source| JoinError::Connect { url: url.into(), source };
-    let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await.map_err(connect)?;
+    let connect = |source| JoinError::Connect {
+        url: url.into(),
+        source,
+    };
+    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(connect)?;
     let name = ServerName::try_from(host.clone()).map_err(|e| JoinError::Tls(e.to_string()))?;
-    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await.map_err(connect)?;
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .map_err(connect)?;
     tls.write_all(head.as_bytes()).await.map_err(connect)?;
     tls.write_all(body).await.map_err(connect)?;
     let mut response = Vec::new();
     // The server closes after answering (Connection: close); a TLS close without
     // close_notify still leaves us the whole response.
     let _ = tls.read_to_end(&mut response).await;
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n").ok_or(JoinError::Refused { code: 0, message: "malformed HTTP response".into() })?;
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or(JoinError::Refused {
+            code: 0,
+            message: "malformed HTTP response".into(),
+        })?;
     let head = String::from_utf8_lossy(&response[..split]);
-    let code = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     Ok((code, response[split + 4..].to_vec()))
 }
 
@@ -120,7 +168,12 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 /// Joins the cluster at `server` as `node_name`; writes the agent's kubeconfig to `kubeconfig`
 /// and returns it.
-pub async fn join(server: &str, token: &str, node_name: &str, kubeconfig: &Path) -> Result<PathBuf, JoinError> {
+pub async fn join(
+    server: &str,
+    token: &str,
+    node_name: &str,
+    kubeconfig: &Path,
+) -> Result<PathBuf, JoinError> {
     let (hash, secret) = parse_token(token).ok_or(JoinError::TokenFormat)?;
     let (host, port) = host_port(server)?;
     let tls_err = |e: rustls::Error| JoinError::Tls(e.to_string());
@@ -134,9 +187,15 @@ pub async fn join(server: &str, token: &str, node_name: &str, kubeconfig: &Path)
     let head = format!("GET /cacerts HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
     let (code, ca) = request(server, insecure, head, b"").await?;
     if code != 200 {
-        return Err(JoinError::Refused { code, message: String::from_utf8_lossy(&ca).into_owned() });
+        return Err(JoinError::Refused {
+            code,
+            message: String::from_utf8_lossy(&ca).into_owned(),
+        });
     }
-    let got: String = Sha256::digest(&ca).iter().map(|b| format!("{b:02x}")).collect();
+    let got: String = Sha256::digest(&ca)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     if got != hash {
         return Err(JoinError::CaMismatch { got });
     }
@@ -144,7 +203,9 @@ pub async fn join(server: &str, token: &str, node_name: &str, kubeconfig: &Path)
 
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(&ca) {
-        roots.add(cert.map_err(|e| JoinError::Tls(e.to_string()))?).map_err(tls_err)?;
+        roots
+            .add(cert.map_err(|e| JoinError::Tls(e.to_string()))?)
+            .map_err(tls_err)?;
     }
     let verified = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -159,7 +220,10 @@ pub async fn join(server: &str, token: &str, node_name: &str, kubeconfig: &Path)
     let (code, answer) = request(server, verified, head, body.as_bytes()).await?;
     let doc: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
     if code != 200 {
-        let message = doc["message"].as_str().map_or_else(|| String::from_utf8_lossy(&answer).into_owned(), str::to_string);
+        let message = doc["message"].as_str().map_or_else(
+            || String::from_utf8_lossy(&answer).into_owned(),
+            str::to_string,
+        );
         return Err(JoinError::Refused { code, message });
     }
     let field = |k: &str| doc[k].as_str().unwrap_or_default().to_string();
@@ -175,7 +239,10 @@ pub async fn join(server: &str, token: &str, node_name: &str, kubeconfig: &Path)
         b64(&field("certificate")),
         b64(&field("key")),
     );
-    let write = |source| JoinError::Write { path: kubeconfig.to_path_buf(), source };
+    let write = |source| JoinError::Write {
+        path: kubeconfig.to_path_buf(),
+        source,
+    };
     if let Some(dir) = kubeconfig.parent() {
         std::fs::create_dir_all(dir).map_err(write)?;
     }
@@ -191,12 +258,24 @@ mod tests {
 
     #[test]
     fn urls_and_tokens() {
-        assert_eq!(host_port("https://10.0.0.1:6443").unwrap(), ("10.0.0.1".into(), 6443));
-        assert_eq!(host_port("https://server.example").unwrap(), ("server.example".into(), 6443));
-        assert_eq!(host_port("https://[::1]:7443/").unwrap(), ("::1".into(), 7443));
+        assert_eq!(
+            host_port("https://10.0.0.1:6443").unwrap(),
+            ("10.0.0.1".into(), 6443)
+        );
+        assert_eq!(
+            host_port("https://server.example").unwrap(),
+            ("server.example".into(), 6443)
+        );
+        assert_eq!(
+            host_port("https://[::1]:7443/").unwrap(),
+            ("::1".into(), 7443)
+        );
         assert!(host_port("http://x:1").is_err());
         let hash = "a".repeat(64);
-        assert_eq!(parse_token(&format!("K10{hash}::server:pw")), Some((hash.as_str(), "pw")));
+        assert_eq!(
+            parse_token(&format!("K10{hash}::server:pw")),
+            Some((hash.as_str(), "pw"))
+        );
         assert!(parse_token("pw").is_none());
     }
 }

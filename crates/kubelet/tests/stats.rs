@@ -61,5 +61,41 @@ async fn summary_reports_node_pod_and_container_usage() {
         text.contains("pod_memory_working_set_bytes{namespace=\"default\",pod=\"burner\"}"),
         "{text}"
     );
+
+    // The same through the kubelet API, via the apiserver's node proxy.
+    let raw = node
+        .kubectl(&[
+            "get",
+            "--raw",
+            &format!("/api/v1/nodes/{}/proxy/stats/summary", node.name),
+        ])
+        .await;
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    assert_eq!(doc["node"]["nodeName"], node.name.as_str());
+    assert!(
+        doc["pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["podRef"]["name"] == "burner"),
+        "{doc}"
+    );
+    let raw = node
+        .kubectl(&[
+            "get",
+            "--raw",
+            &format!("/api/v1/nodes/{}/proxy/metrics/resource", node.name),
+        ])
+        .await;
+    let text = String::from_utf8_lossy(&raw.stdout);
+    assert!(
+        text.contains("pod_cpu_usage_seconds_total{namespace=\"default\",pod=\"burner\"}"),
+        "{text}"
+    );
     node.stop().await;
 }

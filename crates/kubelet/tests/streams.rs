@@ -21,11 +21,20 @@ fn running(p: &Pod) -> bool {
     p.status
         .as_ref()
         .and_then(|s| s.container_statuses.as_ref())
-        .is_some_and(|cs| cs.iter().all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some())))
+        .is_some_and(|cs| {
+            cs.iter()
+                .all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()))
+        })
 }
 
 fn container_id(p: &Pod) -> String {
-    let id = p.status.as_ref().unwrap().container_statuses.as_ref().unwrap()[0]
+    let id = p
+        .status
+        .as_ref()
+        .unwrap()
+        .container_statuses
+        .as_ref()
+        .unwrap()[0]
         .container_id
         .clone()
         .unwrap();
@@ -56,7 +65,11 @@ async fn kubectl_err(node: &TestNode, args: &[&str]) -> (Option<i32>, String) {
 }
 
 /// Runs kubectl with `input` on stdin (then closed); returns (exit code, stdout, stderr).
-async fn kubectl_stdin(node: &TestNode, args: &[&str], input: &[u8]) -> (Option<i32>, Vec<u8>, String) {
+async fn kubectl_stdin(
+    node: &TestNode,
+    args: &[&str],
+    input: &[u8],
+) -> (Option<i32>, Vec<u8>, String) {
     let start = Instant::now();
     let mut child = node
         .kubectl_command(args)
@@ -76,7 +89,11 @@ async fn kubectl_stdin(node: &TestNode, args: &[&str], input: &[u8]) -> (Option<
         .unwrap_or_else(|_| panic!("kubectl {args:?} did not finish"))
         .unwrap();
     writer.await.unwrap();
-    eprintln!("kubectl {} (stdin) took {:?}", args.join(" "), start.elapsed());
+    eprintln!(
+        "kubectl {} (stdin) took {:?}",
+        args.join(" "),
+        start.elapsed()
+    );
     (
         out.status.code(),
         out.stdout,
@@ -97,7 +114,12 @@ async fn exec_sync(node: &TestNode, container: &str, cmd: &[&str]) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(resp.exit_code, 0, "{cmd:?}: {}", String::from_utf8_lossy(&resp.stderr));
+    assert_eq!(
+        resp.exit_code,
+        0,
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&resp.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,8 +128,9 @@ async fn logs_through_kubectl() {
     node.create_pod(json!({
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "logger"},
         "spec": {"terminationGracePeriodSeconds": 2, "containers": [{"name": "main", "image": BUSYBOX,
-            "command": ["sh", "-c", "for i in 1 2 3 4 5; do echo line-$i; done; echo err-line >&2; \
+            "command": ["sh", "-c", "for i in 1 2 3 4 5; do echo line-$i; done; sleep 0.5; echo err-line >&2; \
                 while [ ! -f /tmp/go ]; do sleep 0.1; done; echo after-go; \
+                while [ ! -f /tmp/go2 ]; do sleep 0.1; done; echo after-rotate; \
                 trap 'exit 0' TERM; while true; do sleep 0.2; done"]}]}
     }))
     .await;
@@ -122,22 +145,36 @@ async fn logs_through_kubectl() {
                     else touch /data/ran; echo first-run; exit 1; fi"]}]}
     }))
     .await;
-    let logger = node.wait_pod("logger", Duration::from_secs(30), running).await;
+    let logger = node
+        .wait_pod("logger", Duration::from_secs(30), running)
+        .await;
     let started = Instant::now();
     let all = "line-1\nline-2\nline-3\nline-4\nline-5\nerr-line\n";
-    // The runtime writes the file as the container prints: wait for the last line.
+    // The runtime writes the file as the container prints: wait for the last line. (The
+    // container pauses before writing to stderr: the runtime copies stdout and stderr
+    // separately, so lines written at once to both may land in either order.)
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if kubectl_ok(&node, &["logs", "logger"]).await == all {
+        let got = kubectl_ok(&node, &["logs", "logger"]).await;
+        if got == all {
             break;
         }
-        assert!(Instant::now() < deadline, "logs never complete");
+        assert!(Instant::now() < deadline, "logs never complete: {got:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    assert_eq!(kubectl_ok(&node, &["logs", "logger", "-c", "main", "--tail", "2"]).await, "line-5\nerr-line\n");
-    assert_eq!(kubectl_ok(&node, &["logs", "logger", "--limit-bytes", "8"]).await, "line-1\nl");
-    assert_eq!(kubectl_ok(&node, &["logs", "logger", "--since", "1h"]).await, all);
+    assert_eq!(
+        kubectl_ok(&node, &["logs", "logger", "-c", "main", "--tail", "2"]).await,
+        "line-5\nerr-line\n"
+    );
+    assert_eq!(
+        kubectl_ok(&node, &["logs", "logger", "--limit-bytes", "8"]).await,
+        "line-1\nl"
+    );
+    assert_eq!(
+        kubectl_ok(&node, &["logs", "logger", "--since", "1h"]).await,
+        all
+    );
     let stamped = kubectl_ok(&node, &["logs", "logger", "--timestamps", "--tail", "1"]).await;
     let (ts, rest) = stamped.split_once(' ').unwrap();
     assert_eq!(rest, "err-line\n");
@@ -156,22 +193,57 @@ async fn logs_through_kubectl() {
         assert_eq!(got.unwrap().unwrap().as_deref(), Some(want));
     }
     // Older than 5 s before the next line, for --since below.
-    if let Some(wait) = Duration::from_millis(5500).checked_sub(started.elapsed()) {
+    if let Some(wait) = Duration::from_millis(6500).checked_sub(started.elapsed()) {
         tokio::time::sleep(wait).await;
     }
     let written = Instant::now();
     exec_sync(&node, &container_id(&logger), &["touch", "/tmp/go"]).await;
     let got = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await;
     assert_eq!(got.unwrap().unwrap().as_deref(), Some("after-go"));
-    eprintln!("logs -f delivered a new line {:?} after it was asked for", written.elapsed());
+    eprintln!(
+        "logs -f delivered a new line {:?} after it was asked for",
+        written.elapsed()
+    );
+    assert_eq!(
+        kubectl_ok(&node, &["logs", "logger", "--since", "5s"]).await,
+        "after-go\n"
+    );
+    // Rotation (as the kubelet's housekeeping does it): following continues in the new file.
+    let id = container_id(&logger);
+    let mut rt = node.cri.runtime.clone();
+    let path = rt
+        .container_status(cri::ContainerStatusRequest {
+            container_id: id.clone(),
+            verbose: false,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+        .unwrap()
+        .log_path;
+    std::fs::rename(&path, format!("{path}.rotated")).unwrap();
+    rt.reopen_container_log(cri::ReopenContainerLogRequest {
+        container_id: id.clone(),
+    })
+    .await
+    .unwrap();
+    exec_sync(&node, &id, &["touch", "/tmp/go2"]).await;
+    let got = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await;
+    assert_eq!(got.unwrap().unwrap().as_deref(), Some("after-rotate"));
     follow.kill().await.unwrap();
-    assert_eq!(kubectl_ok(&node, &["logs", "logger", "--since", "5s"]).await, "after-go\n");
 
     // Errors: an unknown container (checked by the apiserver), no previous instance (the
     // kubelet's answer, as a BadRequest).
     let pods: Api<Pod> = node.pods();
     let err = pods
-        .logs("logger", &LogParams { container: Some("nope".into()), ..Default::default() })
+        .logs(
+            "logger",
+            &LogParams {
+                container: Some("nope".into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap_err();
     match err {
@@ -182,7 +254,10 @@ async fn logs_through_kubectl() {
         other => panic!("{other:?}"),
     }
     let (_, stderr) = kubectl_err(&node, &["logs", "logger", "-c", "nope"]).await;
-    assert!(stderr.contains("container nope is not valid for pod logger"), "{stderr}");
+    assert!(
+        stderr.contains("container nope is not valid for pod logger"),
+        "{stderr}"
+    );
     let (_, stderr) = kubectl_err(&node, &["logs", "logger", "--previous"]).await;
     assert!(
         stderr.contains(r#"previous terminated container "main" in pod "logger" not found"#),
@@ -192,15 +267,28 @@ async fn logs_through_kubectl() {
     // --previous after a crash and restart.
     node.wait_pod("crasher", Duration::from_secs(30), |p| {
         running(p)
-            && p.status.as_ref().unwrap().container_statuses.as_ref().unwrap()[0].restart_count >= 1
+            && p.status
+                .as_ref()
+                .unwrap()
+                .container_statuses
+                .as_ref()
+                .unwrap()[0]
+                .restart_count
+                >= 1
     })
     .await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while kubectl_ok(&node, &["logs", "crasher"]).await != "second-run\n" {
-        assert!(Instant::now() < deadline, "the restarted container's log never showed");
+        assert!(
+            Instant::now() < deadline,
+            "the restarted container's log never showed"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(kubectl_ok(&node, &["logs", "crasher", "--previous"]).await, "first-run\n");
+    assert_eq!(
+        kubectl_ok(&node, &["logs", "crasher", "--previous"]).await,
+        "first-run\n"
+    );
     node.stop().await;
 }
 
@@ -220,11 +308,24 @@ async fn exec_and_attach_through_kubectl() {
                 "command": ["sh", "-c", "while read line; do echo \"got $line\"; done; echo bye"]}]}
     }))
     .await;
-    node.wait_pod("shell", Duration::from_secs(30), running).await;
+    node.wait_pod("shell", Duration::from_secs(30), running)
+        .await;
 
-    assert_eq!(kubectl_ok(&node, &["exec", "shell", "--", "echo", "hello"]).await, "hello\n");
+    assert_eq!(
+        kubectl_ok(&node, &["exec", "shell", "--", "echo", "hello"]).await,
+        "hello\n"
+    );
     let out = node
-        .kubectl(&["exec", "shell", "-c", "main", "--", "sh", "-c", "echo out; echo err >&2"])
+        .kubectl(&[
+            "exec",
+            "shell",
+            "-c",
+            "main",
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2",
+        ])
         .await;
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
@@ -235,23 +336,63 @@ async fn exec_and_attach_through_kubectl() {
     assert_eq!(code, Some(3));
 
     // stdin, ended by the v5 close signal; and a larger stream through it.
-    let (code, out, err) = kubectl_stdin(&node, &["exec", "-i", "shell", "--", "cat"], b"hello stdin\n").await;
-    assert_eq!((code, out.as_slice()), (Some(0), &b"hello stdin\n"[..]), "{err}");
+    let (code, out, err) = kubectl_stdin(
+        &node,
+        &["exec", "-i", "shell", "--", "cat"],
+        b"hello stdin\n",
+    )
+    .await;
+    assert_eq!(
+        (code, out.as_slice()),
+        (Some(0), &b"hello stdin\n"[..]),
+        "{err}"
+    );
     let big = vec![b'x'; 300_000];
-    let (code, out, err) = kubectl_stdin(&node, &["exec", "-i", "shell", "--", "wc", "-c"], &big).await;
+    let (code, out, err) =
+        kubectl_stdin(&node, &["exec", "-i", "shell", "--", "wc", "-c"], &big).await;
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(String::from_utf8_lossy(&out).trim(), "300000");
     let (code, out, _) = kubectl_stdin(
         &node,
-        &["exec", "-i", "shell", "--", "sh", "-c", "head -c 200000 /dev/zero | tr '\\0' y"],
+        &[
+            "exec",
+            "-i",
+            "shell",
+            "--",
+            "sh",
+            "-c",
+            "head -c 200000 /dev/zero | tr '\\0' y",
+        ],
         b"",
     )
     .await;
-    assert_eq!((code, out.len()), (Some(0), 200_000), "large output arrives whole");
+    assert_eq!(
+        (code, out.len()),
+        (Some(0), 200_000),
+        "large output arrives whole"
+    );
+
+    // kubectl cp streams a tar archive through exec's stdin.
+    let local = node.dir.path().join("payload.bin");
+    let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&local, &payload).unwrap();
+    kubectl_ok(
+        &node,
+        &["cp", local.to_str().unwrap(), "shell:/tmp/payload.bin"],
+    )
+    .await;
+    let out = node
+        .kubectl(&["exec", "shell", "--", "cat", "/tmp/payload.bin"])
+        .await;
+    assert!(
+        out.status.success() && out.stdout == payload,
+        "copied file differs"
+    );
 
     // Attach to the main process: its stdin gets ours (closed after, stdinOnce), its output
     // comes back, and the session ends with the process.
-    node.wait_pod("talker", Duration::from_secs(30), running).await;
+    node.wait_pod("talker", Duration::from_secs(30), running)
+        .await;
     let (code, out, err) = kubectl_stdin(&node, &["attach", "-i", "talker"], b"hello\n").await;
     assert_eq!(code, Some(0), "{err}");
     let out = String::from_utf8_lossy(&out);
@@ -297,7 +438,11 @@ impl rustls::client::danger::ServerCertVerifier for AnyServer {
 
 /// GET `path` from the kubelet API with an optional client certificate (PEM cert, key);
 /// returns the status and body.
-async fn kubelet_get(addr: std::net::SocketAddr, path: &str, cert: Option<(&str, &str)>) -> (u16, String) {
+async fn kubelet_get(
+    addr: std::net::SocketAddr,
+    path: &str,
+    cert: Option<(&str, &str)>,
+) -> (u16, String) {
     use rustls::pki_types::pem::PemObject;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
@@ -321,20 +466,27 @@ async fn kubelet_get(addr: std::net::SocketAddr, path: &str, cert: Option<(&str,
         .connect("127.0.0.1".try_into().unwrap(), tcp)
         .await
         .unwrap();
-    tls.write_all(format!("GET {path} HTTP/1.1\r\nHost: kubelet\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    tls.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: kubelet\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut raw = Vec::new();
     let _ = tls.read_to_end(&mut raw).await;
     let raw = String::from_utf8_lossy(&raw).into_owned();
     let status = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
 /// A client certificate for the apiserver's kubelet identity, from a CA the kubelet does not trust.
 fn foreign_cert() -> (String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    };
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.distinguished_name.push(DnType::CommonName, "another-ca");
@@ -342,8 +494,10 @@ fn foreign_cert() -> (String, String) {
     let issuer = Issuer::new(ca, ca_key);
     let key = KeyPair::generate().unwrap();
     let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
-    leaf.distinguished_name.push(DnType::CommonName, "kube-apiserver-kubelet-client");
-    leaf.distinguished_name.push(DnType::OrganizationName, "kubelet-api-admin");
+    leaf.distinguished_name
+        .push(DnType::CommonName, "kube-apiserver-kubelet-client");
+    leaf.distinguished_name
+        .push(DnType::OrganizationName, "kubelet-api-admin");
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     let cert = leaf.signed_by(&key, &issuer).unwrap();
     (cert.pem(), key.serialize_pem())
@@ -368,11 +522,18 @@ async fn kubelet_api_authentication_authorization_and_proxy_errors() {
         if port == Some(i32::from(addr.port())) {
             break;
         }
-        assert!(Instant::now() < deadline, "the Node reports port {port:?}, not {}", addr.port());
+        assert!(
+            Instant::now() < deadline,
+            "the Node reports port {port:?}, not {}",
+            addr.port()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    assert_eq!(kubelet_get(addr, "/healthz", None).await, (401, "Unauthorized".into()));
+    assert_eq!(
+        kubelet_get(addr, "/healthz", None).await,
+        (401, "Unauthorized".into())
+    );
     let (cert, key) = foreign_cert();
     assert_eq!(
         kubelet_get(addr, "/healthz", Some((&cert, &key))).await,
@@ -393,11 +554,18 @@ async fn kubelet_api_authentication_authorization_and_proxy_errors() {
     assert_eq!(kubectl_ok(&node, &["get", "--raw", &path]).await, "ok");
     let discovery = kubectl_ok(&node, &["get", "--raw", "/api/v1"]).await;
     for sub in ["pods/log", "pods/exec", "pods/attach", "nodes/proxy"] {
-        assert!(discovery.contains(&format!("\"{sub}\"")), "{sub} not in discovery");
+        assert!(
+            discovery.contains(&format!("\"{sub}\"")),
+            "{sub} not in discovery"
+        );
     }
 
     // A pod on a node whose kubelet does not answer: the apiserver's 500.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let ghost: Node = serde_json::from_value(json!({"metadata": {"name": "ghost"}})).unwrap();
     nodes.create(&PostParams::default(), &ghost).await.unwrap();
     nodes
@@ -413,12 +581,22 @@ async fn kubelet_api_authentication_authorization_and_proxy_errors() {
     let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "stranded"},
         "spec": {"nodeName": "ghost", "containers": [{"name": "c", "image": BUSYBOX}]}}))
     .unwrap();
-    node.pods().create(&PostParams::default(), &pod).await.unwrap();
-    match node.pods().logs("stranded", &LogParams::default()).await.unwrap_err() {
+    node.pods()
+        .create(&PostParams::default(), &pod)
+        .await
+        .unwrap();
+    match node
+        .pods()
+        .logs("stranded", &LogParams::default())
+        .await
+        .unwrap_err()
+    {
         kube::Error::Api(s) => {
             assert_eq!(s.code, 500);
             assert!(
-                s.message.contains(&format!("dial tcp 127.0.0.1:{closed}: connect: connection refused")),
+                s.message.contains(&format!(
+                    "dial tcp 127.0.0.1:{closed}: connect: connection refused"
+                )),
                 "{}",
                 s.message
             );
@@ -428,8 +606,14 @@ async fn kubelet_api_authentication_authorization_and_proxy_errors() {
     let unscheduled: Pod = serde_json::from_value(json!({"metadata": {"name": "floating"},
         "spec": {"containers": [{"name": "c", "image": BUSYBOX}]}}))
     .unwrap();
-    node.pods().create(&PostParams::default(), &unscheduled).await.unwrap();
+    node.pods()
+        .create(&PostParams::default(), &unscheduled)
+        .await
+        .unwrap();
     let (_, stderr) = kubectl_err(&node, &["exec", "floating", "--", "true"]).await;
-    assert!(stderr.contains("pod floating does not have a host assigned"), "{stderr}");
+    assert!(
+        stderr.contains("pod floating does not have a host assigned"),
+        "{stderr}"
+    );
     node.stop().await;
 }

@@ -55,6 +55,8 @@ pub struct ServerState {
     pub client: kube::Client,
     /// The runtime.
     pub cri: Cri,
+    /// Resource usage (`/stats/summary`, `/metrics/resource`).
+    pub stats: crate::stats::Collector,
 }
 
 /// A started kubelet API: the bound address and the serving future (run it in a task;
@@ -95,6 +97,7 @@ impl KubeletServer {
             node_name: config.node_name.clone(),
             client,
             cri,
+            stats: crate::stats::Collector::new(&config.node_name, config.root_dir.clone()),
         });
         let router = routes::router(state);
         tracing::info!(%addr, "kubelet API listening");

@@ -36,9 +36,44 @@ pub fn router(state: Arc<ServerState>) -> Router {
             "/attach/{namespace}/{pod}/{uid}/{container}",
             get(exec::attach_uid).post(exec::attach_uid),
         )
+        .route("/stats/summary", get(stats_summary))
+        .route("/metrics/resource", get(metrics_resource))
         .fallback(|| async { text(StatusCode::NOT_FOUND, "404 page not found") })
         .with_state(state)
         .layer(middleware::from_fn(guard))
+}
+
+async fn stats_summary(
+    axum::extract::State(state): axum::extract::State<Arc<ServerState>>,
+) -> Response {
+    use axum::response::IntoResponse;
+    match state.stats.collect(&state.cri).await {
+        Ok(summary) => axum::Json(summary).into_response(),
+        Err(e) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Internal Error: {}", e.message()),
+        ),
+    }
+}
+
+async fn metrics_resource(
+    axum::extract::State(state): axum::extract::State<Arc<ServerState>>,
+) -> Response {
+    use axum::response::IntoResponse;
+    match state.stats.collect(&state.cri).await {
+        Ok(summary) => (
+            [(
+                http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            crate::stats::metrics::render(&summary),
+        )
+            .into_response(),
+        Err(e) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Internal Error: {}", e.message()),
+        ),
+    }
 }
 
 /// 401 without a certificate of the cluster CA, 403 for anyone but the apiserver.

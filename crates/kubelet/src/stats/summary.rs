@@ -179,8 +179,11 @@ pub struct Collector {
     node_name: String,
     root_dir: PathBuf,
     started: Time,
-    previous: Mutex<HashMap<String, (Instant, u64, Option<u64>)>>,
+    previous: Mutex<HashMap<String, CpuSample>>,
 }
+
+/// When a cgroup was last sampled, its CPU time then, and the rate computed then.
+type CpuSample = (Instant, u64, Option<u64>);
 
 fn now() -> Time {
     Time(jiff::Timestamp::now())

@@ -107,7 +107,13 @@ pub fn passthrough(resp: http::Response<hyper::body::Incoming>) -> Response {
 fn is_hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "connection" | "keep-alive" | "transfer-encoding" | "upgrade" | "proxy-connection" | "te" | "trailer"
+        "connection"
+            | "keep-alive"
+            | "transfer-encoding"
+            | "upgrade"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
     )
 }
 
@@ -121,7 +127,10 @@ mod tests {
         h.insert(header::CONNECTION, "keep-alive, Upgrade".parse().unwrap());
         h.insert(header::UPGRADE, "websocket".parse().unwrap());
         h.insert(header::AUTHORIZATION, "Bearer x".parse().unwrap());
-        h.insert("sec-websocket-protocol", "v5.channel.k8s.io".parse().unwrap());
+        h.insert(
+            "sec-websocket-protocol",
+            "v5.channel.k8s.io".parse().unwrap(),
+        );
         h.insert("impersonate-user", "someone".parse().unwrap());
         assert!(is_upgrade(&h));
         let up = forwarded_headers(&h, true);

@@ -30,7 +30,10 @@ pub async fn node(app: &App, name: &str, port: Option<u16>) -> Result<KubeletAdd
 
 /// The kubelet address a Node object reports.
 pub fn kubelet_addr(node: &Value, port: Option<u16>) -> Result<KubeletAddr, ApiError> {
-    let addresses = node["status"]["addresses"].as_array().cloned().unwrap_or_default();
+    let addresses = node["status"]["addresses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let host = PREFERRED_ADDRESS_TYPES
         .iter()
         .find_map(|t| {
@@ -43,7 +46,13 @@ pub fn kubelet_addr(node: &Value, port: Option<u16>) -> Result<KubeletAddr, ApiE
         .ok_or_else(|| {
             let known: Vec<String> = addresses
                 .iter()
-                .map(|a| format!("{{{} {}}}", a["type"].as_str().unwrap_or(""), a["address"].as_str().unwrap_or("")))
+                .map(|a| {
+                    format!(
+                        "{{{} {}}}",
+                        a["type"].as_str().unwrap_or(""),
+                        a["address"].as_str().unwrap_or("")
+                    )
+                })
                 .collect();
             unknown(format!(
                 "no preferred addresses found; known addresses: [{}]",
@@ -89,7 +98,12 @@ pub fn container(pod: &Value, requested: Option<&str>) -> Result<String, ApiErro
     );
     match requested.filter(|c| !c.is_empty()) {
         Some(c) => {
-            if init.iter().chain(&regular).chain(&ephemeral).any(|n| n == c) {
+            if init
+                .iter()
+                .chain(&regular)
+                .chain(&ephemeral)
+                .any(|n| n == c)
+            {
                 Ok(c.to_string())
             } else {
                 Err(ApiError::bad_request(format!(
@@ -142,12 +156,20 @@ mod tests {
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 41234}}}});
         assert_eq!(
             kubelet_addr(&node, None).unwrap(),
-            KubeletAddr { host: "10.0.0.5".into(), port: 41234 }
+            KubeletAddr {
+                host: "10.0.0.5".into(),
+                port: 41234
+            }
         );
         assert_eq!(kubelet_addr(&node, Some(1)).unwrap().port, 1);
         let bare = json!({"status": {"addresses": [{"type": "Hostname", "address": "n1"}]}});
         assert_eq!(kubelet_addr(&bare, None).unwrap().port, 10250);
         let none = json!({"status": {}});
-        assert!(kubelet_addr(&none, None).unwrap_err().message.starts_with("no preferred addresses"));
+        assert!(
+            kubelet_addr(&none, None)
+                .unwrap_err()
+                .message
+                .starts_with("no preferred addresses")
+        );
     }
 }

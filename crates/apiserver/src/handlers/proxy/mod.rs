@@ -167,10 +167,18 @@ async fn node_proxy_inner(app: &App, req: Request) -> Result<Response, ApiError>
                 ApiError::bad_request(format!("invalid node request {raw_name:?}"))
             })?),
         ),
-        _ => return Err(ApiError::bad_request(format!("invalid node request {raw_name:?}"))),
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "invalid node request {raw_name:?}"
+            )));
+        }
     };
     let addr = location::node(app, name, port).await?;
-    let mut target = if tail.is_empty() { "/".to_string() } else { tail.to_string() };
+    let mut target = if tail.is_empty() {
+        "/".to_string()
+    } else {
+        tail.to_string()
+    };
     if let Some(q) = req.uri().query() {
         target = format!("{target}?{q}");
     }

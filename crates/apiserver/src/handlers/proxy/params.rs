@@ -50,7 +50,9 @@ impl Pairs {
             .filter(|v| !v.is_empty())
             .map(|v| {
                 v.parse::<i64>().map_err(|_| {
-                    ApiError::bad_request(format!("invalid value {v:?} for {key}: expected an integer"))
+                    ApiError::bad_request(format!(
+                        "invalid value {v:?} for {key}: expected an integer"
+                    ))
                 })
             })
             .transpose()
@@ -101,7 +103,9 @@ pub fn log_query(q: &Pairs, pod: &str) -> Result<String, ApiError> {
     }
     let since_time = match q.get("sinceTime").filter(|v| !v.is_empty()) {
         Some(v) => Some(v.parse::<jiff::Timestamp>().map_err(|_| {
-            ApiError::bad_request(format!("invalid value {v:?} for sinceTime: expected RFC 3339"))
+            ApiError::bad_request(format!(
+                "invalid value {v:?} for sinceTime: expected RFC 3339"
+            ))
         })?),
         None => None,
     };
@@ -180,11 +184,17 @@ mod tests {
         let e = log_query(&bad, "p").unwrap_err();
         assert_eq!(e.code, 422);
         assert!(
-            e.message.starts_with("PodLogOptions \"p\" is invalid: [tailLines: Invalid value: -1"),
+            e.message
+                .starts_with("PodLogOptions \"p\" is invalid: [tailLines: Invalid value: -1"),
             "{}",
             e.message
         );
-        assert_eq!(log_query(&Pairs::parse(Some("follow=x")), "p").unwrap_err().code, 400);
+        assert_eq!(
+            log_query(&Pairs::parse(Some("follow=x")), "p")
+                .unwrap_err()
+                .code,
+            400
+        );
     }
 
     #[test]

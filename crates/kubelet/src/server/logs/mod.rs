@@ -86,6 +86,7 @@ pub async fn container_logs(
     let follow = opts.follow.then(|| reader::Followed {
         cri: state.cri.clone(),
         container_id: id,
+        path: log_path.into(),
     });
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     tokio::spawn(reader::stream(file, opts, follow, tx));

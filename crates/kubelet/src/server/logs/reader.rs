@@ -1,7 +1,9 @@
 //! Reading a container's log file into the response: from the tail offset, skipping entries
 //! older than `since`, prefixing timestamps, stopping at the byte limit or after `tailLines`
-//! lines, and with `follow` waiting for more until the container stops running.
+//! lines, and with `follow` waiting for more (polling; into the new file when the log is
+//! rotated) until the container stops running.
 
+use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -27,6 +29,9 @@ pub struct Followed {
     pub cri: Cri,
     /// The container's runtime ID.
     pub container_id: String,
+    /// The log file's path: when rotation replaces the file, following continues in the new
+    /// one (after the rest of the old one).
+    pub path: std::path::PathBuf,
 }
 
 /// Streams `file` (positioned at the first entry to read) as `opts` say into `out`, until
@@ -37,6 +42,7 @@ pub async fn stream(
     follow: Option<Followed>,
     out: mpsc::Sender<Bytes>,
 ) {
+    let mut inode = file.metadata().await.map(|m| m.ino()).ok();
     let mut reader = BufReader::new(file);
     let mut writer = Writer {
         out,
@@ -85,6 +91,13 @@ pub async fn stream(
         if !writer.flush().await || draining {
             break;
         }
+        if let Some(file) = rotated(&followed.path, inode).await {
+            // Everything of the old file was read: continue with the new one.
+            inode = file.metadata().await.map(|m| m.ino()).ok();
+            reader = BufReader::new(file);
+            line.clear();
+            continue;
+        }
         if last_check.is_none_or(|t| t.elapsed() >= RUNNING_CHECK) {
             last_check = Some(tokio::time::Instant::now());
             if !running(followed).await {
@@ -99,6 +112,15 @@ pub async fn stream(
         }
     }
     writer.flush().await;
+}
+
+/// The file now at `path`, if it is not the one open (inode `open`): the log was rotated.
+async fn rotated(path: &std::path::Path, open: Option<u64>) -> Option<tokio::fs::File> {
+    let now = tokio::fs::metadata(path).await.ok()?.ino();
+    if Some(now) == open {
+        return None;
+    }
+    tokio::fs::File::open(path).await.ok()
 }
 
 /// Whether the followed container is still running.
