@@ -237,6 +237,24 @@ async fn selectors_label_annotate_and_delete() {
     );
     let left = c.ok(&["get", "pods", "-o", "name"]).await;
     assert_eq!(left.trim(), "");
+
+    // --all removes every object of the kind in the namespace, and only there.
+    for (name, ns) in [("x", "default"), ("y", "default"), ("z", "kube-public")] {
+        c.ok(&["create", "configmap", name, "-n", ns, "--from-literal=k=v"])
+            .await;
+    }
+    let deleted = c
+        .ok(&["delete", "configmaps", "--all", "-n", "default"])
+        .await;
+    assert!(
+        deleted.contains("configmap \"x\" deleted") && deleted.contains("configmap \"y\" deleted"),
+        "{deleted}"
+    );
+    let left = c.ok(&["get", "configmaps", "-A", "-o", "name"]).await;
+    assert!(
+        left.contains("configmap/z") && !left.contains("configmap/x"),
+        "{left}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
