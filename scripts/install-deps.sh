@@ -8,9 +8,10 @@
 #   containernetworking-plugins  bridge, host-local, portmap, loopback for pod networking
 #   busybox-static     the one binary the agent builds its pause and test images from
 #   iptables, iproute2, conntrack  the kernel network tooling the node agent and proxy use
+#   docker-registry    a local OCI registry the tests pull images from (no other is reachable)
 set -euo pipefail
 
-packages=(protobuf-compiler etcd-server etcd-client containerd runc containernetworking-plugins busybox-static iptables iproute2 conntrack)
+packages=(protobuf-compiler etcd-server etcd-client containerd runc containernetworking-plugins busybox-static iptables iproute2 conntrack docker-registry)
 
 missing=()
 for p in "${packages[@]}"; do
