@@ -6,23 +6,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{BUSYBOX, TestNode};
-use k8s_openapi::api::core::v1::{
-    ContainerStatus, PersistentVolume, PersistentVolumeClaim, Pod, Secret,
-};
+use common::{BUSYBOX, TestNode, container_status as status};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod, Secret};
 use kube::Api;
 use serde_json::json;
 
 const LOOP: &str = "trap 'exit 0' TERM; while true; do sleep 0.2; done";
-
-fn status<'a>(p: &'a Pod, name: &str) -> Option<&'a ContainerStatus> {
-    p.status
-        .as_ref()?
-        .container_statuses
-        .iter()
-        .flatten()
-        .find(|c| c.name == name)
-}
 
 fn running(p: &Pod) -> bool {
     p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
@@ -32,30 +21,10 @@ fn running(p: &Pod) -> bool {
             .all(|c| c.ready)
 }
 
+/// Runs `cmd` in a container: (exit code, stdout and stderr together).
 async fn exec(node: &TestNode, p: &Pod, name: &str, cmd: &[&str]) -> (i32, String) {
-    let id = status(p, name)
-        .unwrap()
-        .container_id
-        .clone()
-        .unwrap()
-        .trim_start_matches("containerd://")
-        .to_string();
-    let req = k8s_cri::v1::ExecSyncRequest {
-        container_id: id,
-        cmd: cmd.iter().map(|s| s.to_string()).collect(),
-        timeout: 10,
-    };
-    let r = node
-        .cri
-        .runtime
-        .clone()
-        .exec_sync(req)
-        .await
-        .unwrap()
-        .into_inner();
-    let mut out = String::from_utf8_lossy(&r.stdout).into_owned();
-    out.push_str(&String::from_utf8_lossy(&r.stderr));
-    (r.exit_code, out)
+    let (code, out, err) = node.exec(p, name, cmd).await;
+    (code, out + &err)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{BUSYBOX, TestNode};
+use common::{BUSYBOX, TestNode, container_status};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
@@ -184,48 +184,11 @@ async fn pod_runs_reports_status_and_is_deleted_gracefully() {
     node.stop().await;
 }
 
-/// Runs `cmd` in container `container` of pod `p` through CRI ExecSync; returns stdout.
+/// Runs `cmd` in a container; asserts it succeeds and returns its stdout.
 async fn exec(node: &TestNode, p: &Pod, container: &str, cmd: &[&str]) -> String {
-    let id = p
-        .status
-        .iter()
-        .flat_map(|s| s.container_statuses.iter().flatten())
-        .find(|c| c.name == container)
-        .and_then(|c| c.container_id.clone())
-        .expect("container id")
-        .trim_start_matches("containerd://")
-        .to_string();
-    let r = node
-        .cri
-        .runtime
-        .clone()
-        .exec_sync(k8s_cri::v1::ExecSyncRequest {
-            container_id: id,
-            cmd: cmd.iter().map(|s| s.to_string()).collect(),
-            timeout: 10,
-        })
-        .await
-        .expect("exec")
-        .into_inner();
-    assert_eq!(
-        r.exit_code,
-        0,
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&r.stderr)
-    );
-    String::from_utf8_lossy(&r.stdout).into_owned()
-}
-
-fn container_status<'a>(
-    p: &'a Pod,
-    name: &str,
-) -> Option<&'a k8s_openapi::api::core::v1::ContainerStatus> {
-    let s = p.status.as_ref()?;
-    s.container_statuses
-        .iter()
-        .flatten()
-        .chain(s.init_container_statuses.iter().flatten())
-        .find(|c| c.name == name)
+    let (code, out, err) = node.exec(p, container, cmd).await;
+    assert_eq!(code, 0, "{cmd:?}: {err}");
+    out
 }
 
 fn waiting_reason(p: &Pod, name: &str) -> Option<String> {

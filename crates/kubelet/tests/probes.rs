@@ -6,18 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{BUSYBOX, TestNode};
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use common::{BUSYBOX, TestNode, container_status as status};
+use k8s_openapi::api::core::v1::Pod;
 use serde_json::json;
-
-fn status<'a>(p: &'a Pod, name: &str) -> Option<&'a ContainerStatus> {
-    p.status
-        .as_ref()?
-        .container_statuses
-        .iter()
-        .flatten()
-        .find(|c| c.name == name)
-}
 
 fn condition(p: &Pod, t: &str) -> String {
     p.status
@@ -33,27 +24,7 @@ fn running(p: &Pod, name: &str) -> bool {
 }
 
 async fn exec(node: &TestNode, p: &Pod, name: &str, cmd: &[&str]) {
-    let id = status(p, name)
-        .unwrap()
-        .container_id
-        .clone()
-        .unwrap()
-        .trim_start_matches("containerd://")
-        .to_string();
-    let req = k8s_cri::v1::ExecSyncRequest {
-        container_id: id,
-        cmd: cmd.iter().map(|s| s.to_string()).collect(),
-        timeout: 5,
-    };
-    let r = node
-        .cri
-        .runtime
-        .clone()
-        .exec_sync(req)
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(r.exit_code, 0);
+    assert_eq!(node.exec(p, name, cmd).await.0, 0, "{cmd:?}");
 }
 
 const LOOP: &str = "trap 'exit 0' TERM; while true; do sleep 0.2; done";

@@ -485,18 +485,7 @@ async fn start(
     let env = match environment(pod, c, ctx.facts, lookups).await {
         Ok(e) => e,
         Err(e) => {
-            let msg = e.to_string();
-            mgr.events
-                .pod_event(
-                    pod,
-                    Some(&c.name),
-                    Warning,
-                    "Failed",
-                    &format!("Error: {msg}"),
-                )
-                .await;
-            set_waiting(mgr, &uid, &c.name, "CreateContainerConfigError", msg);
-            want(requeue, RETRY);
+            fail_start(ctx, c, "CreateContainerConfigError", e.to_string(), requeue).await;
             return Ok(());
         }
     };
@@ -511,18 +500,7 @@ async fn start(
     let config = match container_config(pod, c, &inputs) {
         Ok(cfg) => cfg,
         Err(e) => {
-            let msg = e.to_string();
-            mgr.events
-                .pod_event(
-                    pod,
-                    Some(&c.name),
-                    Warning,
-                    "Failed",
-                    &format!("Error: {msg}"),
-                )
-                .await;
-            set_waiting(mgr, &uid, &c.name, "CreateContainerConfigError", msg);
-            want(requeue, RETRY);
+            fail_start(ctx, c, "CreateContainerConfigError", e.to_string(), requeue).await;
             return Ok(());
         }
     };
@@ -539,18 +517,14 @@ async fn start(
     let id = match created {
         Ok(r) => r.into_inner().container_id,
         Err(e) => {
-            let msg = e.message().to_string();
-            mgr.events
-                .pod_event(
-                    pod,
-                    Some(&c.name),
-                    Warning,
-                    "Failed",
-                    &format!("Error: {msg}"),
-                )
-                .await;
-            set_waiting(mgr, &uid, &c.name, "CreateContainerError", msg);
-            want(requeue, RETRY);
+            fail_start(
+                ctx,
+                c,
+                "CreateContainerError",
+                e.message().to_string(),
+                requeue,
+            )
+            .await;
             return Ok(());
         }
     };
@@ -601,6 +575,30 @@ async fn start(
         .await;
     post_start(ctx, c, &id).await;
     Ok(())
+}
+
+/// A container that could not be created or started: a `Failed` event, the waiting reason
+/// in its status, and another try soon.
+async fn fail_start(
+    ctx: &StartContext<'_>,
+    c: &Container,
+    reason: &str,
+    msg: String,
+    requeue: &mut Option<Duration>,
+) {
+    let uid = ctx.pod.metadata.uid.clone().unwrap_or_default();
+    ctx.mgr
+        .events
+        .pod_event(
+            ctx.pod,
+            Some(&c.name),
+            Warning,
+            "Failed",
+            &format!("Error: {msg}"),
+        )
+        .await;
+    set_waiting(ctx.mgr, &uid, &c.name, reason, msg);
+    want(requeue, RETRY);
 }
 
 /// Runs the postStart exec hook; a failure kills the container (it is then restarted per policy).

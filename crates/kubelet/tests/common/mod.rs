@@ -193,6 +193,34 @@ impl TestNode {
         }
     }
 
+    /// Runs `cmd` in container `name` of pod `p` through CRI ExecSync: (exit code, stdout,
+    /// stderr).
+    pub async fn exec(&self, p: &Pod, name: &str, cmd: &[&str]) -> (i32, String, String) {
+        let id = container_status(p, name)
+            .and_then(|c| c.container_id.clone())
+            .expect("the container has an ID")
+            .trim_start_matches("containerd://")
+            .to_string();
+        let req = cri::ExecSyncRequest {
+            container_id: id,
+            cmd: cmd.iter().map(|s| s.to_string()).collect(),
+            timeout: 10,
+        };
+        let r = self
+            .cri
+            .runtime
+            .clone()
+            .exec_sync(req)
+            .await
+            .expect("exec")
+            .into_inner();
+        (
+            r.exit_code,
+            String::from_utf8_lossy(&r.stdout).into_owned(),
+            String::from_utf8_lossy(&r.stderr).into_owned(),
+        )
+    }
+
     /// Runs kubectl against this cluster.
     pub async fn kubectl(&self, args: &[&str]) -> std::process::Output {
         self.kubectl_command(args)
@@ -296,4 +324,17 @@ impl Drop for TestNode {
         })
         .join();
     }
+}
+
+/// The status of container (or init container) `name` of `p`.
+pub fn container_status<'a>(
+    p: &'a Pod,
+    name: &str,
+) -> Option<&'a k8s_openapi::api::core::v1::ContainerStatus> {
+    let s = p.status.as_ref()?;
+    s.container_statuses
+        .iter()
+        .flatten()
+        .chain(s.init_container_statuses.iter().flatten())
+        .find(|c| c.name == name)
 }

@@ -102,8 +102,13 @@ pub async fn build_and_import(
     let imported = import(cri.socket(), &built.path).await;
     let _ = tokio::fs::remove_file(&built.path).await;
     imported?;
-    if !image_present(cri, &name).await? {
-        return Err(ImageError::NotVisibleAfterImport(name));
+    // CRI learns of imported images from containerd's events: under load that takes a moment.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !image_present(cri, &name).await? {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ImageError::NotVisibleAfterImport(name));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     Ok(built)
 }
