@@ -80,13 +80,14 @@ pub const RESOURCE_VERBS: &[&str] = &[
     "watch",
 ];
 
-/// Verbs of a subresource, as discovery lists them (`log`, `exec`, `attach` and `proxy` are
+/// Verbs of a subresource, as discovery lists them (`log`, `exec`, `attach`, `portforward` and
+/// `proxy` are
 /// served by the kubelet through the apiserver).
 pub fn subresource_verbs(sub: &str) -> &'static [&'static str] {
     match sub {
         "binding" | "eviction" => &["create"],
         "log" => &["get"],
-        "exec" | "attach" => &["create", "get"],
+        "exec" | "attach" | "portforward" => &["create", "get"],
         "proxy" => &["create", "delete", "get", "patch", "update"],
         _ => &["get", "patch", "update"],
     }
@@ -100,6 +101,7 @@ pub fn subresource_kind(info: &ResourceInfo, sub: &str) -> &'static str {
         "eviction" => "Eviction",
         "exec" => "PodExecOptions",
         "attach" => "PodAttachOptions",
+        "portforward" => "PodPortForwardOptions",
         "proxy" if info.kind == "Node" => "NodeProxyOptions",
         _ => info.kind,
     }
@@ -128,7 +130,7 @@ resources! {
     "" "v1" "Node" "nodes" "node" ns=false short=["no"] cat=[] sub=["proxy", "status"] storage="minions";
     "" "v1" "PersistentVolumeClaim" "persistentvolumeclaims" "persistentvolumeclaim" ns=true short=["pvc"] cat=[] sub=["status"] storage="persistentvolumeclaims";
     "" "v1" "PersistentVolume" "persistentvolumes" "persistentvolume" ns=false short=["pv"] cat=[] sub=["status"] storage="persistentvolumes";
-    "" "v1" "Pod" "pods" "pod" ns=true short=["po"] cat=["all"] sub=["attach", "binding", "eviction", "exec", "log", "status"] storage="pods";
+    "" "v1" "Pod" "pods" "pod" ns=true short=["po"] cat=["all"] sub=["attach", "binding", "eviction", "exec", "log", "portforward", "status"] storage="pods";
     "" "v1" "PodTemplate" "podtemplates" "podtemplate" ns=true short=[] cat=[] sub=[] storage="podtemplates";
     "" "v1" "ReplicationController" "replicationcontrollers" "replicationcontroller" ns=true short=["rc"] cat=["all"] sub=["status", "scale"] storage="controllers";
     "" "v1" "ResourceQuota" "resourcequotas" "resourcequota" ns=true short=["quota"] cat=[] sub=["status"] storage="resourcequotas";

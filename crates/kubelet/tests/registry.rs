@@ -50,9 +50,11 @@ fn start_registry(dir: &Path) -> Registry {
         .stderr(Stdio::null())
         .spawn()
         .expect("docker-registry (scripts/install-deps.sh installs it)");
+    // Owned from here on, so a failed start still kills it.
+    let registry = Registry { child, port };
     for _ in 0..100 {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Registry { child, port };
+            return registry;
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -7,16 +7,19 @@
 //! - Clients authenticate with a certificate of the cluster CA ([`authn`]); only the
 //!   apiserver's kubelet-client identity is authorized.
 //! - Exec and attach speak WebSocket (`v5.channel.k8s.io`, `v4.channel.k8s.io`) to the
-//!   client and SPDY to the runtime ([`spdy`]). Not served yet: SPDY from clients,
-//!   port-forward, `/stats`, `/metrics`, `/pods`, `/run`, `/logs`.
+//!   client and SPDY to the runtime ([`spdy`]); a client's own SPDY upgrade is spliced to the
+//!   runtime ([`stream_upgrade`]), as is `/portForward/…` ([`portforward`], plain SPDY or SPDY
+//!   tunneled in WebSocket). Not served yet: `/pods`, `/run`, `/logs`.
 
 pub mod authn;
 pub mod exec;
 pub mod logs;
 pub mod pod_lookup;
+pub mod portforward;
 pub mod routes;
 pub mod serve;
 pub mod spdy;
+pub mod stream_upgrade;
 pub mod tls;
 
 use std::net::SocketAddr;

@@ -10,7 +10,7 @@ use axum::routing::get;
 use http::StatusCode;
 
 use super::authn::{self, Peer};
-use super::{ServerState, exec, logs, text};
+use super::{ServerState, exec, logs, portforward, text};
 
 /// Every route.
 pub fn router(state: Arc<ServerState>) -> Router {
@@ -35,6 +35,14 @@ pub fn router(state: Arc<ServerState>) -> Router {
         .route(
             "/attach/{namespace}/{pod}/{uid}/{container}",
             get(exec::attach_uid).post(exec::attach_uid),
+        )
+        .route(
+            "/portForward/{namespace}/{pod}",
+            get(portforward::port_forward).post(portforward::port_forward),
+        )
+        .route(
+            "/portForward/{namespace}/{pod}/{uid}",
+            get(portforward::port_forward_uid).post(portforward::port_forward_uid),
         )
         .route("/stats/summary", get(stats_summary))
         .route("/metrics/resource", get(metrics_resource))

@@ -1,4 +1,5 @@
-//! The subresources served by a pod's kubelet — `pods/log`, `pods/exec`, `pods/attach` — and
+//! The subresources served by a pod's kubelet — `pods/log`, `pods/exec`, `pods/attach`,
+//! `pods/portforward` — and
 //! `nodes/{name}/proxy/{path}`: find the kubelet (the pod's `spec.nodeName`, the Node's
 //! address and `daemonEndpoints` port), connect with the apiserver's kubelet-client
 //! certificate, and relay. Errors are upstream's Status bodies: a missing pod 404, an
@@ -35,7 +36,9 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// Whether `sub` of `info` is served by the pod's kubelet.
 pub fn is_kubelet_subresource(info: &ResourceInfo, sub: Option<&str>) -> bool {
-    info.group.is_empty() && info.kind == "Pod" && matches!(sub, Some("log" | "exec" | "attach"))
+    info.group.is_empty()
+        && info.kind == "Pod"
+        && matches!(sub, Some("log" | "exec" | "attach" | "portforward"))
 }
 
 fn kubelet_client(req: &Request) -> Result<KubeletClient, ApiError> {
@@ -45,7 +48,7 @@ fn kubelet_client(req: &Request) -> Result<KubeletClient, ApiError> {
         .ok_or_else(|| ApiError::unavailable("this apiserver has no kubelet client configured"))
 }
 
-/// `GET pods/{name}/log`, `GET|POST pods/{name}/exec` and `…/attach`.
+/// `GET pods/{name}/log`, `GET|POST pods/{name}/exec`, `…/attach` and `…/portforward`.
 pub async fn pod_subresource(
     app: &App,
     ri: &RequestInfo,
@@ -53,7 +56,7 @@ pub async fn pod_subresource(
 ) -> Result<Response, ApiError> {
     let sub = ri.subresource.as_deref().unwrap_or_default();
     match (sub, ri.verb) {
-        ("log", Verb::Get) | ("exec" | "attach", Verb::Get | Verb::Create) => {}
+        ("log", Verb::Get) | ("exec" | "attach" | "portforward", Verb::Get | Verb::Create) => {}
         _ => return Err(ApiError::method_not_allowed("")),
     }
     let client = kubelet_client(&req)?;
@@ -62,8 +65,11 @@ pub async fn pod_subresource(
     let name = ri.name.as_deref().unwrap_or_default();
     let pod = app.registry.get(pods, Some(ns), name).await?;
     let query = Pairs::parse(req.uri().query());
-    let container = location::container(&pod, query.get("container"))?;
     let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
+    if sub == "portforward" {
+        return port_forward(app, &client, ns, name, node, &query, req).await;
+    }
+    let container = location::container(&pod, query.get("container"))?;
     if sub == "log" {
         let kubelet_query = params::log_query(&query, name)?;
         if node.is_empty() {
@@ -93,6 +99,38 @@ pub async fn pod_subresource(
     let kubelet_query = params::stream_query(&query, sub == "exec")?;
     let path = format!("/{sub}/{ns}/{name}/{container}?{kubelet_query}");
     forward::forward(&client, &addr, req, &path, |e| {
+        unknown(format!("error dialing backend: {e}"))
+    })
+    .await
+}
+
+/// `pods/{name}/portforward`: the upgrade relayed to the kubelet's `/portForward/{ns}/{name}`
+/// (the ports travel inside the stream; a `ports` query is passed on as upstream does).
+async fn port_forward(
+    app: &App,
+    client: &KubeletClient,
+    ns: &str,
+    name: &str,
+    node: &str,
+    query: &Pairs,
+    req: Request,
+) -> Result<Response, ApiError> {
+    if node.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "pod {name} does not have a host assigned"
+        )));
+    }
+    if !forward::is_upgrade(req.headers()) {
+        return Err(ApiError::bad_request("Upgrade request required"));
+    }
+    let addr = location::node(app, node, None).await?;
+    let ports = params::port_forward_query(query)?;
+    let path = if ports.is_empty() {
+        format!("/portForward/{ns}/{name}")
+    } else {
+        format!("/portForward/{ns}/{name}?{ports}")
+    };
+    forward::forward(client, &addr, req, &path, |e| {
         unknown(format!("error dialing backend: {e}"))
     })
     .await

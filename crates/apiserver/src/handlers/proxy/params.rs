@@ -167,9 +167,45 @@ pub fn stream_query(q: &Pairs, with_command: bool) -> Result<String, ApiError> {
     Ok(encode(&out))
 }
 
+/// The kubelet query of a `pods/portforward` request: each `ports` value must be a port number
+/// (upstream's `PodPortForwardOptions`).
+pub fn port_forward_query(q: &Pairs) -> Result<String, ApiError> {
+    let mut out: Vec<(&str, String)> = Vec::new();
+    for p in q.all("ports") {
+        for one in p.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match one.parse::<u16>() {
+                Ok(n) if n > 0 => out.push(("ports", n.to_string())),
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "invalid port {one:?}: ports must be between 1 and 65535"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(encode(&out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn port_forward_ports_checked() {
+        let q = Pairs::parse(Some("ports=8080,9090&ports=53"));
+        assert_eq!(
+            port_forward_query(&q).unwrap(),
+            "ports=8080&ports=9090&ports=53"
+        );
+        assert_eq!(port_forward_query(&Pairs::parse(None)).unwrap(), "");
+        assert_eq!(
+            port_forward_query(&Pairs::parse(Some("ports=0")))
+                .unwrap_err()
+                .code,
+            400
+        );
+        assert!(port_forward_query(&Pairs::parse(Some("ports=http"))).is_err());
+    }
 
     #[test]
     fn log_options_re_encoded() {

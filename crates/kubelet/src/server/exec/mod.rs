@@ -4,23 +4,23 @@
 //! WebSocket ([`websocket`]). Errors before the upgrade are plain-text bodies; the apiserver
 //! passes them through, so kubectl prints `unable to upgrade connection: <text>`.
 //!
-//! Clients must use WebSocket (`v5.channel.k8s.io` or `v4.channel.k8s.io`); SPDY from the
-//! client side is not served in this version (kubectl 1.30+ speaks WebSocket first), nor is
-//! port-forwarding.
+//! Clients speak WebSocket (`v5.channel.k8s.io` or `v4.channel.k8s.io`, bridged), or upgrade to
+//! SPDY/3.1 themselves (kubectl's fallback, `KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false`): then the
+//! connection is spliced to the stream server's, which negotiates the protocol with the client
+//! ([`super::stream_upgrade`]).
 
 pub mod options;
 pub mod websocket;
 
 use std::sync::Arc;
 
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::response::Response;
 use http::StatusCode;
 use k8s_cri::v1 as cri;
 
 use super::spdy::{self, Streams};
+use super::stream_upgrade::{self, ClientUpgrade};
 use super::{ServerState, pod_lookup, text};
 use crate::pods::runtime_state::{self, State as ContainerState};
 use options::StreamOptions;
@@ -34,21 +34,19 @@ pub enum Kind {
     Attach,
 }
 
-type Upgrade = Result<WebSocketUpgrade, WebSocketUpgradeRejection>;
-
 /// `/exec/{ns}/{pod}/{container}`.
 pub async fn exec(
     State(state): State<Arc<ServerState>>,
     Path((ns, pod, container)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
-    ws: Upgrade,
+    req: Request,
 ) -> Response {
     serve(
         state,
         Kind::Exec,
         Target::new(ns, pod, None, container),
         query,
-        ws,
+        stream_upgrade::classify(req).await,
     )
     .await
 }
@@ -58,14 +56,14 @@ pub async fn exec_uid(
     State(state): State<Arc<ServerState>>,
     Path((ns, pod, uid, container)): Path<(String, String, String, String)>,
     RawQuery(query): RawQuery,
-    ws: Upgrade,
+    req: Request,
 ) -> Response {
     serve(
         state,
         Kind::Exec,
         Target::new(ns, pod, Some(uid), container),
         query,
-        ws,
+        stream_upgrade::classify(req).await,
     )
     .await
 }
@@ -75,14 +73,14 @@ pub async fn attach(
     State(state): State<Arc<ServerState>>,
     Path((ns, pod, container)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
-    ws: Upgrade,
+    req: Request,
 ) -> Response {
     serve(
         state,
         Kind::Attach,
         Target::new(ns, pod, None, container),
         query,
-        ws,
+        stream_upgrade::classify(req).await,
     )
     .await
 }
@@ -92,14 +90,14 @@ pub async fn attach_uid(
     State(state): State<Arc<ServerState>>,
     Path((ns, pod, uid, container)): Path<(String, String, String, String)>,
     RawQuery(query): RawQuery,
-    ws: Upgrade,
+    req: Request,
 ) -> Response {
     serve(
         state,
         Kind::Attach,
         Target::new(ns, pod, Some(uid), container),
         query,
-        ws,
+        stream_upgrade::classify(req).await,
     )
     .await
 }
@@ -128,7 +126,7 @@ async fn serve(
     kind: Kind,
     target: Target,
     query: Option<String>,
-    ws: Upgrade,
+    client: ClientUpgrade,
 ) -> Response {
     let mut opts = match options::parse(query.as_deref()) {
         Ok(o) => o,
@@ -157,13 +155,17 @@ async fn serve(
         }
         Err(status) => return grpc_error(&status),
     };
-    let ws = match ws {
-        Ok(ws) => ws.protocols(websocket::PROTOCOLS),
-        Err(_) => {
+    let ws = match client {
+        ClientUpgrade::WebSocket(ws) => ws.protocols(websocket::PROTOCOLS),
+        ClientUpgrade::Spdy {
+            on_upgrade,
+            protocols,
+        } => return splice_spdy(&state, kind, &container_id, &opts, on_upgrade, &protocols).await,
+        ClientUpgrade::None => {
             return text(
                 StatusCode::BAD_REQUEST,
-                "Upgrade request required: this kubelet serves exec and attach over WebSocket \
-                 (v5.channel.k8s.io, v4.channel.k8s.io); SPDY is not supported",
+                "Upgrade request required: exec and attach are served over WebSocket \
+                 (v5.channel.k8s.io, v4.channel.k8s.io) or SPDY/3.1",
             );
         }
     };
@@ -199,6 +201,30 @@ async fn serve(
         Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
     ws.on_upgrade(move |socket| websocket::bridge(socket, v5, opts, session))
+}
+
+/// A client's SPDY upgrade spliced to the stream server, which negotiates the protocol.
+async fn splice_spdy(
+    state: &ServerState,
+    kind: Kind,
+    container_id: &str,
+    opts: &StreamOptions,
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    protocols: &[String],
+) -> Response {
+    let url = match streaming_url(state, kind, container_id, opts).await {
+        Ok(url) => url,
+        Err(status) => return grpc_error(&status),
+    };
+    let protocols: Vec<&str> = protocols.iter().map(String::as_str).collect();
+    let upgraded = match spdy::upgrade::parse_url(&url) {
+        Ok(target) => spdy::upgrade::upgrade_with(&target, &protocols).await,
+        Err(e) => Err(e),
+    };
+    match upgraded {
+        Ok(backend) => stream_upgrade::splice(on_upgrade, backend),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
 }
 
 /// The newest running instance of container `name` of pod `uid`.

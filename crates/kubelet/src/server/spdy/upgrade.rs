@@ -1,5 +1,6 @@
 //! The HTTP/1.1 upgrade to SPDY/3.1 against the runtime's stream server: `POST` to the URL CRI
-//! handed out, asking for the `v4.channel.k8s.io` remote-command protocol.
+//! handed out, asking for the `v4.channel.k8s.io` remote-command protocol ([`upgrade`]), or for
+//! whatever protocols a client offered when the kubelet only splices bytes ([`upgrade_with`]).
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -52,14 +53,42 @@ pub fn parse_url(url: &str) -> Result<Target, SpdyError> {
 /// Connects and upgrades; returns the connection and any bytes already read past the
 /// response head (the start of the first frames).
 pub async fn upgrade(target: &Target) -> Result<(TcpStream, Vec<u8>), SpdyError> {
+    let up = upgrade_with(target, &[PROTOCOL]).await?;
+    if up.protocol.as_deref() != Some(PROTOCOL) {
+        return Err(SpdyError::Handshake(format!(
+            "the stream server chose protocol {:?}, not {PROTOCOL}",
+            up.protocol
+        )));
+    }
+    Ok((up.tcp, up.leftover))
+}
+
+/// A connection the stream server switched to SPDY/3.1.
+#[derive(Debug)]
+pub struct Upgraded {
+    /// The connection.
+    pub tcp: TcpStream,
+    /// Bytes already read past the response head.
+    pub leftover: Vec<u8>,
+    /// The `X-Stream-Protocol-Version` the server chose, if any.
+    pub protocol: Option<String>,
+}
+
+/// Connects and upgrades to SPDY/3.1, offering `protocols` (each an `X-Stream-Protocol-Version`
+/// header, in order; header-unsafe values are left out).
+pub async fn upgrade_with(target: &Target, protocols: &[&str]) -> Result<Upgraded, SpdyError> {
     let mut tcp = TcpStream::connect(&target.authority)
         .await
         .map_err(|e| SpdyError::Connect(target.authority.clone(), e))?;
     let _ = tcp.set_nodelay(true);
-    let request = format!(
-        "POST {} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: {PROTOCOL}\r\nContent-Length: 0\r\n\r\n",
+    let mut request = format!(
+        "POST {} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n",
         target.path, target.authority
     );
+    for p in protocols.iter().filter(|p| is_token_list(p)) {
+        request.push_str(&format!("X-Stream-Protocol-Version: {p}\r\n"));
+    }
+    request.push_str("Content-Length: 0\r\n\r\n");
     tcp.write_all(request.as_bytes()).await?;
     let mut buf = Vec::with_capacity(1024);
     let head_end = loop {
@@ -90,13 +119,16 @@ pub async fn upgrade(target: &Target) -> Result<(TcpStream, Vec<u8>), SpdyError>
         let body = error_body(&mut tcp, rest, length).await;
         return Err(SpdyError::Refused { status, body });
     }
-    let selected = header_value(&head, "x-stream-protocol-version");
-    if selected.as_deref() != Some(PROTOCOL) {
-        return Err(SpdyError::Handshake(format!(
-            "the stream server chose protocol {selected:?}, not {PROTOCOL}"
-        )));
-    }
-    Ok((tcp, rest))
+    Ok(Upgraded {
+        tcp,
+        leftover: rest,
+        protocol: header_value(&head, "x-stream-protocol-version"),
+    })
+}
+
+/// Whether `v` is safe in a header line (no control characters).
+fn is_token_list(v: &str) -> bool {
+    !v.is_empty() && v.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
 /// The value of header `name` in a response head.
