@@ -617,3 +617,52 @@ async fn kubelet_api_authentication_authorization_and_proxy_errors() {
     );
     node.stop().await;
 }
+
+/// `kubectl exec -it` with a real terminal: `script` gives kubectl a pseudo-terminal, so it
+/// asks for a TTY; the container's shell then sees one and echoes what is typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_with_a_terminal() {
+    let node = TestNode::start().await;
+    node.create_pod(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "term"},
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [{"name": "c", "image": common::BUSYBOX,
+            "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]}]}
+    }))
+    .await;
+    node.wait_pod("term", std::time::Duration::from_secs(30), running)
+        .await;
+    let kubectl = format!(
+        "/usr/bin/kubectl --kubeconfig {} exec -it term -- sh -c 'tty; read line; echo got:$line'",
+        node.kubeconfig.display()
+    );
+    let mut child = tokio::process::Command::new("script")
+        .args(["-qec", &kubectl, "/dev/null"])
+        .env("HOME", node.dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("script (util-linux) runs");
+    use tokio::io::AsyncWriteExt;
+    let mut stdin = child.stdin.take().unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    stdin.write_all(b"hello\n").await.unwrap();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("kubectl exec -it finished")
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("/dev/pts/"),
+        "the shell has a terminal: {text}"
+    );
+    assert!(text.contains("got:hello"), "{text}");
+    drop(stdin);
+    node.stop().await;
+}
