@@ -95,7 +95,9 @@ pub async fn record(State(metrics): State<Arc<Metrics>>, req: Request, next: Nex
         .uri()
         .query()
         .is_some_and(|q| q.contains("watch=true") || q.contains("watch=1"));
-    let info = request::parse(req.method(), req.uri().path(), watch);
+    // Only served resources get series: labels copied from any path would let clients grow
+    // the metrics (and the server's memory) without bound, one made-up resource at a time.
+    let info = request::parse(req.method(), req.uri().path(), watch).filter(is_served);
     let started = Instant::now();
     let resp = next.run(req).await;
     if let Some(ri) = info {
@@ -142,6 +144,15 @@ pub async fn record(State(metrics): State<Arc<Metrics>>, req: Request, next: Nex
             .inc();
     }
     resp
+}
+
+/// Whether a request names a served resource (and one of its subresources, if any).
+fn is_served(ri: &request::RequestInfo) -> bool {
+    rkube_api::resources::find(&ri.group, &ri.version, &ri.resource).is_some_and(|info| {
+        ri.subresource
+            .as_deref()
+            .is_none_or(|sub| info.has_subresource(sub))
+    })
 }
 
 /// `GET /metrics`.
@@ -194,5 +205,29 @@ mod tests {
             text.contains("# TYPE apiserver_request_duration_seconds histogram"),
             "{text}"
         );
+    }
+
+    /// Found by fuzzing request paths: every made-up resource got its own series.
+    #[tokio::test]
+    async fn only_served_resources_get_series() {
+        let metrics = Arc::new(Metrics::default());
+        let app = axum::Router::new()
+            .fallback(|| async { StatusCode::NOT_FOUND })
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&metrics),
+                record,
+            ));
+        for path in [
+            "/api/v1/namespaces/default/pods/web/status",
+            "/api/v1/made-up-resource",
+            "/apis/made-up.example.com/v9/things",
+            "/api/v1/namespaces/default/pods/web/made-up-subresource",
+        ] {
+            let req = Request::get(path).body(axum::body::Body::empty()).unwrap();
+            tower::ServiceExt::oneshot(app.clone(), req).await.unwrap();
+        }
+        let text = metrics.encode();
+        assert!(text.contains("subresource=\"status\""), "{text}");
+        assert!(!text.contains("made-up"), "{text}");
     }
 }

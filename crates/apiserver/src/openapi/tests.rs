@@ -65,7 +65,7 @@ fn expected_paths(r: &ResourceInfo) -> Vec<(String, Vec<&'static str>)> {
         let methods = match *sub {
             "binding" | "eviction" => vec!["post"],
             // Connect subresources (served by the kubelet): not in the documents yet.
-            "log" | "exec" | "attach" | "proxy" => continue,
+            "log" | "exec" | "attach" | "portforward" | "proxy" => continue,
             _ => vec!["get", "put", "patch"],
         };
         out.push((format!("{item}/{sub}"), methods));

@@ -108,7 +108,18 @@ impl Registry {
                     .map_err(super::store_error)?,
             }
         };
-        let events = match self.store.watch(&prefix, start + 1).await {
+        // A revision at the very top of the range has no successor to watch from.
+        let Some(from) = start.checked_add(1) else {
+            let current = self
+                .store
+                .current_revision()
+                .await
+                .map_err(super::store_error)?;
+            return Err(ApiError::timeout(format!(
+                "Too large resource version: {start}, current: {current}"
+            )));
+        };
+        let events = match self.store.watch(&prefix, from).await {
             Ok(events) => events,
             Err(StoreError::Compacted { compacted, .. }) => {
                 let err =
