@@ -4,6 +4,7 @@
 
 pub mod convert;
 pub mod defaults;
+pub mod node_token;
 pub mod resources;
 pub mod selector;
 pub mod status;

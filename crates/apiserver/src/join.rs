@@ -13,39 +13,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::pki::{Pki, PkiError};
-
-/// The join token's prefix (k3s's "secure" token format version).
-const PREFIX: &str = "K10";
+use rkube_api::node_token::{parse_token, token};
 
 /// What the join routes need.
 pub struct NodeJoin {
     pki: Arc<Pki>,
     secret: String,
-}
-
-/// The token for the cluster whose CA is `ca_pem`, with `secret`.
-pub fn token(ca_pem: &str, secret: &str) -> String {
-    format!("{PREFIX}{}::server:{secret}", ca_hash(ca_pem))
-}
-
-/// The hex SHA-256 of the CA PEM, as the token carries it.
-pub fn ca_hash(ca_pem: &str) -> String {
-    Sha256::digest(ca_pem.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Splits a join token into (CA hash, secret); `None` when it is not of the `K10…::server:…` form.
-pub fn parse_token(token: &str) -> Option<(&str, &str)> {
-    let rest = token.trim().strip_prefix(PREFIX)?;
-    let (hash, secret) = rest.split_once("::")?;
-    let secret = secret.strip_prefix("server:").unwrap_or(secret);
-    (hash.len() == 64 && !secret.is_empty()).then_some((hash, secret))
 }
 
 impl NodeJoin {
@@ -172,22 +148,5 @@ async fn credentials(
             "InternalError",
             &format!("issuing the node certificate: {e}"),
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_round_trip() {
-        let t = token("-----BEGIN CERTIFICATE-----\nabc\n", "s3cret");
-        assert!(t.starts_with("K10") && t.ends_with("::server:s3cret"));
-        let (hash, secret) = parse_token(&t).unwrap();
-        assert_eq!(hash, ca_hash("-----BEGIN CERTIFICATE-----\nabc\n"));
-        assert_eq!(secret, "s3cret");
-        assert!(parse_token("K10short::server:x").is_none());
-        assert!(parse_token("plain-password").is_none());
-        assert!(parse_token(&format!("K10{}::server:", "a".repeat(64))).is_none());
     }
 }

@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rkube_api::node_token::{ca_hash, parse_token};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Why joining failed; each message says what to check.
@@ -60,14 +60,6 @@ pub enum JoinError {
         /// Why.
         source: std::io::Error,
     },
-}
-
-/// Splits a join token into (CA hash, secret).
-pub fn parse_token(token: &str) -> Option<(&str, &str)> {
-    let rest = token.trim().strip_prefix("K10")?;
-    let (hash, secret) = rest.split_once("::")?;
-    let secret = secret.strip_prefix("server:").unwrap_or(secret);
-    (hash.len() == 64 && !secret.is_empty()).then_some((hash, secret))
 }
 
 fn host_port(url: &str) -> Result<(String, u16), JoinError> {
@@ -192,10 +184,7 @@ pub async fn join(
             message: String::from_utf8_lossy(&ca).into_owned(),
         });
     }
-    let got: String = Sha256::digest(&ca)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let got = ca_hash(&ca);
     if got != hash {
         return Err(JoinError::CaMismatch { got });
     }

@@ -403,21 +403,18 @@ pub fn pod_status(inputs: &StatusInputs<'_>) -> PodStatus {
     }
 }
 
-/// Whether two statuses differ in anything reported (ignoring nothing: the kubelet compares
-/// what it would write with what the apiserver has).
+/// Whether the apiserver's status differs from what the kubelet would write, ignoring the
+/// fields others own (scheduler, resize, claims) and the pod-level reason and message.
 pub fn differs(current: Option<&PodStatus>, desired: &PodStatus) -> bool {
     let Some(current) = current else { return true };
-    let mut cur = current.clone();
-    // Fields others own are not ours to compare.
-    cur.nominated_node_name = None;
-    cur.resize = None;
-    cur.resource_claim_statuses = None;
-    cur.observed_generation = None;
-    let mut want = desired.clone();
-    want.nominated_node_name = None;
-    cur.message = None;
-    cur.reason = None;
-    want.message = None;
-    want.reason = None;
-    cur != want
+    let ours = |s: &PodStatus| PodStatus {
+        nominated_node_name: None,
+        resize: None,
+        resource_claim_statuses: None,
+        observed_generation: None,
+        message: None,
+        reason: None,
+        ..s.clone()
+    };
+    ours(current) != ours(desired)
 }
