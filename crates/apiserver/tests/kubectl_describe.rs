@@ -119,7 +119,8 @@ firstTimestamp: "{first}"
 lastTimestamp: "{last}"
 "#,
         reason_lower = reason.to_lowercase(),
-        first = ago(600),
+        // 10.5 minutes: rounding to whole seconds must not tip it under the "10m" kubectl prints.
+        first = ago(630),
         last = ago(60),
     );
     let out = c.kubectl_stdin(&["create", "-f", "-"], Some(&event)).await;
