@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 LEAVES = {"api", "store"}
-COMPONENTS = {"scheduler", "controllers", "kubelet", "proxy", "dns", "ingress", "dashboard", "metrics"}
+COMPONENTS = {"scheduler", "controllers", "kubelet", "proxy", "dns", "ingress", "dashboard", "metrics", "sim"}
 ALLOWED = {
     "api": set(),
     "store": set(),

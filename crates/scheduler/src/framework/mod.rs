@@ -1,0 +1,24 @@
+//! The scheduling framework: plugins at extension points, the per-cycle state they share, the
+//! node and pod views they read, and statuses as values.
+
+pub mod cycle_state;
+pub mod node_info;
+pub mod plugin;
+pub mod pod_info;
+pub mod resource;
+pub mod runtime;
+pub mod snapshot;
+pub mod status;
+pub mod taints;
+
+pub use cycle_state::CycleState;
+pub use node_info::NodeInfo;
+pub use plugin::{
+    ClusterEvent, Filter, NodeScore, NodeStatuses, Plugin, PostFilter, PostFilterResult,
+    PreFilter, PreFilterResult, PreScore, QueueKey, QueueSort, Reserve, Score, MAX_NODE_SCORE,
+};
+pub use pod_info::{AffinityTerm, HostPort, PodInfo, WeightedAffinityTerm};
+pub use resource::Resource;
+pub use runtime::{Framework, PluginSet};
+pub use snapshot::Snapshot;
+pub use status::{Code, Status};

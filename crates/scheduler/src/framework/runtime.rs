@@ -1,0 +1,290 @@
+//! One profile's instantiated plugins in extension-point order, and how each point is run.
+
+use std::sync::Arc;
+
+use super::cycle_state::CycleState;
+use super::node_info::NodeInfo;
+use super::plugin::{NodeScore, NodeStatuses, Plugin, PostFilterResult, PreFilterResult};
+use super::pod_info::PodInfo;
+use super::status::{Code, Status};
+
+/// A scheduling profile: the plugins enabled at each extension point, with score weights.
+pub struct Framework {
+    /// The `schedulerName` pods select this profile by.
+    pub scheduler_name: String,
+    /// Percentage of nodes to find feasible before scoring (`None`: adaptive).
+    pub percentage_of_nodes_to_score: Option<u32>,
+    pub(crate) pre_filter: Vec<Arc<dyn Plugin>>,
+    pub(crate) filter: Vec<Arc<dyn Plugin>>,
+    pub(crate) post_filter: Vec<Arc<dyn Plugin>>,
+    pub(crate) pre_score: Vec<Arc<dyn Plugin>>,
+    pub(crate) score: Vec<(Arc<dyn Plugin>, i64)>,
+    pub(crate) reserve: Vec<Arc<dyn Plugin>>,
+    pub(crate) all: Vec<Arc<dyn Plugin>>,
+}
+
+/// The plugins for each extension point, in run order (what a profile's configuration
+/// resolves to).
+#[derive(Default)]
+pub struct PluginSet {
+    /// PreFilter plugins.
+    pub pre_filter: Vec<Arc<dyn Plugin>>,
+    /// Filter plugins.
+    pub filter: Vec<Arc<dyn Plugin>>,
+    /// PostFilter plugins.
+    pub post_filter: Vec<Arc<dyn Plugin>>,
+    /// PreScore plugins.
+    pub pre_score: Vec<Arc<dyn Plugin>>,
+    /// Score plugins with their weights.
+    pub score: Vec<(Arc<dyn Plugin>, i64)>,
+    /// Reserve plugins.
+    pub reserve: Vec<Arc<dyn Plugin>>,
+}
+
+impl Framework {
+    /// A profile named `scheduler_name` running `plugins`.
+    pub fn new(scheduler_name: impl Into<String>, plugins: PluginSet) -> Framework {
+        let mut all: Vec<Arc<dyn Plugin>> = Vec::new();
+        let lists = [
+            &plugins.pre_filter,
+            &plugins.filter,
+            &plugins.post_filter,
+            &plugins.pre_score,
+            &plugins.reserve,
+        ];
+        for p in lists
+            .into_iter()
+            .flatten()
+            .chain(plugins.score.iter().map(|(p, _)| p))
+        {
+            if !all.iter().any(|q| q.name() == p.name()) {
+                all.push(p.clone());
+            }
+        }
+        Framework {
+            scheduler_name: scheduler_name.into(),
+            percentage_of_nodes_to_score: None,
+            pre_filter: plugins.pre_filter,
+            filter: plugins.filter,
+            post_filter: plugins.post_filter,
+            pre_score: plugins.pre_score,
+            score: plugins.score,
+            reserve: plugins.reserve,
+            all,
+        }
+    }
+
+    /// Every distinct plugin of the profile.
+    pub fn plugins(&self) -> &[Arc<dyn Plugin>] {
+        &self.all
+    }
+
+    /// The plugin called `name`, if the profile has it.
+    pub fn plugin(&self, name: &str) -> Option<&Arc<dyn Plugin>> {
+        self.all.iter().find(|p| p.name() == name)
+    }
+
+    /// Whether any PostFilter plugin is enabled.
+    pub fn has_post_filter(&self) -> bool {
+        !self.post_filter.is_empty()
+    }
+
+    /// Whether any Score plugin is enabled.
+    pub fn has_score(&self) -> bool {
+        !self.score.is_empty()
+    }
+
+    /// Runs every PreFilter; stops at the first rejection. The node sets plugins return are
+    /// intersected.
+    pub fn run_pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+    ) -> (Option<PreFilterResult>, Status) {
+        let mut result: Option<PreFilterResult> = None;
+        for p in &self.pre_filter {
+            let Some(pf) = p.as_pre_filter() else { continue };
+            let (r, status) = pf.pre_filter(state, pod);
+            match status.code {
+                Code::Skip => {
+                    state.skip_filter.push(p.name());
+                    continue;
+                }
+                Code::Success => {}
+                _ => return (None, status.with_plugin(p.name())),
+            }
+            if let Some(r) = r {
+                result = Some(match result {
+                    None => r,
+                    Some(prev) => prev.merge(r),
+                });
+                if result
+                    .as_ref()
+                    .and_then(|r| r.node_names.as_ref())
+                    .is_some_and(|n| n.is_empty())
+                {
+                    return (
+                        result,
+                        Status::unresolvable("node(s) didn't satisfy plugin(s) [".to_string() + p.name() + "]")
+                            .with_plugin(p.name()),
+                    );
+                }
+            }
+        }
+        (result, Status::success())
+    }
+
+    /// Runs every Filter not skipped by its PreFilter on one node; the first rejection wins.
+    pub fn run_filters(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
+        for p in &self.filter {
+            if state.skip_filter.contains(&p.name()) {
+                continue;
+            }
+            let Some(f) = p.as_filter() else { continue };
+            let status = f.filter(state, pod, node);
+            if !status.is_success() {
+                return status.with_plugin(p.name());
+            }
+        }
+        Status::success()
+    }
+
+    /// Tells every PreFilter extension that `added` now runs on `node` (preemption).
+    pub fn run_pre_filter_add_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        added: &Arc<PodInfo>,
+        node: &NodeInfo,
+    ) -> Status {
+        for p in &self.pre_filter {
+            if state.skip_filter.contains(&p.name()) {
+                continue;
+            }
+            if let Some(pf) = p.as_pre_filter() {
+                let s = pf.add_pod(state, pod, added, node);
+                if !s.is_success() {
+                    return s.with_plugin(p.name());
+                }
+            }
+        }
+        Status::success()
+    }
+
+    /// Tells every PreFilter extension that `removed` left `node` (preemption).
+    pub fn run_pre_filter_remove_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        removed: &Arc<PodInfo>,
+        node: &NodeInfo,
+    ) -> Status {
+        for p in &self.pre_filter {
+            if state.skip_filter.contains(&p.name()) {
+                continue;
+            }
+            if let Some(pf) = p.as_pre_filter() {
+                let s = pf.remove_pod(state, pod, removed, node);
+                if !s.is_success() {
+                    return s.with_plugin(p.name());
+                }
+            }
+        }
+        Status::success()
+    }
+
+    /// Runs PostFilter plugins until one nominates a node.
+    pub fn run_post_filter(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        statuses: &NodeStatuses,
+    ) -> (Option<PostFilterResult>, Status) {
+        let mut last = Status::unschedulable("no PostFilter plugin");
+        for p in &self.post_filter {
+            let Some(pf) = p.as_post_filter() else { continue };
+            let (r, status) = pf.post_filter(self, state, pod, statuses);
+            if status.is_success() {
+                return (r, status.with_plugin(p.name()));
+            }
+            if status.code == Code::Error {
+                return (None, status.with_plugin(p.name()));
+            }
+            last = status.with_plugin(p.name());
+        }
+        (None, last)
+    }
+
+    /// Runs every PreScore over the feasible nodes.
+    pub fn run_pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        nodes: &[Arc<NodeInfo>],
+    ) -> Status {
+        for p in &self.pre_score {
+            let Some(ps) = p.as_pre_score() else { continue };
+            let status = ps.pre_score(state, pod, nodes);
+            match status.code {
+                Code::Skip => state.skip_score.push(p.name()),
+                Code::Success => {}
+                _ => return status.with_plugin(p.name()),
+            }
+        }
+        Status::success()
+    }
+
+    /// Scores every feasible node with every Score plugin (normalized, weighted, summed).
+    /// Returns the total per node, in `nodes` order.
+    pub fn run_score(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        nodes: &[Arc<NodeInfo>],
+    ) -> Result<Vec<i64>, Status> {
+        let mut totals = vec![0i64; nodes.len()];
+        for (p, weight) in &self.score {
+            if state.skip_score.contains(&p.name()) {
+                continue;
+            }
+            let Some(s) = p.as_score() else { continue };
+            let mut scores = Vec::with_capacity(nodes.len());
+            for (i, node) in nodes.iter().enumerate() {
+                let score = s
+                    .score(state, pod, node)
+                    .map_err(|st| st.with_plugin(p.name()))?;
+                scores.push(NodeScore { node: i, score });
+            }
+            let status = s.normalize(state, pod, &mut scores);
+            if !status.is_success() {
+                return Err(status.with_plugin(p.name()));
+            }
+            for ns in scores {
+                totals[ns.node] += ns.score * weight;
+            }
+        }
+        Ok(totals)
+    }
+
+    /// Runs every Reserve; on a failure, unreserves them all and returns it.
+    pub fn run_reserve(&self, state: &mut CycleState, pod: &PodInfo, node: &str) -> Status {
+        for p in &self.reserve {
+            let Some(r) = p.as_reserve() else { continue };
+            let status = r.reserve(state, pod, node);
+            if !status.is_success() {
+                self.run_unreserve(state, pod, node);
+                return status.with_plugin(p.name());
+            }
+        }
+        Status::success()
+    }
+
+    /// Runs every Unreserve, in reverse order.
+    pub fn run_unreserve(&self, state: &mut CycleState, pod: &PodInfo, node: &str) {
+        for p in self.reserve.iter().rev() {
+            if let Some(r) = p.as_reserve() {
+                r.unreserve(state, pod, node);
+            }
+        }
+    }
+}
