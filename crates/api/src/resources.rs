@@ -157,6 +157,7 @@ resources! {
     "rbac.authorization.k8s.io" "v1" "ClusterRole" "clusterroles" "clusterrole" ns=false short=[] cat=[] sub=[] storage="clusterroles";
     "rbac.authorization.k8s.io" "v1" "RoleBinding" "rolebindings" "rolebinding" ns=true short=[] cat=[] sub=[] storage="rolebindings";
     "rbac.authorization.k8s.io" "v1" "Role" "roles" "role" ns=true short=[] cat=[] sub=[] storage="roles";
+    "scheduling.k8s.io" "v1" "PriorityClass" "priorityclasses" "priorityclass" ns=false short=["pc"] cat=[] sub=[] storage="priorityclasses";
     "storage.k8s.io" "v1" "StorageClass" "storageclasses" "storageclass" ns=false short=["sc"] cat=[] sub=[] storage="storageclasses";
 }
 
@@ -290,6 +291,7 @@ mod tests {
         check::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>();
         check::<k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler>();
         check::<k8s_openapi::api::events::v1::Event>();
+        check::<k8s_openapi::api::scheduling::v1::PriorityClass>();
     }
 
     #[test]

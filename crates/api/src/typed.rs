@@ -67,6 +67,7 @@ typed_kinds! {
     "rbac.authorization.k8s.io" "ClusterRole" => k8s_openapi::api::rbac::v1::ClusterRole;
     "rbac.authorization.k8s.io" "RoleBinding" => k8s_openapi::api::rbac::v1::RoleBinding;
     "rbac.authorization.k8s.io" "Role" => k8s_openapi::api::rbac::v1::Role;
+    "scheduling.k8s.io" "PriorityClass" => k8s_openapi::api::scheduling::v1::PriorityClass;
     "storage.k8s.io" "StorageClass" => k8s_openapi::api::storage::v1::StorageClass;
 }
 

@@ -257,6 +257,10 @@ pub async fn start_with_store(
         .await
         .map_err(ServerError::Bootstrap)?;
     registry
+        .ensure_system_priority_classes()
+        .await
+        .map_err(ServerError::Bootstrap)?;
+    registry
         .ensure_kubernetes_service(addr.port())
         .await
         .map_err(ServerError::Bootstrap)?;

@@ -19,6 +19,7 @@ pub mod networking;
 pub mod pod;
 pub mod rbac;
 pub mod resources;
+pub mod scheduling;
 pub mod storage;
 
 use serde::Serialize;
@@ -55,6 +56,7 @@ pub fn apply(group: &str, kind: &str, obj: &mut Value) {
         ("rbac.authorization.k8s.io", "ClusterRoleBinding") => {
             typed(obj, rbac::default_cluster_role_binding)
         }
+        ("scheduling.k8s.io", "PriorityClass") => typed(obj, scheduling::default_priority_class),
         ("storage.k8s.io", "StorageClass") => typed(obj, storage::default_storage_class),
         ("autoscaling", "HorizontalPodAutoscaler") => typed(obj, autoscaling::default_hpa),
         _ => {}

@@ -389,6 +389,7 @@ mod tests {
             ("policy", "poddisruptionbudgets", 5),
             ("rbac.authorization.k8s.io", "rolebindings", 6),
             ("rbac.authorization.k8s.io", "clusterrolebindings", 6),
+            ("scheduling.k8s.io", "priorityclasses", 5),
             ("storage.k8s.io", "storageclasses", 6),
         ];
         let junk = [

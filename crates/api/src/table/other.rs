@@ -320,8 +320,8 @@ fn priority_class_row(pc: &Value, now: Timestamp) -> TableRow {
         n(int_at(pc, &["value"])),
         Value::Bool(opt_bool(pc, &["globalDefault"]).unwrap_or(false)),
         age(pc, now),
-        // Storage defaults the policy.
-        s(str_or(pc, &["preemptionPolicy"], "PreemptLowerPriority")),
+        // Storage defaults the policy; upstream prints an unset one as an empty cell.
+        s(str_at(pc, &["preemptionPolicy"])),
     ])
 }
 
@@ -745,7 +745,8 @@ mod tests {
 
     #[test]
     fn table_cluster_kinds_cells() {
-        let pc = json!({"metadata": meta("system-node-critical"), "value": 2000001000});
+        let pc = json!({"metadata": meta("system-node-critical"), "value": 2000001000,
+            "preemptionPolicy": "PreemptLowerPriority"});
         assert_eq!(
             cells(&PRIORITY_CLASSES, pc),
             json!([
@@ -755,6 +756,11 @@ mod tests {
                 "60m",
                 "PreemptLowerPriority"
             ])
+        );
+        let pc = json!({"metadata": meta("batch"), "value": -5, "globalDefault": true});
+        assert_eq!(
+            cells(&PRIORITY_CLASSES, pc),
+            json!(["batch", -5, true, "60m", ""])
         );
         let rc = json!({"metadata": meta("runc"), "handler": "runc"});
         assert_eq!(cells(&RUNTIME_CLASSES, rc), json!(["runc", "runc", "60m"]));

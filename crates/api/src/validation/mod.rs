@@ -20,6 +20,7 @@ pub mod pod;
 pub mod policy;
 pub mod quantity;
 pub mod rbac;
+pub mod scheduling;
 pub mod service;
 pub mod storage;
 pub mod volumes;
@@ -71,6 +72,7 @@ pub fn validate_create(group: &str, kind: &str, obj: &Value) -> Vec<FieldCause> 
         ("rbac.authorization.k8s.io", "ClusterRoleBinding") => {
             rbac::validate_cluster_role_binding(obj, None)
         }
+        ("scheduling.k8s.io", "PriorityClass") => scheduling::validate_priority_class(obj, None),
         ("storage.k8s.io", "StorageClass") => storage::validate_storage_class(obj, None),
         ("autoscaling", "HorizontalPodAutoscaler") => autoscaling::validate_hpa(obj, None),
         _ => Vec::new(),
@@ -118,6 +120,7 @@ pub fn validate_update(group: &str, kind: &str, new: &Value, old: &Value) -> Vec
         ("rbac.authorization.k8s.io", "ClusterRoleBinding") => {
             rbac::validate_cluster_role_binding(new, old)
         }
+        ("scheduling.k8s.io", "PriorityClass") => scheduling::validate_priority_class(new, old),
         ("storage.k8s.io", "StorageClass") => storage::validate_storage_class(new, old),
         ("autoscaling", "HorizontalPodAutoscaler") => autoscaling::validate_hpa(new, old),
         _ => Vec::new(),
@@ -611,6 +614,11 @@ mod tests {
                 "rbac.authorization.k8s.io",
                 "ClusterRoleBinding",
                 json!({"metadata": cmeta, "roleRef": {"kind": "ClusterRole", "name": "r"}, "subjects": [{"kind": "ServiceAccount", "name": "s", "namespace": "d"}]}),
+            ),
+            (
+                "scheduling.k8s.io",
+                "PriorityClass",
+                json!({"metadata": cmeta, "value": 1000, "globalDefault": true, "description": "d", "preemptionPolicy": "Never"}),
             ),
             (
                 "storage.k8s.io",

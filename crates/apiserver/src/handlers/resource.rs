@@ -163,6 +163,7 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         (Verb::Delete, None) => {
             let body_opts = delete_options_body(body).await?;
             let opts = delete_options(&query, body_opts.as_ref())?;
+            crate::registry::priority::check_delete(info, name(&ri))?;
             let obj = app.registry.delete(info, ns, name(&ri), &opts).await?;
             render_one(app, info, obj, output, &query, StatusCode::OK, &[])
         }

@@ -10,6 +10,7 @@
 
 pub mod allocator;
 pub mod meta;
+pub mod priority;
 pub mod services;
 pub mod strategy;
 mod versions;
@@ -372,7 +373,7 @@ impl Registry {
     ) -> Result<Written, ApiError> {
         let (obj, mut warnings) = versions::incoming(info, obj, opts.field_validation)?;
         let generated = meta_str(&obj, "name").is_none_or(str::is_empty);
-        let (mut obj, more_warnings) = self.admit_create(info, namespace, obj, opts)?;
+        let (mut obj, more_warnings) = self.admit_create(info, namespace, obj, opts).await?;
         warnings.extend(more_warnings);
         if info.namespaced
             && let Some(ns) = namespace
@@ -431,8 +432,8 @@ impl Registry {
     }
 
     /// Everything before the write of a create: identity, namespace, name, typed decoding,
-    /// system fields, defaults, validation.
-    fn admit_create(
+    /// system fields, defaults, mutating admission, validation, validating admission.
+    async fn admit_create(
         &self,
         info: &'static ResourceInfo,
         namespace: Option<&str>,
@@ -461,6 +462,12 @@ impl Registry {
         }
         let (mut obj, warnings) = normalize(stored, obj, opts.field_validation)?;
         strategy::prepare_for_create(stored, &mut obj, self.now());
+        // Admission errors name the object as sent: its generateName if it has no name yet.
+        let shown_name = meta_str(&obj, "name")
+            .filter(|n| !n.is_empty())
+            .or_else(|| meta_str(&obj, "generateName"))
+            .unwrap_or("")
+            .to_string();
         if meta_str(&obj, "name").is_none_or(str::is_empty)
             && let Some(prefix) = meta_str(&obj, "generateName").filter(|p| !p.is_empty())
         {
@@ -480,6 +487,9 @@ impl Registry {
         }
         rkube_api::defaults::apply(stored.group, stored.kind, &mut obj);
         rkube_api::defaults::apply_on_create(stored.group, stored.kind, &mut obj);
+        if priority::is_pod(stored) {
+            self.admit_pod_priority(info, &mut obj, &shown_name).await?;
+        }
         let causes = rkube_api::validation::validate_create_via(
             info.group,
             info.version,
@@ -489,6 +499,9 @@ impl Registry {
         );
         if !causes.is_empty() {
             return Err(ApiError::invalid(info, name(&obj), causes));
+        }
+        if priority::is_priority_class(stored) {
+            self.check_global_default(info, &obj, false).await?;
         }
         Ok((obj, warnings))
     }
@@ -590,6 +603,9 @@ impl Registry {
             let mut new = obj.clone();
             strategy::prepare_for_update(stored, subresource, &mut new, &old);
             rkube_api::defaults::apply(stored.group, stored.kind, &mut new);
+            if subresource.is_none() && priority::is_pod(stored) {
+                priority::keep_pod_priority(&mut new, &old);
+            }
             // Validated as written against the stored revision; stored without it.
             set_meta(
                 &mut new,
@@ -613,6 +629,9 @@ impl Registry {
             set_meta(&mut new, "resourceVersion", None);
             if !causes.is_empty() {
                 return Err(ApiError::invalid(info, name_in_url, causes));
+            }
+            if subresource.is_none() && priority::is_priority_class(stored) {
+                self.check_global_default(info, &new, true).await?;
             }
             // Finalization done: the last finalizer of a deleted object was removed.
             if meta_str(&new, "deletionTimestamp").is_some()
