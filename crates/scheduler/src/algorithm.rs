@@ -8,9 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
-use crate::framework::{
-    CycleState, Framework, NodeInfo, NodeStatuses, PodInfo, Snapshot, Status,
-};
+use crate::framework::{CycleState, Framework, NodeInfo, NodeStatuses, PodInfo, Snapshot, Status};
 
 /// Below this many nodes every node is evaluated (upstream's `minFeasibleNodesToFind`).
 pub const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
@@ -51,7 +49,12 @@ impl FitError {
     pub fn message(&self) -> String {
         let mut msg = format!("0/{} nodes are available:", self.num_all_nodes);
         if let Some(m) = &self.pre_filter_message {
+            // PreFilter rejected every node for one reason: say it once.
             msg.push_str(&format!(" {m}."));
+            if let Some(m) = &self.post_filter_message {
+                msg.push_str(&format!(" {m}"));
+            }
+            return msg;
         }
         let mut histogram: BTreeMap<&str, usize> = BTreeMap::new();
         for status in self.statuses.values() {
@@ -78,7 +81,7 @@ impl FitError {
 #[derive(Debug)]
 pub enum ScheduleFailure {
     /// No node fits (an expected outcome: the pod waits).
-    Unfit(FitError),
+    Unfit(Box<FitError>),
     /// A plugin failed unexpectedly; the pod is retried with backoff.
     Error(Status),
 }
@@ -110,10 +113,10 @@ pub fn schedule_pod(
     let snapshot = state.snapshot().clone();
     let num_all = snapshot.nodes.len();
     if num_all == 0 {
-        return Err(ScheduleFailure::Unfit(FitError {
+        return Err(ScheduleFailure::Unfit(Box::new(FitError {
             pre_filter_message: Some("no nodes available to schedule pods".into()),
             ..FitError::default()
-        }));
+        })));
     }
     if let Some(e) = &pod.parse_error {
         return Err(ScheduleFailure::Error(Status::error(e.clone())));
@@ -123,12 +126,12 @@ pub fn schedule_pod(
         let mut plugins: Vec<&'static str> = statuses.values().map(|s| s.plugin).collect();
         plugins.sort_unstable();
         plugins.dedup();
-        return Err(ScheduleFailure::Unfit(FitError {
+        return Err(ScheduleFailure::Unfit(Box::new(FitError {
             num_all_nodes: num_all,
             statuses,
             plugins,
             ..FitError::default()
-        }));
+        })));
     }
     let evaluated = feasible.len() + statuses.len();
     if feasible.len() == 1 {
@@ -191,13 +194,13 @@ fn find_nodes_that_fit(
             .iter()
             .map(|n| (n.name.clone(), status.clone()))
             .collect();
-        return Err(ScheduleFailure::Unfit(FitError {
+        return Err(ScheduleFailure::Unfit(Box::new(FitError {
             num_all_nodes: num_all,
             statuses,
             pre_filter_message: Some(status.message()).filter(|m| !m.is_empty()),
             plugins: vec![status.plugin],
             ..FitError::default()
-        }));
+        })));
     }
     let state: &CycleState = state;
 

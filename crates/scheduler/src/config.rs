@@ -202,7 +202,10 @@ impl SchedulerConfiguration {
             ));
         }
         if !config.extenders.is_empty() {
-            return Err(invalid("extenders", "scheduler extenders are not supported"));
+            return Err(invalid(
+                "extenders",
+                "scheduler extenders are not supported",
+            ));
         }
         Ok(config)
     }
@@ -287,7 +290,10 @@ fn build_profile(
         .clone()
         .unwrap_or_else(|| DEFAULT_SCHEDULER_NAME.to_string());
     if name.is_empty() {
-        return Err(invalid(format!("{field}.schedulerName"), "\"\": must not be empty"));
+        return Err(invalid(
+            format!("{field}.schedulerName"),
+            "\"\": must not be empty",
+        ));
     }
     // Args by plugin name.
     let mut args: BTreeMap<&str, &serde_json::Value> = BTreeMap::new();
@@ -328,7 +334,12 @@ fn build_profile(
             multi_point.push((p.to_string(), *w));
         }
     }
-    for (j, e) in multi.map(|m| m.enabled.as_slice()).unwrap_or_default().iter().enumerate() {
+    for (j, e) in multi
+        .map(|m| m.enabled.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let at = format!("{field}.plugins.multiPoint.enabled[{j}]");
         check_weight(e, &at)?;
         instance(&e.name, &at)?;
@@ -340,12 +351,28 @@ fn build_profile(
 
     let mut set = PluginSet::default();
     let points: [(Point, &str, Option<&PluginSetConfig>); 6] = [
-        (Point::PreFilter, "preFilter", cfg.and_then(|c| c.pre_filter.as_ref())),
+        (
+            Point::PreFilter,
+            "preFilter",
+            cfg.and_then(|c| c.pre_filter.as_ref()),
+        ),
         (Point::Filter, "filter", cfg.and_then(|c| c.filter.as_ref())),
-        (Point::PostFilter, "postFilter", cfg.and_then(|c| c.post_filter.as_ref())),
-        (Point::PreScore, "preScore", cfg.and_then(|c| c.pre_score.as_ref())),
+        (
+            Point::PostFilter,
+            "postFilter",
+            cfg.and_then(|c| c.post_filter.as_ref()),
+        ),
+        (
+            Point::PreScore,
+            "preScore",
+            cfg.and_then(|c| c.pre_score.as_ref()),
+        ),
         (Point::Score, "score", cfg.and_then(|c| c.score.as_ref())),
-        (Point::Reserve, "reserve", cfg.and_then(|c| c.reserve.as_ref())),
+        (
+            Point::Reserve,
+            "reserve",
+            cfg.and_then(|c| c.reserve.as_ref()),
+        ),
     ];
     for (point, point_name, specific) in points {
         let disabled_all = specific.is_some_and(|s| s.disabled.iter().any(|d| d.name == "*"));
@@ -408,3 +435,7 @@ fn check_weight(e: &PluginRef, at: &str) -> Result<(), ConfigError> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -61,6 +61,8 @@ pub struct SchedulingQueue {
     pods: HashMap<String, Entry>,
     active: BTreeSet<ActiveKey>,
     backoff: BTreeSet<(Instant, u64, String)>,
+    /// UIDs waiting in the unschedulable place (events scan only these).
+    unschedulable: std::collections::HashSet<String>,
     seq: u64,
     cycle: u64,
     move_request_cycle: u64,
@@ -95,6 +97,7 @@ impl SchedulingQueue {
             pods: HashMap::new(),
             active: BTreeSet::new(),
             backoff: BTreeSet::new(),
+            unschedulable: Default::default(),
             seq: 0,
             cycle: 0,
             move_request_cycle: 0,
@@ -131,14 +134,20 @@ impl SchedulingQueue {
                 self.backoff
                     .remove(&(e.backoff_until, e.timestamp, uid.to_string()));
             }
-            Place::Unschedulable | Place::Gated | Place::InFlight => {}
+            Place::Unschedulable => {
+                self.unschedulable.remove(uid);
+            }
+            Place::Gated | Place::InFlight => {}
         }
     }
 
     /// Puts `uid` (already in `pods`, detached) into `place`.
     fn attach(&mut self, uid: &str, place: Place, now: Instant) {
         let seq = self.next_seq();
-        let Some(e) = self.pods.get_mut(uid) else { return };
+        self.unschedulable.remove(uid);
+        let Some(e) = self.pods.get_mut(uid) else {
+            return;
+        };
         let place = if gated(&e.info) { Place::Gated } else { place };
         e.place = place;
         e.since = now;
@@ -149,10 +158,12 @@ impl SchedulingQueue {
                     .insert((Reverse(e.info.priority), seq, uid.to_string()));
             }
             Place::Backoff => {
-                self.backoff
-                    .insert((e.backoff_until, seq, uid.to_string()));
+                self.backoff.insert((e.backoff_until, seq, uid.to_string()));
             }
-            Place::Unschedulable | Place::Gated | Place::InFlight => {}
+            Place::Unschedulable => {
+                self.unschedulable.insert(uid.to_string());
+            }
+            Place::Gated | Place::InFlight => {}
         }
     }
 
@@ -238,7 +249,11 @@ impl SchedulingQueue {
 
     /// The attempt succeeded (the pod is assumed): forget it.
     pub fn done(&mut self, uid: &str) {
-        if self.pods.get(uid).is_some_and(|e| e.place == Place::InFlight) {
+        if self
+            .pods
+            .get(uid)
+            .is_some_and(|e| e.place == Place::InFlight)
+        {
             self.pods.remove(uid);
         }
     }
@@ -255,7 +270,9 @@ impl SchedulingQueue {
         let uid = pod.info.uid.clone();
         let backoff = self.backoff_for(pod.attempts);
         let move_requested = self.move_request_cycle >= pod.cycle;
-        let Some(e) = self.pods.get_mut(&uid) else { return };
+        let Some(e) = self.pods.get_mut(&uid) else {
+            return;
+        };
         if e.place != Place::InFlight {
             return;
         }
@@ -305,14 +322,14 @@ impl SchedulingQueue {
     ) {
         self.move_request_cycle = self.cycle;
         let movers: Vec<String> = self
-            .pods
+            .unschedulable
             .iter()
-            .filter(|(_, e)| {
-                e.place == Place::Unschedulable
-                    && (e.rejected_by.is_empty()
-                        || e.rejected_by.iter().any(|p| interested(p, event)))
+            .filter(|uid| {
+                self.pods.get(*uid).is_some_and(|e| {
+                    e.rejected_by.is_empty() || e.rejected_by.iter().any(|p| interested(p, event))
+                })
             })
-            .map(|(uid, _)| uid.clone())
+            .cloned()
             .collect();
         for uid in movers {
             let until = self.pods[&uid].backoff_until;
@@ -338,12 +355,14 @@ impl SchedulingQueue {
             moved += 1;
         }
         let stale: Vec<String> = self
-            .pods
+            .unschedulable
             .iter()
-            .filter(|(_, e)| {
-                e.place == Place::Unschedulable && now.duration_since(e.since) >= MAX_UNSCHEDULABLE_STAY
+            .filter(|uid| {
+                self.pods
+                    .get(*uid)
+                    .is_some_and(|e| now.duration_since(e.since) >= MAX_UNSCHEDULABLE_STAY)
             })
-            .map(|(uid, _)| uid.clone())
+            .cloned()
             .collect();
         for uid in stale {
             self.attach(&uid, Place::Active, now);
@@ -372,3 +391,7 @@ impl SchedulingQueue {
         self.backoff.first().map(|b| b.0)
     }
 }
+
+#[cfg(test)]
+#[path = "queue_tests.rs"]
+mod tests;

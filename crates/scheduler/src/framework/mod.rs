@@ -2,6 +2,7 @@
 //! node and pod views they read, and statuses as values.
 
 pub mod cycle_state;
+pub mod node_affinity;
 pub mod node_info;
 pub mod plugin;
 pub mod pod_info;
@@ -14,8 +15,8 @@ pub mod taints;
 pub use cycle_state::CycleState;
 pub use node_info::NodeInfo;
 pub use plugin::{
-    ClusterEvent, Filter, NodeScore, NodeStatuses, Plugin, PostFilter, PostFilterResult,
-    PreFilter, PreFilterResult, PreScore, QueueKey, QueueSort, Reserve, Score, MAX_NODE_SCORE,
+    ClusterEvent, Filter, MAX_NODE_SCORE, NodeScore, NodeStatuses, Plugin, PostFilter,
+    PostFilterResult, PreFilter, PreFilterResult, PreScore, QueueKey, QueueSort, Reserve, Score,
 };
 pub use pod_info::{AffinityTerm, HostPort, PodInfo, WeightedAffinityTerm};
 pub use resource::Resource;

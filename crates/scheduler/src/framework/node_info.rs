@@ -29,8 +29,9 @@ pub struct NodeInfo {
     pub non_zero_requested: Resource,
     /// `status.allocatable`.
     pub allocatable: Resource,
-    /// Images present on the node: every name → size in bytes.
-    pub images: HashMap<String, i64>,
+    /// Images present on the node: every name → size in bytes (shared: pods come and go far
+    /// more often than images).
+    pub images: Arc<HashMap<String, i64>>,
     /// Bumped on every change; snapshots copy only changed nodes.
     pub generation: u64,
 }
@@ -48,7 +49,7 @@ impl NodeInfo {
             requested: Resource::default(),
             non_zero_requested: Resource::default(),
             allocatable: Resource::default(),
-            images: HashMap::new(),
+            images: Arc::default(),
             generation: 0,
         };
         info.set_node(node);
@@ -60,12 +61,14 @@ impl NodeInfo {
         self.name = node.metadata.name.clone().unwrap_or_default();
         let status = node.status.as_ref();
         self.allocatable = Resource::from_list(status.and_then(|s| s.allocatable.as_ref()));
-        self.images.clear();
+        let mut images = HashMap::new();
         for image in status.and_then(|s| s.images.as_ref()).into_iter().flatten() {
             for name in image.names.iter().flatten() {
-                self.images
-                    .insert(name.clone(), image.size_bytes.unwrap_or(0));
+                images.insert(name.clone(), image.size_bytes.unwrap_or(0));
             }
+        }
+        if *self.images != images {
+            self.images = Arc::new(images);
         }
         self.node = node;
     }
@@ -105,7 +108,8 @@ impl NodeInfo {
             }
         }
         self.pods_with_affinity.retain(|p| p.uid != uid);
-        self.pods_with_required_anti_affinity.retain(|p| p.uid != uid);
+        self.pods_with_required_anti_affinity
+            .retain(|p| p.uid != uid);
         true
     }
 }

@@ -5,11 +5,11 @@ use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use super::Framework;
 use super::cycle_state::CycleState;
 use super::node_info::NodeInfo;
 use super::pod_info::PodInfo;
 use super::status::Status;
-use super::Framework;
 
 /// The highest score a Score plugin may give a node after normalization.
 pub const MAX_NODE_SCORE: i64 = 100;
@@ -129,7 +129,11 @@ impl PreFilterResult {
 /// Runs once per pod before filtering; may precompute state and narrow the nodes.
 pub trait PreFilter: Send + Sync {
     /// Computes per-pod state. `Status::skip()` means this plugin's Filter is not needed.
-    fn pre_filter(&self, state: &mut CycleState, pod: &PodInfo) -> (Option<PreFilterResult>, Status);
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+    ) -> (Option<PreFilterResult>, Status);
 
     /// Updates the precomputed state as if `added` ran on `node` (preemption's simulation).
     fn add_pod(

@@ -29,8 +29,7 @@ impl AffinityTerm {
             .map_err(|e| e.to_string())?;
         let namespace_selector = LabelSelector::from_meta_option(term.namespace_selector.as_ref())
             .map_err(|e| e.to_string())?;
-        let mut namespaces: BTreeSet<String> =
-            term.namespaces.iter().flatten().cloned().collect();
+        let mut namespaces: BTreeSet<String> = term.namespaces.iter().flatten().cloned().collect();
         if namespaces.is_empty() && term.namespace_selector.is_none() {
             namespaces.insert(pod_namespace.to_string());
         }
@@ -129,11 +128,14 @@ impl PodInfo {
         let affinity = spec.affinity.as_ref();
         let pa = affinity.and_then(|a| a.pod_affinity.as_ref());
         let paa = affinity.and_then(|a| a.pod_anti_affinity.as_ref());
-        let required_affinity =
-            required(pa.and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref()));
-        let required_anti_affinity = required(
-            paa.and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref()),
-        );
+        let required_affinity = required(pa.and_then(|a| {
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        }));
+        let required_anti_affinity = required(paa.and_then(|a| {
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        }));
         let mut preferred = |terms: Option<&Vec<WeightedPodAffinityTerm>>| {
             terms
                 .into_iter()
@@ -149,16 +151,20 @@ impl PodInfo {
                 })
                 .collect::<Vec<_>>()
         };
-        let preferred_affinity = preferred(
-            pa.and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref()),
-        );
-        let preferred_anti_affinity = preferred(
-            paa.and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref()),
-        );
+        let preferred_affinity = preferred(pa.and_then(|a| {
+            a.preferred_during_scheduling_ignored_during_execution
+                .as_ref()
+        }));
+        let preferred_anti_affinity = preferred(paa.and_then(|a| {
+            a.preferred_during_scheduling_ignored_during_execution
+                .as_ref()
+        }));
+        // Only sidecar init containers keep running (and holding their ports).
         let mut host_ports: Vec<HostPort> = spec
             .init_containers
             .iter()
             .flatten()
+            .filter(|c| c.restart_policy.as_deref() == Some("Always"))
             .chain(spec.containers.iter())
             .flat_map(|c| c.ports.iter().flatten())
             .filter(|p| p.host_port.unwrap_or(0) > 0)

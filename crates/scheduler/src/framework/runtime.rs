@@ -103,7 +103,9 @@ impl Framework {
     ) -> (Option<PreFilterResult>, Status) {
         let mut result: Option<PreFilterResult> = None;
         for p in &self.pre_filter {
-            let Some(pf) = p.as_pre_filter() else { continue };
+            let Some(pf) = p.as_pre_filter() else {
+                continue;
+            };
             let (r, status) = pf.pre_filter(state, pod);
             match status.code {
                 Code::Skip => {
@@ -125,8 +127,10 @@ impl Framework {
                 {
                     return (
                         result,
-                        Status::unresolvable("node(s) didn't satisfy plugin(s) [".to_string() + p.name() + "]")
-                            .with_plugin(p.name()),
+                        Status::unresolvable(
+                            "node(s) didn't satisfy plugin(s) [".to_string() + p.name() + "]",
+                        )
+                        .with_plugin(p.name()),
                     );
                 }
             }
@@ -202,7 +206,9 @@ impl Framework {
     ) -> (Option<PostFilterResult>, Status) {
         let mut last = Status::unschedulable("no PostFilter plugin");
         for p in &self.post_filter {
-            let Some(pf) = p.as_post_filter() else { continue };
+            let Some(pf) = p.as_post_filter() else {
+                continue;
+            };
             let (r, status) = pf.post_filter(self, state, pod, statuses);
             if status.is_success() {
                 return (r, status.with_plugin(p.name()));

@@ -17,7 +17,7 @@ pub type NamespaceLabels = HashMap<String, BTreeMap<String, String>>;
 pub struct Snapshot {
     /// Every node, in a stable order (the filter's round-robin start index walks it).
     pub nodes: Vec<Arc<NodeInfo>>,
-    index: HashMap<String, usize>,
+    index: Arc<HashMap<String, usize>>,
     /// Indexes into `nodes` of nodes with a pod that has any pod (anti-)affinity term.
     pub with_affinity: Vec<usize>,
     /// Indexes into `nodes` of nodes with a pod that has a required anti-affinity term.
@@ -44,12 +44,13 @@ impl Snapshot {
 
     /// Rebuilds the name index and the affinity lists from `nodes`.
     pub fn reindex(&mut self) {
-        self.index = self
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.name.clone(), i))
-            .collect();
+        self.index = Arc::new(
+            self.nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.name.clone(), i))
+                .collect(),
+        );
         self.refresh_affinity_lists();
     }
 

@@ -43,7 +43,12 @@ mod tests {
         }
     }
 
-    fn tol(key: Option<&str>, op: Option<&str>, value: Option<&str>, effect: Option<&str>) -> Toleration {
+    fn tol(
+        key: Option<&str>,
+        op: Option<&str>,
+        value: Option<&str>,
+        effect: Option<&str>,
+    ) -> Toleration {
         Toleration {
             key: key.map(Into::into),
             operator: op.map(Into::into),
@@ -57,14 +62,28 @@ mod tests {
     fn upstream_matching_rules() {
         let t = taint("dedicated", Some("web"), "NoSchedule");
         let cases = [
-            (tol(Some("dedicated"), Some("Equal"), Some("web"), Some("NoSchedule")), true),
+            (
+                tol(
+                    Some("dedicated"),
+                    Some("Equal"),
+                    Some("web"),
+                    Some("NoSchedule"),
+                ),
+                true,
+            ),
             (tol(Some("dedicated"), None, Some("web"), None), true),
-            (tol(Some("dedicated"), Some("Equal"), Some("db"), None), false),
+            (
+                tol(Some("dedicated"), Some("Equal"), Some("db"), None),
+                false,
+            ),
             (tol(Some("dedicated"), Some("Exists"), None, None), true),
             (tol(None, Some("Exists"), None, None), true),
             (tol(None, Some("Exists"), None, Some("NoExecute")), false),
             (tol(Some("other"), Some("Exists"), None, None), false),
-            (tol(Some("dedicated"), Some("Exists"), None, Some("NoSchedule")), true),
+            (
+                tol(Some("dedicated"), Some("Exists"), None, Some("NoSchedule")),
+                true,
+            ),
         ];
         for (toleration, want) in cases {
             assert_eq!(tolerates(&toleration, &t), want, "{toleration:?}");

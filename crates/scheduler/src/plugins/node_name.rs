@@ -48,7 +48,11 @@ mod tests {
             if let Some(w) = wanted {
                 p["spec"]["nodeName"] = w.into();
             }
-            let status = NodeName.filter(&state(), &pod(p), &node(serde_json::json!({"metadata": {"name": actual}})));
+            let status = NodeName.filter(
+                &state(),
+                &pod(p),
+                &node(serde_json::json!({"metadata": {"name": actual}})),
+            );
             assert_eq!(status.is_success(), fits, "{wanted:?} on {actual}");
             if !fits {
                 assert_eq!(status.reasons, vec![ERR_REASON]);

@@ -45,7 +45,10 @@ impl Filter for NodeUnschedulable {
             value: None,
             time_added: None,
         };
-        let tolerated = tolerated_by(pod.spec().tolerations.as_deref().unwrap_or_default(), &taint);
+        let tolerated = tolerated_by(
+            pod.spec().tolerations.as_deref().unwrap_or_default(),
+            &taint,
+        );
         if tolerated {
             Status::success()
         } else {
@@ -62,7 +65,8 @@ mod tests {
 
     #[test]
     fn cordoned_nodes_need_a_toleration() {
-        let tol = json!([{"key": TAINT_UNSCHEDULABLE, "operator": "Exists", "effect": "NoSchedule"}]);
+        let tol =
+            json!([{"key": TAINT_UNSCHEDULABLE, "operator": "Exists", "effect": "NoSchedule"}]);
         let cases = [
             (false, json!(null), true),
             (true, json!(null), false),
@@ -71,12 +75,22 @@ mod tests {
             (true, json!([{"key": "other", "operator": "Exists"}]), false),
         ];
         for (cordoned, tolerations, fits) in cases {
-            let p = pod(json!({"metadata": {"name": "p"}, "spec": {"containers": [], "tolerations": tolerations}}));
+            let p = pod(
+                json!({"metadata": {"name": "p"}, "spec": {"containers": [], "tolerations": tolerations}}),
+            );
             let n = node(json!({"metadata": {"name": "n"}, "spec": {"unschedulable": cordoned}}));
             let status = NodeUnschedulable.filter(&state(), &p, &n);
-            assert_eq!(status.is_success(), fits, "cordoned={cordoned} {:?}", p.spec().tolerations);
+            assert_eq!(
+                status.is_success(),
+                fits,
+                "cordoned={cordoned} {:?}",
+                p.spec().tolerations
+            );
             if !fits {
-                assert_eq!(status.code, crate::framework::Code::UnschedulableAndUnresolvable);
+                assert_eq!(
+                    status.code,
+                    crate::framework::Code::UnschedulableAndUnresolvable
+                );
                 assert_eq!(status.reasons, vec![ERR_REASON_UNSCHEDULABLE]);
             }
         }

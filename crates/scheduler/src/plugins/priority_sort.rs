@@ -37,8 +37,14 @@ mod tests {
             ((3, 2), (3, 2), false),
         ];
         for ((pa, ta), (pb, tb), want) in cases {
-            let a = QueueKey { priority: pa, timestamp: ta };
-            let b = QueueKey { priority: pb, timestamp: tb };
+            let a = QueueKey {
+                priority: pa,
+                timestamp: ta,
+            };
+            let b = QueueKey {
+                priority: pb,
+                timestamp: tb,
+            };
             assert_eq!(PrioritySort.less(&a, &b), want, "{a:?} < {b:?}");
         }
     }

@@ -1,0 +1,322 @@
+//! Scheduler throughput, upstream scheduler_perf style, printed side by side with upstream's
+//! published floors:
+//!
+//! * algorithm alone — the default profile over an in-memory cache of simulated nodes (no API
+//!   calls): every workload;
+//! * end to end through a real in-process apiserver — nodes created as objects (as
+//!   scheduler_perf does), warm-up pods, then the measured pods: "backlog" (pods created first,
+//!   then the scheduler starts: scheduling + binding rate) and "streaming" (pods created while
+//!   the scheduler runs: create → bound).
+//!
+//! `cargo bench -p rkube-scheduler --bench throughput [-- --quick] [-- --algorithm-only]`
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, ListParams, PostParams};
+use rkube_scheduler::algorithm::{NextStart, schedule_pod};
+use rkube_scheduler::cache::Cache;
+use rkube_scheduler::config::default_frameworks;
+use rkube_scheduler::framework::{CycleState, PodInfo};
+use rkube_scheduler::{Scheduler, SchedulerOptions};
+use serde_json::{Value, json};
+
+const ZONES: [&str; 3] = ["zone1", "zone2", "zone3"];
+
+/// scheduler_perf's node template: 4 CPUs, 32 GiB, 110 pods; zones round-robin.
+fn node(i: usize) -> Value {
+    let name = format!("node-{i}");
+    json!({"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {
+            "kubernetes.io/hostname": name,
+            "topology.kubernetes.io/zone": ZONES[i % ZONES.len()]}},
+        "status": {"capacity": {"cpu": "4", "memory": "32Gi", "pods": "110"},
+                   "allocatable": {"cpu": "4", "memory": "32Gi", "pods": "110"},
+                   "conditions": [{"type": "Ready", "status": "True"}]}})
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Workload {
+    Basic,
+    RequiredAntiAffinity,
+    NodeAffinity,
+    TopologySpread,
+}
+
+impl Workload {
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Basic => "SchedulingBasic",
+            Workload::RequiredAntiAffinity => "SchedulingPodAntiAffinity (required)",
+            Workload::NodeAffinity => "SchedulingNodeAffinity",
+            Workload::TopologySpread => "TopologySpreading (hard)",
+        }
+    }
+
+    /// Upstream's published floor for the workload at 5000 nodes, if the issue names one.
+    fn upstream_floor(self) -> &'static str {
+        match self {
+            Workload::Basic => "680",
+            Workload::RequiredAntiAffinity => "24–60",
+            Workload::NodeAffinity | Workload::TopologySpread => "n/a",
+        }
+    }
+
+    /// (warm-up pods, measured pods) at full size.
+    fn sizes(self) -> (usize, usize) {
+        match self {
+            Workload::Basic => (1000, 10_000),
+            Workload::RequiredAntiAffinity => (1000, 2000),
+            Workload::NodeAffinity => (1000, 10_000),
+            Workload::TopologySpread => (1000, 10_000),
+        }
+    }
+
+    /// The pod templates of scheduler_perf (requests 100m / 500Mi).
+    fn pod(self, name: &str, measured: bool) -> Value {
+        let mut p = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default", "uid": name},
+            "spec": {"containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.10",
+                "resources": {"requests": {"cpu": "100m", "memory": "500Mi"},
+                              "limits": {"cpu": "100m", "memory": "500Mi"}}}]}});
+        if !measured {
+            return p;
+        }
+        match self {
+            Workload::Basic => {}
+            Workload::RequiredAntiAffinity => {
+                p["metadata"]["labels"] = json!({"color": "green"});
+                p["spec"]["affinity"] = json!({"podAntiAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": [{
+                        "labelSelector": {"matchLabels": {"color": "green"}},
+                        "topologyKey": "kubernetes.io/hostname"}]}});
+            }
+            Workload::NodeAffinity => {
+                p["spec"]["affinity"] = json!({"nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{
+                        "matchExpressions": [{"key": "topology.kubernetes.io/zone",
+                            "operator": "In", "values": ["zone1", "zone2"]}]}]}}});
+            }
+            Workload::TopologySpread => {
+                p["metadata"]["labels"] = json!({"color": "blue"});
+                p["spec"]["topologySpreadConstraints"] = json!([{
+                    "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                    "whenUnsatisfiable": "DoNotSchedule",
+                    "labelSelector": {"matchLabels": {"color": "blue"}}}]);
+            }
+        }
+        p
+    }
+}
+
+const ALL: [Workload; 4] = [
+    Workload::Basic,
+    Workload::RequiredAntiAffinity,
+    Workload::NodeAffinity,
+    Workload::TopologySpread,
+];
+
+fn pod_info(v: Value) -> Arc<PodInfo> {
+    Arc::new(PodInfo::new(Arc::new(serde_json::from_value(v).unwrap())))
+}
+
+/// The algorithm alone: schedule + assume into the cache, pods/s.
+fn algorithm_only(w: Workload, nodes: usize, warm: usize, measured: usize) -> f64 {
+    let fw = default_frameworks().remove(0);
+    let mut cache = Cache::new();
+    for i in 0..nodes {
+        cache.set_node(Arc::new(serde_json::from_value::<Node>(node(i)).unwrap()));
+    }
+    let next = NextStart::default();
+    let mut run = |pods: Vec<Arc<PodInfo>>| -> (usize, Duration) {
+        let start = Instant::now();
+        let mut ok = 0;
+        for pod in pods {
+            let mut state = CycleState::new(cache.snapshot());
+            if let Ok(r) = schedule_pod(&fw, &mut state, &pod, &next) {
+                cache.assume(pod, &r.node);
+                ok += 1;
+            }
+        }
+        (ok, start.elapsed())
+    };
+    let warm_pods = (0..warm)
+        .map(|i| pod_info(w.pod(&format!("warm-{i}"), false)))
+        .collect();
+    run(warm_pods);
+    // Prepare pods before the clock starts: decoding is the informer's work, not the cycle's.
+    let pods: Vec<_> = (0..measured)
+        .map(|i| pod_info(w.pod(&format!("m-{i}"), true)))
+        .collect();
+    let (ok, took) = run(pods);
+    let expected = if w == Workload::RequiredAntiAffinity {
+        measured.min(nodes)
+    } else {
+        measured
+    };
+    assert_eq!(ok, expected, "{} scheduled {ok}/{measured}", w.name());
+    ok as f64 / took.as_secs_f64()
+}
+
+struct Cluster {
+    client: kube::Client,
+    server: rkube_apiserver::server::RunningServer,
+    _dir: tempfile::TempDir,
+}
+
+async fn cluster() -> Cluster {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sc = rkube_apiserver::server::ServerConfig::new(dir.path().join("server"));
+    sc.bind_address = [127, 0, 0, 1].into();
+    sc.https_port = 0;
+    sc.include_host_sans = false;
+    let server = rkube_apiserver::server::start(sc).await.unwrap();
+    let kc = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
+    let client = kube::Client::try_from(
+        kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    Cluster {
+        client,
+        server,
+        _dir: dir,
+    }
+}
+
+async fn create_all<K>(api: &Api<K>, objects: Vec<Value>, concurrency: usize)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    futures::stream::iter(objects)
+        .map(|o| async move {
+            let obj: K = serde_json::from_value(o).unwrap();
+            api.create(&PostParams::default(), &obj).await.unwrap();
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>()
+        .await;
+}
+
+async fn wait_bound(s: &Scheduler, target: u64) {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while s.metrics.bound.load(Ordering::Relaxed) < target {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {target} bound",
+            s.metrics.bound.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn without_uid(mut v: Value) -> Value {
+    v["metadata"].as_object_mut().unwrap().remove("uid");
+    v
+}
+
+/// End to end: (backlog pods/s, streaming pods/s).
+async fn end_to_end(w: Workload, nodes: usize, warm: usize, measured: usize) -> (f64, f64) {
+    let c = cluster().await;
+    let node_api: Api<Node> = Api::all(c.client.clone());
+    create_all(&node_api, (0..nodes).map(node).collect(), 32).await;
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+    let half = measured / 2;
+
+    // Backlog: warm-up and the first half exist before the scheduler starts.
+    create_all(
+        &pods,
+        (0..warm)
+            .map(|i| without_uid(w.pod(&format!("warm-{i}"), false)))
+            .collect(),
+        32,
+    )
+    .await;
+    create_all(
+        &pods,
+        (0..half)
+            .map(|i| without_uid(w.pod(&format!("a-{i}"), true)))
+            .collect(),
+        32,
+    )
+    .await;
+    let s = Scheduler::new(
+        c.client.clone(),
+        SchedulerOptions::new(default_frameworks()),
+    );
+    let start = Instant::now();
+    let task = tokio::spawn(rkube_scheduler::run(s.clone(), None));
+    wait_bound(&s, (warm + half) as u64).await;
+    let backlog = (warm + half) as f64 / start.elapsed().as_secs_f64();
+
+    // Streaming: the second half created while the scheduler runs.
+    let start = Instant::now();
+    let creating = {
+        let pods = pods.clone();
+        tokio::spawn(async move {
+            create_all(
+                &pods,
+                (half..measured)
+                    .map(|i| without_uid(w.pod(&format!("b-{i}"), true)))
+                    .collect(),
+                64,
+            )
+            .await;
+        })
+    };
+    wait_bound(&s, (warm + measured) as u64).await;
+    let streaming = (measured - half) as f64 / start.elapsed().as_secs_f64();
+    creating.await.unwrap();
+
+    // Ground truth from the apiserver: every pod bound, exactly once.
+    let list = pods.list(&ListParams::default()).await.unwrap();
+    let bound = list
+        .items
+        .iter()
+        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some())
+        .count();
+    assert_eq!(bound, warm + measured, "bound per apiserver");
+    task.abort();
+    c.server.shutdown().await;
+    (backlog, streaming)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let algorithm_only_flag = args.iter().any(|a| a == "--algorithm-only");
+    let nodes = if quick { 500 } else { 5000 };
+    let scale = |n: usize| if quick { n / 10 } else { n };
+    println!(
+        "scheduler throughput, {nodes} nodes (4 CPU, 32Gi, 110 pods), pods 100m/500Mi; pods/s"
+    );
+    println!(
+        "{:<38} {:>9} {:>10} {:>11} {:>11} {:>14}",
+        "workload", "pods", "algorithm", "e2e backlog", "e2e stream", "upstream floor"
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for w in ALL {
+        let (warm, measured) = w.sizes();
+        let (warm, measured) = (scale(warm), scale(measured));
+        let algo = algorithm_only(w, nodes, warm, measured);
+        let (backlog, stream) =
+            if algorithm_only_flag || w == Workload::RequiredAntiAffinity && measured > nodes {
+                (f64::NAN, f64::NAN)
+            } else {
+                runtime.block_on(end_to_end(w, nodes, warm, measured))
+            };
+        println!(
+            "{:<38} {:>9} {:>10.0} {:>11.0} {:>11.0} {:>14}",
+            w.name(),
+            measured,
+            algo,
+            backlog,
+            stream,
+            w.upstream_floor()
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! The scheduler against a real in-process apiserver: pods land where their constraints say,
+//! or stay Pending with upstream's event and condition, and wait for the cluster to change.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Cluster, scheduled_condition};
+use rkube_scheduler::config::default_frameworks;
+use rkube_scheduler::{Scheduler, SchedulerOptions};
+use serde_json::json;
+
+fn start_scheduler(c: &Cluster) -> tokio::task::JoinHandle<()> {
+    let s = Scheduler::new(
+        c.client.clone(),
+        SchedulerOptions::new(default_frameworks()),
+    );
+    tokio::spawn(async move {
+        let _ = rkube_scheduler::run(s, None).await;
+    })
+}
+
+fn cpu(request: &str) -> serde_json::Value {
+    json!({"spec": {"containers": [{"name": "c", "image": "busybox",
+        "resources": {"requests": {"cpu": request}}}]}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_are_bound_and_reported() {
+    let c = Cluster::start().await;
+    c.node("n1", "2", "4Gi", json!({})).await;
+    c.node("n2", "2", "4Gi", json!({})).await;
+    let sched = start_scheduler(&c);
+    c.pod("p1", json!({})).await;
+    let node = c.bound("p1").await;
+    assert!(node == "n1" || node == "n2", "{node}");
+    let msg = c.event("p1", "Scheduled").await;
+    assert_eq!(msg, format!("Successfully assigned default/p1 to {node}"));
+    sched.abort();
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unschedulable_pods_wait_with_a_reason_and_run_when_a_node_fits() {
+    let c = Cluster::start().await;
+    c.node("small-1", "1", "4Gi", json!({})).await;
+    c.node("small-2", "1", "4Gi", json!({})).await;
+    let sched = start_scheduler(&c);
+    c.pod("big", cpu("3")).await;
+    let msg = c.event("big", "FailedScheduling").await;
+    assert!(
+        msg.starts_with("0/2 nodes are available: 2 Insufficient cpu."),
+        "{msg}"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let p = c.pods().get("big").await.unwrap();
+        if let Some((status, reason, message)) = scheduled_condition(&p) {
+            assert_eq!(
+                (status.as_str(), reason.as_str()),
+                ("False", "Unschedulable")
+            );
+            assert_eq!(message, msg);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no PodScheduled condition"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A node that fits arrives: the pod is retried on that event, not after 5 minutes.
+    c.node("large", "4", "8Gi", json!({})).await;
+    assert_eq!(c.bound("big").await, "large");
+    sched.abort();
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_scheduler_name_leaves_the_pod_pending() {
+    let c = Cluster::start().await;
+    c.node("n1", "2", "4Gi", json!({})).await;
+    let sched = start_scheduler(&c);
+    c.pod("other", json!({"spec": {"schedulerName": "someone-else"}}))
+        .await;
+    c.pod("mine", json!({})).await;
+    c.bound("mine").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let p = c.pods().get("other").await.unwrap();
+    assert_eq!(p.spec.as_ref().unwrap().node_name, None);
+    assert!(scheduled_condition(&p).is_none());
+    sched.abort();
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_pods_spread_over_the_nodes_without_overcommitting() {
+    let c = Cluster::start().await;
+    for i in 0..4 {
+        c.node(&format!("n{i}"), "1", "4Gi", json!({})).await;
+    }
+    let sched = start_scheduler(&c);
+    // 4 nodes × 1 CPU: exactly 8 pods of 500m fit; the 9th must wait.
+    for i in 0..9 {
+        c.pod(&format!("p{i}"), cpu("500m")).await;
+    }
+    let mut per_node = std::collections::BTreeMap::<String, usize>::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        per_node.clear();
+        let list = c.pods().list(&Default::default()).await.unwrap();
+        for p in &list.items {
+            if let Some(n) = p.spec.as_ref().and_then(|s| s.node_name.clone()) {
+                *per_node.entry(n).or_default() += 1;
+            }
+        }
+        if per_node.values().sum::<usize>() == 8 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{per_node:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(per_node.values().all(|n| *n == 2), "{per_node:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let bound = c
+        .pods()
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some())
+        .count();
+    assert_eq!(bound, 8);
+    sched.abort();
+    c.stop().await;
+}
