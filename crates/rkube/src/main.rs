@@ -4,7 +4,9 @@
 mod agent;
 mod agent_cmd;
 mod images;
+mod scheduler;
 mod server;
+mod sim;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +26,10 @@ enum Command {
     Agent(Box<agent_cmd::AgentCmdArgs>),
     /// Manage the node's container images.
     Images(images::ImagesArgs),
+    /// Simulated nodes (like kwok) for scale tests: `rkube sim nodes --count N`.
+    Sim(sim::SimArgs),
+    /// Run the scheduler alone against an apiserver.
+    Scheduler(scheduler::SchedulerCmdArgs),
     /// Print the version of this binary and of the Kubernetes API it serves.
     Version,
 }
@@ -42,6 +48,8 @@ fn main() -> anyhow::Result<()> {
         Command::Server(args) => server::run(*args),
         Command::Images(args) => images::run(args),
         Command::Agent(args) => agent_cmd::run(*args),
+        Command::Scheduler(args) => scheduler::run(args),
+        Command::Sim(args) => sim::run(args),
     }
 }
 

@@ -45,6 +45,11 @@ pub struct ServerArgs {
     /// Run the control plane only (no node agent on this machine).
     #[arg(long)]
     disable_agent: bool,
+    /// Do not run the scheduler (pods stay Pending unless another scheduler binds them).
+    #[arg(long)]
+    disable_scheduler: bool,
+    #[command(flatten)]
+    scheduler: crate::scheduler::SchedulerArgs,
     #[command(flatten)]
     agent: crate::agent::AgentArgs,
 }
@@ -109,6 +114,11 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         })?;
         let client = client_from(&server.kubeconfig).await?;
         let _controllers = rkube_controllers::start(client.clone());
+        let scheduler = if args.disable_scheduler {
+            None
+        } else {
+            Some(crate::scheduler::spawn(&args.scheduler, client.clone()).await?)
+        };
         // The node agent starts beside the ready control plane, never in its way.
         let agent = if args.disable_agent {
             None
@@ -153,6 +163,9 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             && let Ok(Some(agent)) = agent.await
         {
             agent.shutdown().await;
+        }
+        if let Some(s) = scheduler {
+            s.abort();
         }
         server.shutdown().await;
         eprintln!("rkube server: stopped");
