@@ -9,9 +9,10 @@
 #   busybox-static     the one binary the agent builds its pause and test images from
 #   iptables, iproute2, conntrack  the kernel network tooling the node agent and proxy use
 #   docker-registry    a local OCI registry the tests pull images from (no other is reachable)
+#   apache2-utils      htpasswd -B: the bcrypt login file of the kubelet tests' authenticated registry
 set -euo pipefail
 
-packages=(protobuf-compiler etcd-server etcd-client containerd runc containernetworking-plugins busybox-static iptables iproute2 conntrack docker-registry)
+packages=(protobuf-compiler etcd-server etcd-client containerd runc containernetworking-plugins busybox-static iptables iproute2 conntrack docker-registry apache2-utils)
 
 missing=()
 for p in "${packages[@]}"; do

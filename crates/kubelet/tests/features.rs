@@ -1,14 +1,16 @@
 //! Pod features on real containers: memory limits and OOMKilled, CPU/memory cgroup limits,
 //! securityContext, host networking, and the volume types (downwardAPI, projected, secret
-//! with modes, subPath, memory-backed emptyDir, a PVC bound to a hostPath PV).
+//! with modes, subPath, memory-backed emptyDir, a PVC bound to a hostPath PV), and Secret and
+//! ConfigMap updates reaching the files of a running pod within the sync period.
 
 mod common;
 
 use std::time::Duration;
 
 use common::{BUSYBOX, TestNode, container_status as status};
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolume, PersistentVolumeClaim, Pod, Secret};
 use kube::Api;
+use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
 const LOOP: &str = "trap 'exit 0' TERM; while true; do sleep 0.2; done";
@@ -245,5 +247,87 @@ async fn volume_types() {
         "y\n",
         "PVC writes land in the PV's hostPath"
     );
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_and_config_map_updates_reach_a_running_pod() {
+    let node = TestNode::start().await;
+    let secrets: Api<Secret> = Api::namespaced(node.client.clone(), "default");
+    let maps: Api<ConfigMap> = Api::namespaced(node.client.clone(), "default");
+    let secret: Secret = serde_json::from_value(
+        json!({"metadata": {"name": "token"}, "stringData": {"value": "v1"}}),
+    )
+    .unwrap();
+    secrets.create(&Default::default(), &secret).await.unwrap();
+    let map: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "settings"}, "data": {"mode": "slow"}}))
+            .unwrap();
+    maps.create(&Default::default(), &map).await.unwrap();
+    node.create_pod(json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "watcher"},
+        "spec": {"terminationGracePeriodSeconds": 1,
+            "volumes": [
+                {"name": "sec", "secret": {"secretName": "token"}},
+                {"name": "cfg", "configMap": {"name": "settings"}},
+                {"name": "both", "projected": {"sources": [
+                    {"secret": {"name": "token"}}, {"configMap": {"name": "settings"}}]}}],
+            "containers": [{"name": "c", "image": BUSYBOX, "command": ["sh", "-c", LOOP],
+                "volumeMounts": [
+                    {"name": "sec", "mountPath": "/etc/sec"},
+                    {"name": "cfg", "mountPath": "/etc/cfg"},
+                    {"name": "both", "mountPath": "/etc/both"}]}]}
+    }))
+    .await;
+    let p = node
+        .wait_pod("watcher", Duration::from_secs(30), running)
+        .await;
+    let read_all = || async {
+        let mut out = Vec::new();
+        for f in [
+            "/etc/sec/value",
+            "/etc/cfg/mode",
+            "/etc/both/value",
+            "/etc/both/mode",
+        ] {
+            out.push(exec(&node, &p, "c", &["cat", f]).await.1);
+        }
+        out
+    };
+    assert_eq!(read_all().await, ["v1", "slow", "v1", "slow"]);
+
+    let updated = tokio::time::Instant::now();
+    secrets
+        .patch(
+            "token",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"value": "djI="}})), // base64("v2")
+        )
+        .await
+        .unwrap();
+    maps.patch(
+        "settings",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"mode": "fast"}})),
+    )
+    .await
+    .unwrap();
+    // The kubelet rewrites projected files on its periodic sync (5 s in the tests).
+    let period = node.config.sync_interval;
+    loop {
+        let now = read_all().await;
+        if now == ["v2", "fast", "v2", "fast"] {
+            break;
+        }
+        assert!(
+            updated.elapsed() < period * 2 + Duration::from_secs(5),
+            "updates did not reach the pod within two sync periods: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let cs = status(&node.pods().get("watcher").await.unwrap(), "c")
+        .cloned()
+        .unwrap();
+    assert_eq!(cs.restart_count, 0, "the files change in place");
     node.stop().await;
 }

@@ -1,6 +1,7 @@
 //! The kubelet against a real apiserver and a real containerd: node registration and
 //! heartbeat, pod start and status, init containers, restarts with back-off, volumes,
-//! environment, graceful deletion, image errors and adoption after a kubelet restart.
+//! environment, graceful deletion, image errors, lifecycle hooks (postStart before Ready, a
+//! failing postStart reported and restarted, preStop) and adoption after a kubelet restart.
 
 mod common;
 
@@ -760,5 +761,56 @@ async fn a_command_that_cannot_run_is_reported_and_retried() {
     node.create_pod(sleeper("fine")).await;
     node.wait_pod("fine", Duration::from_secs(30), running_and_ready)
         .await;
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_post_start_hook_is_reported_and_the_container_restarted() {
+    let node = TestNode::start().await;
+    node.create_pod(json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "badhook"},
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [{"name": "c", "image": BUSYBOX,
+            "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"],
+            "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "echo hook-broke >&2; exit 3"]}}}}]}
+    }))
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let event = loop {
+        let out = node
+            .kubectl(&[
+                "get",
+                "events",
+                "--field-selector",
+                "involvedObject.name=badhook,reason=FailedPostStartHook",
+                "-o",
+                "jsonpath={range .items[*]}{.type} {.involvedObject.fieldPath}: {.message}{\"\\n\"}{end}",
+            ])
+            .await;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !text.trim().is_empty() {
+            break text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no FailedPostStartHook event"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        event.starts_with("Warning spec.containers{c}: PostStartHook failed"),
+        "{event}"
+    );
+    // The hook's failure kills the container; restartPolicy Always starts it again.
+    let p = node
+        .wait_pod("badhook", Duration::from_secs(30), |p| {
+            container_status(p, "c").is_some_and(|c| {
+                c.restart_count >= 1
+                    || c.last_state
+                        .as_ref()
+                        .is_some_and(|s| s.terminated.is_some())
+            })
+        })
+        .await;
+    assert_ne!(phase(&p), "Succeeded");
     node.stop().await;
 }

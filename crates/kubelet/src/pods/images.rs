@@ -1,9 +1,13 @@
 //! Making a container's image present as its `imagePullPolicy` says, with upstream's reasons
-//! (`ErrImagePull`, `ErrImageNeverPull`) and events.
+//! (`ErrImagePull`, `ErrImageNeverPull`) and events. A pull tries each matching credential of
+//! the pod's `imagePullSecrets` in turn ([`super::keyring`]), or none.
+
+use std::future::Future;
 
 use k8s_cri::v1 as cri;
 use k8s_openapi::api::core::v1::Container;
 
+use super::keyring::Credential;
 use crate::cri::Cri;
 
 /// Why the image is not there.
@@ -48,11 +52,13 @@ pub fn pull_policy(c: &Container) -> String {
     }
 }
 
-/// Ensures the image of `c` is present.
+/// Ensures the image of `c` is present; `credentials` (awaited only when a pull is needed)
+/// are the logins to try for it, in order.
 pub async fn ensure(
     cri: &Cri,
     c: &Container,
     sandbox: &cri::PodSandboxConfig,
+    credentials: impl Future<Output = Vec<Credential>>,
 ) -> Result<Pulled, ImageFailure> {
     let image = c.image.clone().unwrap_or_default();
     let spec = cri::ImageSpec {
@@ -84,21 +90,49 @@ pub async fn ensure(
         }
     }
     let start = std::time::Instant::now();
-    match cri
-        .images
-        .clone()
-        .pull_image(cri::PullImageRequest {
-            image: Some(spec),
-            auth: None,
-            sandbox_config: Some(sandbox.clone()),
-        })
-        .await
-    {
-        Ok(r) => Ok(Pulled::Pulled(r.into_inner().image_ref, start.elapsed())),
-        Err(s) => Err(ImageFailure {
-            reason: "ErrImagePull",
-            message: s.message().to_string(),
-        }),
+    let credentials = credentials.await;
+    let auths: Vec<Option<cri::AuthConfig>> = if credentials.is_empty() {
+        vec![None]
+    } else {
+        credentials
+            .into_iter()
+            .map(|c| {
+                Some(cri::AuthConfig {
+                    username: c.username,
+                    password: c.password,
+                    ..Default::default()
+                })
+            })
+            .collect()
+    };
+    let mut errors = Vec::new();
+    for auth in auths {
+        let pulled = cri
+            .images
+            .clone()
+            .pull_image(cri::PullImageRequest {
+                image: Some(spec.clone()),
+                auth,
+                sandbox_config: Some(sandbox.clone()),
+            })
+            .await;
+        match pulled {
+            Ok(r) => return Ok(Pulled::Pulled(r.into_inner().image_ref, start.elapsed())),
+            Err(s) => errors.push(s.message().to_string()),
+        }
+    }
+    Err(ImageFailure {
+        reason: "ErrImagePull",
+        message: join_errors(errors),
+    })
+}
+
+/// One error as it is, several as upstream's aggregate prints them (`[a, b]`).
+fn join_errors(mut errors: Vec<String>) -> String {
+    if errors.len() == 1 {
+        errors.pop().unwrap_or_default()
+    } else {
+        format!("[{}]", errors.join(", "))
     }
 }
 
@@ -127,5 +161,15 @@ mod tests {
         );
         assert_eq!(pull_policy(&c("busybox@sha256:abc", None)), "IfNotPresent");
         assert_eq!(pull_policy(&c("busybox", Some("Never"))), "Never");
+    }
+
+    #[test]
+    fn failed_pulls_are_reported_like_upstreams_aggregate() {
+        assert_eq!(join_errors(vec!["denied".into()]), "denied");
+        assert_eq!(
+            join_errors(vec!["a".into(), "b".into()]),
+            "[a, b]",
+            "every credential's failure"
+        );
     }
 }

@@ -1,10 +1,13 @@
 //! The API objects a pod's containers refer to (ConfigMaps, Secrets, Services, PVCs), fetched
-//! once per sync and cached for its duration.
+//! once per sync and cached for its duration. Services come from the kubelet's Service
+//! reflector once it has synced (upstream's service lister), not from a LIST per pod.
 
 use std::collections::HashMap;
 
+use futures::FutureExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use kube::api::ListParams;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 
 /// Per-sync cache of the objects in one namespace.
@@ -14,6 +17,7 @@ pub struct Lookups {
     config_maps: HashMap<String, Option<ConfigMap>>,
     secrets: HashMap<String, Option<Secret>>,
     services: Option<Vec<Service>>,
+    service_cache: Option<Store<Service>>,
 }
 
 impl Lookups {
@@ -25,7 +29,14 @@ impl Lookups {
             config_maps: HashMap::new(),
             secrets: HashMap::new(),
             services: None,
+            service_cache: None,
         }
+    }
+
+    /// Takes Services from `store` (every namespace's) once it has synced.
+    pub fn with_service_cache(mut self, store: Store<Service>) -> Self {
+        self.service_cache = Some(store);
+        self
     }
 
     /// The client (for lookups outside the namespace).
@@ -58,6 +69,31 @@ impl Lookups {
     /// The Services whose environment variables a pod gets: those of its namespace (when
     /// `service_links`) and the apiserver's own `default/kubernetes`.
     pub async fn services(&mut self, service_links: bool) -> Result<Vec<Service>, kube::Error> {
+        if self.services.is_none()
+            && let Some(store) = &self.service_cache
+            // Not yet synced: asked of the apiserver below, as without a cache.
+            && store.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok())
+        {
+            let ns = self.namespace.as_str();
+            let mut all: Vec<Service> = if service_links {
+                store
+                    .state()
+                    .iter()
+                    .filter(|s| s.metadata.namespace.as_deref() == Some(ns))
+                    .map(|s| (**s).clone())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if ns != "default" || !service_links {
+                all.extend(
+                    store
+                        .get(&ObjectRef::new("kubernetes").within("default"))
+                        .map(|s| (*s).clone()),
+                );
+            }
+            self.services = Some(all);
+        }
         if self.services.is_none() {
             let mut all = Vec::new();
             if service_links {

@@ -1,19 +1,24 @@
 //! Pod workers: the kubelet's level-triggered loop over the pods bound to its node. Each sync
-//! re-reads the pod and the runtime's state, then acts (sandbox, init containers in order,
-//! containers, restarts with back-off, graceful termination) and reports status.
+//! takes the pod and the runtime's state (from the [`pod_cache`] the PLEG shares, or read once),
+//! then acts (sandbox, init containers in order, containers, restarts with back-off, graceful
+//! termination) and reports status. Only changes to what the kubelet acts on wake a pod's
+//! worker ([`changes`]): its own status writes coming back through the watch do not.
 
 pub mod backoff;
 pub mod cgroups;
+pub mod changes;
 pub mod container;
 pub mod dns;
 pub mod env;
 pub mod expand;
 pub mod hosts;
 pub mod images;
+pub mod keyring;
 pub mod kill;
 pub mod labels;
 pub mod lookups;
 pub mod pleg;
+pub mod pod_cache;
 pub mod probes;
 pub mod resources;
 pub mod runtime_state;
@@ -21,11 +26,11 @@ pub mod sandbox;
 pub mod status;
 pub mod sync;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::reflector::ObjectRef;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 
 use crate::config::KubeletConfig;
 use crate::cri::Cri;
@@ -60,6 +65,12 @@ pub struct PodManager {
     pub machine: Machine,
     /// Probe workers and their results.
     pub probes: probes::Probes,
+    /// The runtime's latest state per pod, shared by the PLEG and the workers.
+    pub runtime: pod_cache::PodCache,
+    /// Every Service in the cluster (for containers' service environment variables), kept by
+    /// a reflector while the workers run.
+    pub services: Store<Service>,
+    services_writer: Mutex<Option<reflector::store::Writer<Service>>>,
     /// Wakes a pod's sync (PLEG, probes).
     pub(crate) trigger: tokio::sync::mpsc::Sender<ObjectRef<Pod>>,
     triggered: Mutex<Option<tokio::sync::mpsc::Receiver<ObjectRef<Pod>>>>,
@@ -74,6 +85,8 @@ pub(crate) struct WorkerState {
     pub pulls: Backoff,
     /// Why containers wait, by pod UID then container name.
     pub waiting: HashMap<String, HashMap<String, Waiting>>,
+    /// Pods a worker is removing from the node after deleting their API object.
+    pub removing: HashSet<String>,
 }
 
 impl PodManager {
@@ -86,6 +99,7 @@ impl PodManager {
     ) -> Arc<Self> {
         let events = Recorder::new(client.clone(), &config.node_name);
         let (trigger, triggered) = tokio::sync::mpsc::channel(1024);
+        let (services, services_writer) = reflector::store();
         Arc::new(Self {
             config,
             client,
@@ -93,12 +107,16 @@ impl PodManager {
             events,
             machine,
             probes: probes::Probes::default(),
+            runtime: pod_cache::PodCache::default(),
+            services,
+            services_writer: Mutex::new(Some(services_writer)),
             trigger,
             triggered: Mutex::new(Some(triggered)),
             state: Mutex::new(WorkerState {
                 restarts: Backoff::new(backoff::INITIAL, backoff::MAX),
                 pulls: Backoff::new(backoff::INITIAL, backoff::MAX),
                 waiting: HashMap::new(),
+                removing: HashSet::new(),
             }),
         })
     }
@@ -110,15 +128,24 @@ impl PodManager {
 }
 
 /// Runs the pod workers for the node until the task is dropped: a kube-runtime controller over
-/// the pods bound to this node (field selector `spec.nodeName`), woken also by the PLEG.
+/// the pods bound to this node (field selector `spec.nodeName`), woken by changes to what the
+/// kubelet acts on, by the PLEG and by probes.
 pub async fn run(mgr: Arc<PodManager>) {
     use futures::StreamExt;
     use kube::runtime::controller::{Action, Controller};
-    use kube::runtime::watcher;
+    use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
 
     let pods: kube::Api<Pod> = kube::Api::all(mgr.client.clone());
     let selector = format!("spec.nodeName={}", mgr.config.node_name);
-    let controller = Controller::new(pods, watcher::Config::default().fields(&selector));
+    let (store, writer) = reflector::store();
+    // The store sees every update (status included); only the worker's wake-ups are filtered.
+    let changed = reflector::reflector(
+        writer,
+        watcher(pods, watcher::Config::default().fields(&selector)),
+    )
+    .applied_objects()
+    .predicate_filter(changes::acted_on, PredicateConfig::default());
+    let controller = Controller::for_stream(changed, store);
     let Some(rx) = mgr
         .triggered
         .lock()
@@ -134,6 +161,21 @@ pub async fn run(mgr: Arc<PodManager>) {
         controller.store(),
         mgr.trigger.clone(),
     )));
+    let services = mgr
+        .services_writer
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .map(|writer| {
+            let api: kube::Api<Service> = kube::Api::all(mgr.client.clone());
+            let stream = reflector::reflector(
+                writer,
+                watcher(api, watcher::Config::default()).default_backoff(),
+            );
+            AbortOnDrop(tokio::spawn(
+                stream.for_each(|_| futures::future::ready(())),
+            ))
+        });
     let housekeeping = AbortOnDrop(tokio::spawn(crate::housekeeping::run(
         mgr.cri.clone(),
         mgr.config.root_dir.clone(),
@@ -148,7 +190,7 @@ pub async fn run(mgr: Arc<PodManager>) {
         .run(sync::sync_pod, error_policy, mgr)
         .for_each(|_| futures::future::ready(()))
         .await;
-    drop((relister, housekeeping));
+    drop((relister, services, housekeeping));
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

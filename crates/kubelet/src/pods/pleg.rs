@@ -1,67 +1,45 @@
 //! The pod lifecycle event generator: relists the runtime every `relist_interval` and wakes
 //! the worker of every pod whose containers changed state (a container exiting is noticed
-//! within a second); pods whose API object is gone are stopped and removed here.
+//! within a second); pods whose API object is gone are stopped and removed here. Each relist
+//! goes into the [`super::pod_cache`] before the workers are woken, so they start from it
+//! instead of reading the runtime again.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use k8s_cri::v1 as cri;
 use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::sync::mpsc;
 
-use super::{PodManager, cgroups, kill, labels, runtime_state, sync};
+use super::runtime_state::{self, PodRuntime, State};
+use super::{PodManager, cgroups, kill, sync};
 
-/// Per pod UID: its name, namespace and a fingerprint of its containers' states.
-type Snapshot = HashMap<String, (String, String, Vec<(String, i32)>)>;
+/// What a pod's containers and sandboxes are, for telling whether anything changed.
+type Fingerprint = Vec<(String, i32)>;
 
-async fn relist(mgr: &PodManager) -> Result<Snapshot, tonic::Status> {
-    let mut rt = mgr.cri.runtime.clone();
-    let mut snap: Snapshot = HashMap::new();
+fn fingerprint(rt: &PodRuntime) -> Fingerprint {
     let sandboxes = rt
-        .list_pod_sandbox(cri::ListPodSandboxRequest { filter: None })
-        .await?
-        .into_inner()
-        .items;
-    for s in sandboxes {
-        let Some(uid) = s.labels.get(labels::POD_UID) else {
-            continue;
+        .sandboxes
+        .iter()
+        .map(|s| (s.id.clone(), i32::from(s.ready)));
+    let containers = rt.containers.iter().map(|c| {
+        let state = match c.state {
+            State::Created => 0,
+            State::Running => 1,
+            State::Exited => 2,
+            State::Unknown => 3,
         };
-        let e = snap.entry(uid.clone()).or_insert_with(|| {
-            (
-                s.labels
-                    .get(labels::POD_NAMESPACE)
-                    .cloned()
-                    .unwrap_or_default(),
-                s.labels.get(labels::POD_NAME).cloned().unwrap_or_default(),
-                Vec::new(),
-            )
-        });
-        e.2.push((s.id, s.state));
-    }
-    let containers = rt
-        .list_containers(cri::ListContainersRequest { filter: None })
-        .await?
-        .into_inner()
-        .containers;
-    for c in containers {
-        let Some(uid) = c.labels.get(labels::POD_UID) else {
-            continue;
-        };
-        if let Some(e) = snap.get_mut(uid) {
-            e.2.push((c.id, c.state));
-        }
-    }
-    for e in snap.values_mut() {
-        e.2.sort();
-    }
-    Ok(snap)
+        (c.id.clone(), state)
+    });
+    let mut f: Fingerprint = sandboxes.chain(containers).collect();
+    f.sort();
+    f
 }
 
 /// Runs the relist loop until `triggers` is closed, sending the pods to sync.
 pub async fn run(mgr: Arc<PodManager>, store: Store<Pod>, triggers: mpsc::Sender<ObjectRef<Pod>>) {
-    let mut previous: Snapshot = HashMap::new();
+    let mut previous: HashMap<String, Fingerprint> = HashMap::new();
     let mut ticker = tokio::time::interval(mgr.config.relist_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let synced = store.wait_until_ready();
@@ -72,8 +50,9 @@ pub async fn run(mgr: Arc<PodManager>, store: Store<Pod>, triggers: mpsc::Sender
             _ = ticker.tick() => {}
             r = &mut synced, if !ready => { ready = r.is_ok(); continue; }
         }
-        let snap = match relist(&mgr).await {
-            Ok(s) => s,
+        let at = Instant::now();
+        let listed = match runtime_state::list(&mgr.cri, None, &mgr.runtime.memo).await {
+            Ok(l) => l,
             Err(e) => {
                 tracing::warn!(error = %e, "runtime relist failed");
                 continue;
@@ -84,37 +63,47 @@ pub async fn run(mgr: Arc<PodManager>, store: Store<Pod>, triggers: mpsc::Sender
             .iter()
             .filter_map(|p| p.metadata.uid.clone())
             .collect();
-        for (uid, (ns, name, fingerprint)) in &snap {
+        // Shared before the workers are woken: they start from this relist.
+        mgr.runtime.relisted(&listed.pods, at);
+        let mut current = HashMap::new();
+        for (uid, rt) in &listed.pods {
+            // Containers are always listed with their sandbox, which carries the names.
+            let Some((ns, name)) = listed.names.get(uid).cloned() else {
+                continue;
+            };
             if ready && !known.contains(uid) {
-                remove_orphan(&mgr, uid, ns, name).await;
+                if !mgr.with_state(|s| s.removing.contains(uid)) {
+                    remove_orphan(&mgr, uid, &ns, &name, rt).await;
+                }
                 continue;
             }
-            if previous.get(uid).map(|p| &p.2) != Some(fingerprint)
+            let f = fingerprint(rt);
+            let unchanged = previous.get(uid) == Some(&f);
+            current.insert(uid.clone(), f);
+            if !unchanged
                 && triggers
-                    .send(ObjectRef::new(name).within(ns))
+                    .send(ObjectRef::new(&name).within(&ns))
                     .await
                     .is_err()
             {
                 return;
             }
         }
-        previous = snap;
+        previous = current;
     }
 }
 
 /// A pod the API no longer has (force-deleted): stop it with the grace period recorded on
 /// its containers, then remove it from the node.
-async fn remove_orphan(mgr: &PodManager, uid: &str, ns: &str, name: &str) {
-    let Ok(rt) = runtime_state::read(&mgr.cri, uid).await else {
-        return;
-    };
-    if let Err(e) = kill::stop_pod(
+async fn remove_orphan(mgr: &PodManager, uid: &str, ns: &str, name: &str, rt: &PodRuntime) {
+    let stopped = kill::stop_pod(
         &mgr.cri,
-        &rt,
-        kill::recorded_grace(&rt).min(Duration::from_secs(30)),
+        rt,
+        kill::recorded_grace(rt).min(Duration::from_secs(30)),
     )
-    .await
-    {
+    .await;
+    mgr.runtime.changed(uid);
+    if let Err(e) = stopped {
         tracing::warn!(pod = %format!("{ns}/{name}"), error = %e, "stopping orphaned pod failed");
         return;
     }
@@ -122,7 +111,7 @@ async fn remove_orphan(mgr: &PodManager, uid: &str, ns: &str, name: &str) {
     pod.metadata.uid = Some(uid.into());
     pod.metadata.namespace = Some(ns.into());
     pod.metadata.name = Some(name.into());
-    if let Err(e) = sync::cleanup_node(mgr, uid, &pod, &rt).await {
+    if let Err(e) = sync::cleanup_node(mgr, uid, &pod, rt).await {
         tracing::warn!(pod = %format!("{ns}/{name}"), error = %e, "removing orphaned pod failed");
         return;
     }

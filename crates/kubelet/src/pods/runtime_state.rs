@@ -1,7 +1,9 @@
 //! What the runtime has for one pod: its sandboxes and containers with their states, read from
-//! CRI (the source of truth, so a restarted kubelet adopts what is running).
+//! CRI (the source of truth, so a restarted kubelet adopts what is running). Reads reuse a
+//! [`Memo`] of the details that cannot change while an instance keeps its state.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use k8s_cri::v1 as cri;
 
@@ -107,7 +109,47 @@ impl PodRuntime {
 
 /// Reads the runtime's view of pod `uid`.
 pub async fn read(cri: &Cri, uid: &str) -> Result<PodRuntime, tonic::Status> {
-    let selector = HashMap::from([(labels::POD_UID.to_string(), uid.to_string())]);
+    let mut listed = list(cri, Some(uid), &Mutex::default()).await?;
+    Ok(listed.pods.remove(uid).unwrap_or_default())
+}
+
+/// What reads may reuse from earlier ones: details that cannot change while a sandbox or
+/// container keeps its state, so a read asks the runtime only about what is new.
+#[derive(Debug, Default)]
+pub struct Memo {
+    /// A ready sandbox's IP by sandbox ID (set up once, by RunPodSandbox).
+    sandbox_ips: HashMap<String, Option<String>>,
+    /// A container's status by container ID, valid while the runtime lists the same state.
+    containers: HashMap<String, Container>,
+}
+
+impl Memo {
+    /// Keeps only the details of the sandboxes and containers in `keep`.
+    pub fn retain(&mut self, keep: &HashSet<&str>) {
+        self.sandbox_ips.retain(|id, _| keep.contains(id.as_str()));
+        self.containers.retain(|id, _| keep.contains(id.as_str()));
+    }
+}
+
+/// Pods as one read of the runtime found them.
+#[derive(Debug, Default)]
+pub struct Listed {
+    /// By pod UID.
+    pub pods: HashMap<String, PodRuntime>,
+    /// (namespace, name) by pod UID, from the sandboxes' labels.
+    pub names: HashMap<String, (String, String)>,
+}
+
+/// Reads the runtime's view of pod `uid`, or of every pod, reusing (and extending) `memo`.
+/// Sandboxes and containers without the kubelet's pod-UID label are not the kubelet's.
+pub async fn list(
+    cri: &Cri,
+    uid: Option<&str>,
+    memo: &Mutex<Memo>,
+) -> Result<Listed, tonic::Status> {
+    let selector: HashMap<String, String> = uid
+        .map(|u| HashMap::from([(labels::POD_UID.to_string(), u.to_string())]))
+        .unwrap_or_default();
     let mut rt = cri.runtime.clone();
     let items = rt
         .list_pod_sandbox(cri::ListPodSandboxRequest {
@@ -119,32 +161,46 @@ pub async fn read(cri: &Cri, uid: &str) -> Result<PodRuntime, tonic::Status> {
         .await?
         .into_inner()
         .items;
-    let mut sandboxes = Vec::new();
+    let mut out = Listed::default();
     for s in items {
-        let ready = s.state == cri::PodSandboxState::SandboxReady as i32;
-        let ip = if ready {
-            rt.pod_sandbox_status(cri::PodSandboxStatusRequest {
-                pod_sandbox_id: s.id.clone(),
-                verbose: false,
-            })
-            .await
-            .ok()
-            .and_then(|r| r.into_inner().status)
-            .and_then(|st| st.network)
-            .map(|n| n.ip)
-            .filter(|ip| !ip.is_empty())
-        } else {
-            None
+        let Some(pod_uid) = s.labels.get(labels::POD_UID).cloned() else {
+            continue;
         };
-        sandboxes.push(Sandbox {
-            id: s.id,
-            attempt: s.metadata.map_or(0, |m| m.attempt),
-            ready,
-            created_at: s.created_at,
-            ip,
+        out.names.entry(pod_uid.clone()).or_insert_with(|| {
+            (
+                s.labels
+                    .get(labels::POD_NAMESPACE)
+                    .cloned()
+                    .unwrap_or_default(),
+                s.labels.get(labels::POD_NAME).cloned().unwrap_or_default(),
+            )
         });
+        let ready = s.state == cri::PodSandboxState::SandboxReady as i32;
+        let known = lock(memo).sandbox_ips.get(&s.id).cloned();
+        let ip = match (ready, known) {
+            (false, _) => None,
+            (true, Some(ip)) => ip,
+            (true, None) => match sandbox_ip(&mut rt, &s.id).await {
+                Ok(ip) => {
+                    lock(memo).sandbox_ips.insert(s.id.clone(), ip.clone());
+                    ip
+                }
+                // Asked again next time: an IP is only remembered once known.
+                Err(_) => None,
+            },
+        };
+        out.pods
+            .entry(pod_uid)
+            .or_default()
+            .sandboxes
+            .push(Sandbox {
+                id: s.id,
+                attempt: s.metadata.map_or(0, |m| m.attempt),
+                ready,
+                created_at: s.created_at,
+                ip,
+            });
     }
-    sandboxes.sort_by_key(|x| std::cmp::Reverse((x.attempt, x.created_at)));
 
     let listed = rt
         .list_containers(cri::ListContainersRequest {
@@ -156,51 +212,145 @@ pub async fn read(cri: &Cri, uid: &str) -> Result<PodRuntime, tonic::Status> {
         .await?
         .into_inner()
         .containers;
-    let mut containers = Vec::new();
     for c in listed {
-        let status = match rt
-            .container_status(cri::ContainerStatusRequest {
-                container_id: c.id.clone(),
-                verbose: false,
-            })
-            .await
-        {
-            Ok(r) => r.into_inner().status,
-            Err(s) if s.code() == tonic::Code::NotFound => continue, // removed meanwhile
-            Err(s) => return Err(s),
+        let Some(pod_uid) = c.labels.get(labels::POD_UID).cloned() else {
+            continue;
         };
-        let Some(st) = status else { continue };
-        let state = match cri::ContainerState::try_from(st.state) {
-            Ok(cri::ContainerState::ContainerCreated) => State::Created,
-            Ok(cri::ContainerState::ContainerRunning) => State::Running,
-            Ok(cri::ContainerState::ContainerExited) => State::Exited,
-            _ => State::Unknown,
+        let listed_state = state_of(c.state);
+        let known = lock(memo)
+            .containers
+            .get(&c.id)
+            .filter(|k| k.state == listed_state && listed_state != State::Unknown)
+            .cloned();
+        let container = match known {
+            Some(k) => k,
+            None => {
+                let status = match rt
+                    .container_status(cri::ContainerStatusRequest {
+                        container_id: c.id.clone(),
+                        verbose: false,
+                    })
+                    .await
+                {
+                    Ok(r) => r.into_inner().status,
+                    Err(s) if s.code() == tonic::Code::NotFound => continue, // removed meanwhile
+                    Err(s) => return Err(s),
+                };
+                let Some(st) = status else { continue };
+                let name = c
+                    .labels
+                    .get(labels::CONTAINER_NAME)
+                    .cloned()
+                    .unwrap_or_default();
+                let container = from_status(c.id, c.pod_sandbox_id, name, st);
+                if container.state != State::Unknown {
+                    lock(memo)
+                        .containers
+                        .insert(container.id.clone(), container.clone());
+                }
+                container
+            }
         };
-        containers.push(Container {
-            id: c.id,
-            sandbox_id: c.pod_sandbox_id,
-            name: c
-                .labels
-                .get(labels::CONTAINER_NAME)
-                .cloned()
-                .unwrap_or_default(),
-            attempt: st.metadata.as_ref().map_or(0, |m| m.attempt),
-            state,
-            created_at: st.created_at,
-            started_at: st.started_at,
-            finished_at: st.finished_at,
-            exit_code: st.exit_code,
-            reason: st.reason,
-            message: st.message,
-            image: st.image.map(|i| i.image).unwrap_or_default(),
-            image_ref: st.image_ref,
-            log_path: st.log_path,
-            annotations: st.annotations.into_iter().collect(),
-        });
+        out.pods
+            .entry(pod_uid)
+            .or_default()
+            .containers
+            .push(container);
     }
-    containers.sort_by_key(|x| std::cmp::Reverse((x.attempt, x.created_at)));
-    Ok(PodRuntime {
-        sandboxes,
-        containers,
-    })
+    for p in out.pods.values_mut() {
+        p.sandboxes
+            .sort_by_key(|x| std::cmp::Reverse((x.attempt, x.created_at)));
+        p.containers
+            .sort_by_key(|x| std::cmp::Reverse((x.attempt, x.created_at)));
+    }
+    Ok(out)
+}
+
+/// One sandbox by ID (one PodSandboxStatus), `None` when the runtime does not have it.
+pub async fn sandbox(
+    cri: &Cri,
+    id: &str,
+    memo: &Mutex<Memo>,
+) -> Result<Option<Sandbox>, tonic::Status> {
+    let status = match cri
+        .runtime
+        .clone()
+        .pod_sandbox_status(cri::PodSandboxStatusRequest {
+            pod_sandbox_id: id.to_string(),
+            verbose: false,
+        })
+        .await
+    {
+        Ok(r) => r.into_inner().status,
+        Err(s) if s.code() == tonic::Code::NotFound => None,
+        Err(s) => return Err(s),
+    };
+    let Some(st) = status else { return Ok(None) };
+    let ready = st.state == cri::PodSandboxState::SandboxReady as i32;
+    let ip = st.network.map(|n| n.ip).filter(|ip| !ip.is_empty());
+    if ready {
+        lock(memo).sandbox_ips.insert(st.id.clone(), ip.clone());
+    }
+    Ok(Some(Sandbox {
+        id: st.id,
+        attempt: st.metadata.map_or(0, |m| m.attempt),
+        ready,
+        created_at: st.created_at,
+        ip: ip.filter(|_| ready),
+    }))
+}
+
+fn lock(memo: &Mutex<Memo>) -> std::sync::MutexGuard<'_, Memo> {
+    memo.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn sandbox_ip(
+    rt: &mut cri::runtime_service_client::RuntimeServiceClient<tonic::transport::Channel>,
+    id: &str,
+) -> Result<Option<String>, tonic::Status> {
+    Ok(rt
+        .pod_sandbox_status(cri::PodSandboxStatusRequest {
+            pod_sandbox_id: id.to_string(),
+            verbose: false,
+        })
+        .await?
+        .into_inner()
+        .status
+        .and_then(|st| st.network)
+        .map(|n| n.ip)
+        .filter(|ip| !ip.is_empty()))
+}
+
+fn state_of(raw: i32) -> State {
+    match cri::ContainerState::try_from(raw) {
+        Ok(cri::ContainerState::ContainerCreated) => State::Created,
+        Ok(cri::ContainerState::ContainerRunning) => State::Running,
+        Ok(cri::ContainerState::ContainerExited) => State::Exited,
+        _ => State::Unknown,
+    }
+}
+
+fn from_status(
+    id: String,
+    sandbox_id: String,
+    name: String,
+    st: cri::ContainerStatus,
+) -> Container {
+    Container {
+        id,
+        sandbox_id,
+        name,
+        attempt: st.metadata.as_ref().map_or(0, |m| m.attempt),
+        state: state_of(st.state),
+        created_at: st.created_at,
+        started_at: st.started_at,
+        finished_at: st.finished_at,
+        exit_code: st.exit_code,
+        reason: st.reason,
+        message: st.message,
+        image: st.image.map(|i| i.image).unwrap_or_default(),
+        image_ref: st.image_ref,
+        log_path: st.log_path,
+        annotations: st.annotations.into_iter().collect(),
+    }
 }

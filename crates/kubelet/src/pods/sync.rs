@@ -1,7 +1,11 @@
-//! One pod sync: read the pod and the runtime, act toward the spec, report status. Called for
-//! every change of the pod, of its containers (PLEG) and periodically; safe to repeat.
+//! One pod sync: take the pod and the runtime's state, act toward the spec, report status.
+//! Called for every change of the pod's spec, of its containers (PLEG) and periodically; safe
+//! to repeat. The runtime is read at most twice per sync (before acting, unless the PLEG's
+//! relist is fresh, and after acting, only if the sync changed something), every mutating
+//! CRI call is reported to the pod cache, and events are queued, never awaited.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,6 +18,7 @@ use kube::runtime::controller::Action;
 
 use super::container::{ContainerInputs, container_config};
 use super::env::{PodFacts, environment};
+use super::keyring::{Credential, Keyring, KeyringError};
 use super::lookups::Lookups;
 use super::runtime_state::{self, PodRuntime, State};
 use super::status::{StatusInputs, Waiting, pod_status};
@@ -53,10 +58,18 @@ pub fn grace_period(pod: &Pod) -> Duration {
     Duration::from_secs(secs.max(0) as u64)
 }
 
+/// Marks pod `uid` changed in the runtime once `call` has returned (whatever it returned),
+/// so that no state read before it is taken for current.
+async fn mutate<T>(mgr: &PodManager, uid: &str, call: impl Future<Output = T>) -> T {
+    let out = call.await;
+    mgr.runtime.changed(uid);
+    out
+}
+
 /// Syncs `pod`; the returned action says when to look again.
 pub async fn sync_pod(pod: Arc<Pod>, mgr: Arc<PodManager>) -> Result<Action, PodError> {
     let uid = pod.metadata.uid.clone().unwrap_or_default();
-    let rt = runtime_state::read(&mgr.cri, &uid).await?;
+    let rt = mgr.runtime.get(&mgr.cri, &uid).await?;
     if pod.metadata.deletion_timestamp.is_some() {
         return terminate_and_delete(&pod, &mgr, rt).await;
     }
@@ -64,17 +77,28 @@ pub async fn sync_pod(pod: Arc<Pod>, mgr: Arc<PodManager>) -> Result<Action, Pod
     if matches!(phase, Some("Succeeded") | Some("Failed")) {
         // A finished pod keeps its containers (for logs) but nothing runs.
         if rt.any_running() || rt.sandboxes.iter().any(|s| s.ready) {
-            kill::stop_pod(&mgr.cri, &rt, grace_period(&pod)).await?;
+            mutate(
+                &mgr,
+                &uid,
+                kill::stop_pod(&mgr.cri, &rt, grace_period(&pod)),
+            )
+            .await?;
         }
         return Ok(Action::await_change());
     }
     let mut requeue: Option<Duration> = None;
     let outcome = run_pod(&pod, &mgr, &rt, &mut requeue).await;
-    let rt = runtime_state::read(&mgr.cri, &uid).await?;
+    // The same state again unless this sync changed the pod (then read once, after acting).
+    let rt = mgr.runtime.get(&mgr.cri, &uid).await?;
     sync_probes(&pod, &mgr, &rt);
     let status = report_status(&pod, &mgr, &rt).await?;
     if matches!(status.phase.as_deref(), Some("Succeeded") | Some("Failed")) {
-        kill::stop_pod(&mgr.cri, &rt, grace_period(&pod)).await?;
+        mutate(
+            &mgr,
+            &uid,
+            kill::stop_pod(&mgr.cri, &rt, grace_period(&pod)),
+        )
+        .await?;
     }
     outcome?;
     let next = requeue
@@ -98,7 +122,8 @@ async fn run_pod(
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
     let spec = pod.spec.clone().unwrap_or_default();
     let pod_dir = mgr.config.pod_dir(&uid);
-    let mut lookups = Lookups::new(mgr.client.clone(), &ns);
+    let mut lookups =
+        Lookups::new(mgr.client.clone(), &ns).with_service_cache(mgr.services.clone());
     let host_network = spec.host_network.unwrap_or(false);
 
     // Volumes first: the containers cannot start without them.
@@ -115,8 +140,7 @@ async fn run_pod(
         Err((name, e)) => {
             let msg = format!("MountVolume.SetUp failed for volume \"{name}\" : {e}");
             mgr.events
-                .pod_event(pod, None, Warning, "FailedMount", &msg)
-                .await;
+                .pod_event(pod, None, Warning, "FailedMount", &msg);
             want(requeue, RETRY);
             return Ok(());
         }
@@ -128,42 +152,41 @@ async fn run_pod(
         Some(s) => s,
         None => {
             if let Some(old) = rt.latest_sandbox() {
-                mgr.events
-                    .pod_event(
-                        pod,
-                        None,
-                        Normal,
-                        "SandboxChanged",
-                        "Pod sandbox changed, it will be killed and re-created.",
-                    )
-                    .await;
+                mgr.events.pod_event(
+                    pod,
+                    None,
+                    Normal,
+                    "SandboxChanged",
+                    "Pod sandbox changed, it will be killed and re-created.",
+                );
                 let running: Vec<_> = rt
                     .containers
                     .iter()
                     .filter(|c| c.state == State::Running)
                     .collect();
                 for c in running {
-                    kill::stop_container(&mgr.cri, c, grace_period(pod)).await?;
+                    mutate(
+                        mgr,
+                        &uid,
+                        kill::stop_container(&mgr.cri, c, grace_period(pod)),
+                    )
+                    .await?;
                 }
-                kill::stop_sandbox(&mgr.cri, &old.id).await?;
+                mutate(mgr, &uid, kill::stop_sandbox(&mgr.cri, &old.id)).await?;
             }
             let attempt = rt.latest_sandbox().map_or(0, |s| s.attempt + 1);
             let config = sandbox::sandbox_config(pod, attempt, &mgr.config);
             let _ = std::fs::create_dir_all(&config.log_directory);
-            match mgr
-                .cri
-                .runtime
-                .clone()
-                .run_pod_sandbox(cri::RunPodSandboxRequest {
-                    config: Some(config),
-                    runtime_handler: String::new(),
-                })
-                .await
-            {
+            let mut runtime = mgr.cri.runtime.clone();
+            let created = runtime.run_pod_sandbox(cri::RunPodSandboxRequest {
+                config: Some(config),
+                runtime_handler: String::new(),
+            });
+            match mutate(mgr, &uid, created).await {
                 Ok(r) => {
                     let id = r.into_inner().pod_sandbox_id;
-                    let fresh = runtime_state::read(&mgr.cri, &uid).await?;
-                    match fresh.sandboxes.into_iter().find(|s| s.id == id) {
+                    // Only the new sandbox's IP is needed: one status, not a full re-read.
+                    match runtime_state::sandbox(&mgr.cri, &id, &mgr.runtime.memo).await? {
                         Some(s) => s,
                         None => {
                             want(requeue, RETRY);
@@ -174,8 +197,7 @@ async fn run_pod(
                 Err(e) => {
                     let msg = format!("Failed to create pod sandbox: {}", e.message());
                     mgr.events
-                        .pod_event(pod, None, Warning, "FailedCreatePodSandBox", &msg)
-                        .await;
+                        .pod_event(pod, None, Warning, "FailedCreatePodSandBox", &msg);
                     want(requeue, RETRY);
                     return Ok(());
                 }
@@ -267,7 +289,7 @@ async fn run_pod(
             },
         }
     }
-    remove_dead_containers(mgr, rt).await;
+    remove_dead_containers(mgr, &uid, rt).await;
     Ok(())
 }
 
@@ -340,8 +362,7 @@ async fn restart_with_backoff(
             );
             ctx.mgr
                 .events
-                .pod_event(ctx.pod, Some(&c.name), Warning, "BackOff", &ev)
-                .await;
+                .pod_event(ctx.pod, Some(&c.name), Warning, "BackOff", &ev);
         }
         want(requeue, remaining);
         return Ok(());
@@ -363,26 +384,17 @@ fn fmt_delay(d: Duration) -> String {
 
 /// A container the runtime created but never started (a crash between the two calls).
 async fn start_created(ctx: &StartContext<'_>, c: &Container, l: &runtime_state::Container) {
-    let r = ctx
-        .mgr
-        .cri
-        .runtime
-        .clone()
-        .start_container(cri::StartContainerRequest {
+    let uid = ctx.pod.metadata.uid.clone().unwrap_or_default();
+    let mut runtime = ctx.mgr.cri.runtime.clone();
+    let started = runtime.start_container(cri::StartContainerRequest {
+        container_id: l.id.clone(),
+    });
+    if let Err(e) = mutate(ctx.mgr, &uid, started).await {
+        let mut runtime = ctx.mgr.cri.runtime.clone();
+        let removed = runtime.remove_container(cri::RemoveContainerRequest {
             container_id: l.id.clone(),
-        })
-        .await;
-    if let Err(e) = r {
-        let _ = ctx
-            .mgr
-            .cri
-            .runtime
-            .clone()
-            .remove_container(cri::RemoveContainerRequest {
-                container_id: l.id.clone(),
-            })
-            .await;
-        let uid = ctx.pod.metadata.uid.clone().unwrap_or_default();
+        });
+        let _ = mutate(ctx.mgr, &uid, removed).await;
         set_waiting(
             ctx.mgr,
             &uid,
@@ -422,25 +434,23 @@ async fn start(
             let msg = format!("Back-off pulling image \"{image}\"");
             set_waiting(mgr, &uid, &c.name, "ImagePullBackOff", msg.clone());
             mgr.events
-                .pod_event(pod, Some(&c.name), Normal, "BackOff", &msg)
-                .await;
+                .pod_event(pod, Some(&c.name), Normal, "BackOff", &msg);
             want(requeue, remaining);
             return Ok(());
         }
     }
     let policy = images::pull_policy(c);
     if policy != "Never" && policy == "Always" {
-        mgr.events
-            .pod_event(
-                pod,
-                Some(&c.name),
-                Normal,
-                "Pulling",
-                &format!("Pulling image \"{image}\""),
-            )
-            .await;
+        mgr.events.pod_event(
+            pod,
+            Some(&c.name),
+            Normal,
+            "Pulling",
+            &format!("Pulling image \"{image}\""),
+        );
     }
-    let image_ref = match images::ensure(&mgr.cri, c, ctx.sandbox_config).await {
+    let credentials = pull_credentials(pod, mgr, &image, lookups);
+    let image_ref = match images::ensure(&mgr.cri, c, ctx.sandbox_config, credentials).await {
         Ok(p) => {
             let msg = match &p {
                 images::Pulled::AlreadyPresent(_) => {
@@ -451,8 +461,7 @@ async fn start(
                 }
             };
             mgr.events
-                .pod_event(pod, Some(&c.name), Normal, "Pulled", &msg)
-                .await;
+                .pod_event(pod, Some(&c.name), Normal, "Pulled", &msg);
             p.image_ref().to_string()
         }
         Err(f) => {
@@ -462,17 +471,14 @@ async fn start(
                 f.message.clone()
             };
             mgr.events
-                .pod_event(pod, Some(&c.name), Warning, "Failed", &msg)
-                .await;
-            mgr.events
-                .pod_event(
-                    pod,
-                    Some(&c.name),
-                    Warning,
-                    "Failed",
-                    &format!("Error: {}", f.reason),
-                )
-                .await;
+                .pod_event(pod, Some(&c.name), Warning, "Failed", &msg);
+            mgr.events.pod_event(
+                pod,
+                Some(&c.name),
+                Warning,
+                "Failed",
+                &format!("Error: {}", f.reason),
+            );
             set_waiting(mgr, &uid, &c.name, f.reason, f.message);
             let now = wall_now();
             mgr.with_state(|s| s.pulls.next(&key, now));
@@ -504,16 +510,13 @@ async fn start(
             return Ok(());
         }
     };
-    let created = mgr
-        .cri
-        .runtime
-        .clone()
-        .create_container(cri::CreateContainerRequest {
-            pod_sandbox_id: ctx.sandbox_id.into(),
-            config: Some(config),
-            sandbox_config: Some(ctx.sandbox_config.clone()),
-        })
-        .await;
+    let mut runtime = mgr.cri.runtime.clone();
+    let create = runtime.create_container(cri::CreateContainerRequest {
+        pod_sandbox_id: ctx.sandbox_id.into(),
+        config: Some(config),
+        sandbox_config: Some(ctx.sandbox_config.clone()),
+    });
+    let created = mutate(mgr, &uid, create).await;
     let id = match created {
         Ok(r) => r.into_inner().container_id,
         Err(e) => {
@@ -528,34 +531,26 @@ async fn start(
             return Ok(());
         }
     };
-    mgr.events
-        .pod_event(
+    mgr.events.pod_event(
+        pod,
+        Some(&c.name),
+        Normal,
+        "Created",
+        &format!("Created container: {}", c.name),
+    );
+    let mut runtime = mgr.cri.runtime.clone();
+    let started = runtime.start_container(cri::StartContainerRequest {
+        container_id: id.clone(),
+    });
+    if let Err(e) = mutate(mgr, &uid, started).await {
+        let msg = e.message().to_string();
+        mgr.events.pod_event(
             pod,
             Some(&c.name),
-            Normal,
-            "Created",
-            &format!("Created container: {}", c.name),
-        )
-        .await;
-    if let Err(e) = mgr
-        .cri
-        .runtime
-        .clone()
-        .start_container(cri::StartContainerRequest {
-            container_id: id.clone(),
-        })
-        .await
-    {
-        let msg = e.message().to_string();
-        mgr.events
-            .pod_event(
-                pod,
-                Some(&c.name),
-                Warning,
-                "Failed",
-                &format!("Error: {msg}"),
-            )
-            .await;
+            Warning,
+            "Failed",
+            &format!("Error: {msg}"),
+        );
         set_waiting(mgr, &uid, &c.name, "RunContainerError", msg);
         // Counts as a crash for back-off purposes.
         let now = wall_now();
@@ -564,17 +559,63 @@ async fn start(
         return Ok(());
     }
     clear_waiting(mgr, &uid, &c.name);
-    mgr.events
-        .pod_event(
-            pod,
-            Some(&c.name),
-            Normal,
-            "Started",
-            &format!("Started container {}", c.name),
-        )
-        .await;
+    mgr.events.pod_event(
+        pod,
+        Some(&c.name),
+        Normal,
+        "Started",
+        &format!("Started container {}", c.name),
+    );
     post_start(ctx, c, &id).await;
     Ok(())
+}
+
+/// The logins to try for pulling `image`, from the pod's `imagePullSecrets`. Secrets that are
+/// missing or not Docker configs get a Warning event (as upstream's), and the pull goes on
+/// with the rest.
+async fn pull_credentials(
+    pod: &Pod,
+    mgr: &PodManager,
+    image: &str,
+    lookups: &mut Lookups,
+) -> Vec<Credential> {
+    let names: Vec<String> = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.image_pull_secrets.iter().flatten())
+        .map(|r| r.name.clone())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let mut secrets = Vec::new();
+    let mut unusable = Vec::new();
+    for name in names {
+        match lookups.secret(&name).await {
+            Ok(Some(s)) => secrets.push(s),
+            Ok(None) => unusable.push(name),
+            Err(e) => {
+                tracing::warn!(secret = %name, error = %e, "reading an image pull secret failed");
+                unusable.push(name);
+            }
+        }
+    }
+    let (keyring, errors) = Keyring::from_secrets(&secrets);
+    for e in errors {
+        tracing::warn!(error = %e, "unusable image pull secret");
+        let KeyringError::Malformed { secret, .. } = e;
+        unusable.push(secret);
+    }
+    if !unusable.is_empty() {
+        let msg = format!(
+            "Unable to retrieve some image pull secrets ({}); attempting to pull the image may not succeed.",
+            unusable.join(", ")
+        );
+        mgr.events
+            .pod_event(pod, None, Warning, "FailedToRetrieveImagePullSecret", &msg);
+    }
+    keyring.lookup(image)
 }
 
 /// A container that could not be created or started: a `Failed` event, the waiting reason
@@ -587,16 +628,13 @@ async fn fail_start(
     requeue: &mut Option<Duration>,
 ) {
     let uid = ctx.pod.metadata.uid.clone().unwrap_or_default();
-    ctx.mgr
-        .events
-        .pod_event(
-            ctx.pod,
-            Some(&c.name),
-            Warning,
-            "Failed",
-            &format!("Error: {msg}"),
-        )
-        .await;
+    ctx.mgr.events.pod_event(
+        ctx.pod,
+        Some(&c.name),
+        Warning,
+        "Failed",
+        &format!("Error: {msg}"),
+    );
     set_waiting(ctx.mgr, &uid, &c.name, reason, msg);
     want(requeue, RETRY);
 }
@@ -630,50 +668,40 @@ async fn post_start(ctx: &StartContext<'_>, c: &Container, id: &str) {
         let msg = format!("PostStartHook failed: {why}");
         ctx.mgr
             .events
-            .pod_event(ctx.pod, Some(&c.name), Warning, "FailedPostStartHook", &msg)
-            .await;
-        let _ = ctx
-            .mgr
-            .cri
-            .runtime
-            .clone()
-            .stop_container(cri::StopContainerRequest {
-                container_id: id.into(),
-                timeout: 0,
-            })
-            .await;
+            .pod_event(ctx.pod, Some(&c.name), Warning, "FailedPostStartHook", &msg);
+        let uid = ctx.pod.metadata.uid.clone().unwrap_or_default();
+        let mut runtime = ctx.mgr.cri.runtime.clone();
+        let stopped = runtime.stop_container(cri::StopContainerRequest {
+            container_id: id.into(),
+            timeout: 0,
+        });
+        let _ = mutate(ctx.mgr, &uid, stopped).await;
     }
 }
 
 /// Keeps the latest two containers per name (the current one and the previous, for
 /// `logs --previous`); removes older exited ones.
-async fn remove_dead_containers(mgr: &PodManager, rt: &PodRuntime) {
+async fn remove_dead_containers(mgr: &PodManager, uid: &str, rt: &PodRuntime) {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for c in &rt.containers {
         let n = seen.entry(c.name.as_str()).or_default();
         *n += 1;
         if *n > 2 && c.state == State::Exited {
-            let _ = mgr
-                .cri
-                .runtime
-                .clone()
-                .remove_container(cri::RemoveContainerRequest {
-                    container_id: c.id.clone(),
-                })
-                .await;
+            let mut runtime = mgr.cri.runtime.clone();
+            let removed = runtime.remove_container(cri::RemoveContainerRequest {
+                container_id: c.id.clone(),
+            });
+            let _ = mutate(mgr, uid, removed).await;
         }
     }
     // Sandboxes other than the newest are dead and their containers replaced.
     for s in rt.sandboxes.iter().skip(1).filter(|s| !s.ready) {
         if !rt.containers.iter().any(|c| c.sandbox_id == s.id) {
-            let _ = mgr
-                .cri
-                .runtime
-                .clone()
-                .remove_pod_sandbox(cri::RemovePodSandboxRequest {
-                    pod_sandbox_id: s.id.clone(),
-                })
-                .await;
+            let mut runtime = mgr.cri.runtime.clone();
+            let removed = runtime.remove_pod_sandbox(cri::RemovePodSandboxRequest {
+                pod_sandbox_id: s.id.clone(),
+            });
+            let _ = mutate(mgr, uid, removed).await;
         }
     }
 }
@@ -802,18 +830,16 @@ async fn terminate_and_delete(
         .filter(|c| c.state == State::Running)
         .map(|c| c.name.clone())
     {
-        mgr.events
-            .pod_event(
-                pod,
-                Some(&name),
-                Normal,
-                "Killing",
-                &format!("Stopping container {name}"),
-            )
-            .await;
+        mgr.events.pod_event(
+            pod,
+            Some(&name),
+            Normal,
+            "Killing",
+            &format!("Stopping container {name}"),
+        );
     }
-    kill::stop_pod(&mgr.cri, &rt, grace_period(pod)).await?;
-    let rt = runtime_state::read(&mgr.cri, &uid).await?;
+    mutate(mgr, &uid, kill::stop_pod(&mgr.cri, &rt, grace_period(pod))).await?;
+    let rt = mgr.runtime.read(&mgr.cri, &uid).await?;
     let mut status = pod_status(&StatusInputs {
         pod,
         runtime: &rt,
@@ -846,15 +872,23 @@ async fn terminate_and_delete(
         }),
         ..Default::default()
     };
-    match api
-        .delete(pod.metadata.name.as_deref().unwrap_or_default(), &params)
-        .await
-    {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
-        Err(e) => return Err(e.into()),
+    // Once the object is gone the PLEG would take the pod for an orphan and remove it at the
+    // same time as this worker: it leaves pods being removed here alone.
+    mgr.with_state(|s| s.removing.insert(uid.clone()));
+    let removed = async {
+        match api
+            .delete(pod.metadata.name.as_deref().unwrap_or_default(), &params)
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+        cleanup_node(mgr, &uid, pod, &rt).await
     }
-    cleanup_node(mgr, &uid, pod, &rt).await?;
+    .await;
+    mgr.with_state(|s| s.removing.remove(&uid));
+    removed?;
     Ok(Action::await_change())
 }
 
@@ -879,5 +913,6 @@ pub async fn cleanup_node(
         s.pulls.forget_prefix(&format!("{uid}/"));
     });
     mgr.events.forget_pod(uid);
+    mgr.runtime.forget(uid);
     Ok(())
 }

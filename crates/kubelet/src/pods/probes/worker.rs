@@ -74,15 +74,13 @@ pub async fn run(mgr: Arc<PodManager>, target: Target, kind: Kind) {
                 kind.title(),
                 outcome.output.trim_end()
             );
-            mgr.events
-                .pod_event(
-                    &target.pod,
-                    Some(&target.container.name),
-                    Warning,
-                    "Unhealthy",
-                    &msg,
-                )
-                .await;
+            mgr.events.pod_event(
+                &target.pod,
+                Some(&target.container.name),
+                Warning,
+                "Unhealthy",
+                &msg,
+            );
         }
         let Some(settled) = threshold.record(outcome.ok) else {
             continue;
@@ -99,8 +97,7 @@ pub async fn run(mgr: Arc<PodManager>, target: Target, kind: Kind) {
             };
             let msg = format!("Container {name} failed {what} probe, will be restarted");
             mgr.events
-                .pod_event(&target.pod, Some(name), Normal, "Killing", &msg)
-                .await;
+                .pod_event(&target.pod, Some(name), Normal, "Killing", &msg);
             let grace = probe
                 .termination_grace_period_seconds
                 .or_else(|| {
@@ -115,7 +112,11 @@ pub async fn run(mgr: Arc<PodManager>, target: Target, kind: Kind) {
                 container_id: target.container_id.clone(),
                 timeout: grace.max(0),
             };
-            if let Err(e) = mgr.cri.runtime.clone().stop_container(req).await {
+            let stopped = mgr.cri.runtime.clone().stop_container(req).await;
+            // The worker's next sync must not start from a state read before the stop.
+            mgr.runtime
+                .changed(target.pod.metadata.uid.as_deref().unwrap_or_default());
+            if let Err(e) = stopped {
                 tracing::warn!(container = %name, error = %e, "stopping an unhealthy container failed");
             }
             wake(&mgr, &target.pod).await;
