@@ -8,7 +8,8 @@
 //!   then the scheduler starts: scheduling + binding rate) and "streaming" (pods created while
 //!   the scheduler runs: create → bound).
 //!
-//! `cargo bench -p rkube-scheduler --bench throughput [-- --quick] [-- --algorithm-only]`
+//! `cargo bench -p rkube-scheduler --bench throughput [-- --quick] [--algorithm-only]
+//! [--only basic|anti|node|spread]`
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -289,6 +290,12 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let algorithm_only_flag = args.iter().any(|a| a == "--algorithm-only");
+    // `--only basic|anti|node|spread` runs one workload (for profiling).
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     let nodes = if quick { 500 } else { 5000 };
     let scale = |n: usize| if quick { n / 10 } else { n };
     println!(
@@ -300,6 +307,15 @@ fn main() {
     );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for w in ALL {
+        let key = match w {
+            Workload::Basic => "basic",
+            Workload::RequiredAntiAffinity => "anti",
+            Workload::NodeAffinity => "node",
+            Workload::TopologySpread => "spread",
+        };
+        if only.as_deref().is_some_and(|o| o != key) {
+            continue;
+        }
         let (warm, measured) = w.sizes();
         let (warm, measured) = (scale(warm), scale(measured));
         let algo = algorithm_only(w, nodes, warm, measured);

@@ -251,12 +251,15 @@ impl Cache {
                 .collect();
             snap.reindex();
         } else {
+            let mut lists_changed = false;
             for name in &self.dirty {
                 if let (Some(i), Some(n)) = (snap.position(name), self.nodes.get(name)) {
-                    snap.replace(i, n.clone());
+                    lists_changed |= snap.replace(i, n.clone());
                 }
             }
-            snap.refresh_affinity_lists();
+            if lists_changed {
+                snap.refresh_affinity_lists();
+            }
         }
         if self.images_changed {
             snap.recount_images();

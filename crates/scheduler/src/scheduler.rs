@@ -202,6 +202,7 @@ impl Scheduler {
                     &fw.scheduler_name,
                     start.elapsed().as_secs_f64(),
                 );
+                state.release_snapshot();
                 let me = self.clone();
                 tokio::spawn(async move { actions::bind(me, fw, qp, state, result.node).await });
             }

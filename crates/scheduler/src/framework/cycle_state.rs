@@ -2,7 +2,6 @@
 //! every node. Cloneable so preemption can simulate removing pods without touching the original.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::Snapshot;
@@ -32,7 +31,8 @@ impl<T: Clone + Any + Send + Sync> StateData for T {
 /// The state of one scheduling cycle for one pod.
 pub struct CycleState {
     snapshot: Arc<Snapshot>,
-    data: HashMap<&'static str, Box<dyn StateData>>,
+    // A few entries, read for every node: a short list beats hashing the key each time.
+    data: Vec<(&'static str, Box<dyn StateData>)>,
     /// Plugins whose PreFilter returned Skip: their Filter is not run.
     pub skip_filter: Vec<&'static str>,
     /// Plugins whose PreScore returned Skip: their Score is not run.
@@ -44,7 +44,7 @@ impl CycleState {
     pub fn new(snapshot: Arc<Snapshot>) -> CycleState {
         CycleState {
             snapshot,
-            data: HashMap::new(),
+            data: Vec::new(),
             skip_filter: Vec::new(),
             skip_score: Vec::new(),
         }
@@ -55,20 +55,37 @@ impl CycleState {
         &self.snapshot
     }
 
+    /// Drops this state's hold on the snapshot (the cache then updates the next snapshot in
+    /// place instead of copying every node). For states that outlive the cycle, e.g. kept for
+    /// Unreserve while a binding is in flight.
+    pub fn release_snapshot(&mut self) {
+        self.snapshot = Arc::default();
+    }
+
     /// Stores `value` under `key`, replacing what was there.
     pub fn write<T: StateData>(&mut self, key: &'static str, value: T) {
-        self.data.insert(key, Box::new(value));
+        match self.data.iter_mut().find(|(k, _)| same_key(k, key)) {
+            Some(slot) => slot.1 = Box::new(value),
+            None => self.data.push((key, Box::new(value))),
+        }
+    }
+
+    fn entry(&self, key: &'static str) -> Option<&dyn StateData> {
+        self.data
+            .iter()
+            .find(|(k, _)| same_key(k, key))
+            .map(|(_, v)| &**v)
     }
 
     /// The value under `key`, if present and of type `T`.
     pub fn read<T: 'static>(&self, key: &'static str) -> Option<&T> {
-        let data: &dyn StateData = &**self.data.get(key)?;
-        data.as_any().downcast_ref()
+        self.entry(key)?.as_any().downcast_ref()
     }
 
     /// The value under `key` for modification, if present and of type `T`.
     pub fn read_mut<T: 'static>(&mut self, key: &'static str) -> Option<&mut T> {
-        let data: &mut dyn StateData = &mut **self.data.get_mut(key)?;
+        let (_, data) = self.data.iter_mut().find(|(k, _)| same_key(k, key))?;
+        let data: &mut dyn StateData = &mut **data;
         data.as_any_mut().downcast_mut()
     }
 }
@@ -89,4 +106,9 @@ impl Clone for CycleState {
             skip_score: self.skip_score.clone(),
         }
     }
+}
+
+/// Keys are `&'static str` constants: the same address is the usual, cheap match.
+fn same_key(a: &str, b: &str) -> bool {
+    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
 }

@@ -34,6 +34,11 @@ pub struct NodeInfo {
     pub images: Arc<HashMap<String, i64>>,
     /// Bumped on every change; snapshots copy only changed nodes.
     pub generation: u64,
+    /// `spec.unschedulable` (cordoned), copied here: filters read it for every node, and a
+    /// hop into the node object costs a cache miss.
+    pub unschedulable: bool,
+    /// `spec.taints` when there are any (`None` costs no memory access).
+    pub taints: Option<Arc<[k8s_openapi::api::core::v1::Taint]>>,
 }
 
 impl NodeInfo {
@@ -51,6 +56,8 @@ impl NodeInfo {
             allocatable: Resource::default(),
             images: Arc::default(),
             generation: 0,
+            unschedulable: false,
+            taints: None,
         };
         info.set_node(node);
         info
@@ -70,6 +77,12 @@ impl NodeInfo {
         if *self.images != images {
             self.images = Arc::new(images);
         }
+        let spec = node.spec.as_ref();
+        self.unschedulable = spec.and_then(|s| s.unschedulable).unwrap_or(false);
+        self.taints = spec
+            .and_then(|s| s.taints.as_ref())
+            .filter(|t| !t.is_empty())
+            .map(|t| Arc::from(t.as_slice()));
         self.node = node;
     }
 

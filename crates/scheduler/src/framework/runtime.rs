@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::cycle_state::CycleState;
 use super::node_info::NodeInfo;
-use super::plugin::{NodeScore, NodeStatuses, Plugin, PostFilterResult, PreFilterResult};
+use super::plugin::{Filter, NodeScore, NodeStatuses, Plugin, PostFilterResult, PreFilterResult};
 use super::pod_info::PodInfo;
 use super::status::{Code, Status};
 
@@ -140,14 +140,30 @@ impl Framework {
 
     /// Runs every Filter not skipped by its PreFilter on one node; the first rejection wins.
     pub fn run_filters(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        for p in &self.filter {
-            if state.skip_filter.contains(&p.name()) {
-                continue;
-            }
-            let Some(f) = p.as_filter() else { continue };
+        Framework::run_active_filters(&self.active_filters(state), state, pod, node)
+    }
+
+    /// The Filters that run this cycle (those whose PreFilter did not skip them), resolved
+    /// once per cycle rather than once per node.
+    pub fn active_filters(&self, state: &CycleState) -> Vec<(&'static str, &dyn Filter)> {
+        self.filter
+            .iter()
+            .filter(|p| !state.skip_filter.contains(&p.name()))
+            .filter_map(|p| Some((p.name(), p.as_filter()?)))
+            .collect()
+    }
+
+    /// Runs `active` (from [`Framework::active_filters`]) on one node; the first rejection wins.
+    pub fn run_active_filters(
+        active: &[(&'static str, &dyn Filter)],
+        state: &CycleState,
+        pod: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        for (name, f) in active {
             let status = f.filter(state, pod, node);
             if !status.is_success() {
-                return status.with_plugin(p.name());
+                return status.with_plugin(name);
             }
         }
         Status::success()

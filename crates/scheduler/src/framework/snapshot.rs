@@ -89,9 +89,15 @@ impl Snapshot {
         self.index.get(name).copied()
     }
 
-    /// Replaces the node at `i` (same name).
-    pub fn replace(&mut self, i: usize, node: Arc<NodeInfo>) {
+    /// Replaces the node at `i` (same name). Returns whether its membership in the affinity
+    /// lists changed (then [`Snapshot::refresh_affinity_lists`] is due).
+    pub fn replace(&mut self, i: usize, node: Arc<NodeInfo>) -> bool {
+        let old = &self.nodes[i];
+        let changed = old.pods_with_affinity.is_empty() != node.pods_with_affinity.is_empty()
+            || old.pods_with_required_anti_affinity.is_empty()
+                != node.pods_with_required_anti_affinity.is_empty();
         self.nodes[i] = node;
+        changed
     }
 
     /// The labels of namespace `ns`, if known.

@@ -75,6 +75,10 @@ fn calculate_priority(sum: i64, num_containers: usize) -> i64 {
 
 impl Score for ImageLocality {
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
+        if node.images.is_empty() {
+            // Nothing to find (and the common case on simulated nodes): skip the lookups.
+            return Ok(0);
+        }
         let snapshot = state.snapshot();
         let total_nodes = snapshot.nodes.len();
         let spec = pod.spec();

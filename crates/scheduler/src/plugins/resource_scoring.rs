@@ -110,9 +110,18 @@ impl ResourceAllocationScorer {
 
     /// The node's score with the pod's `pod_requests` (from [`Self::pod_requests`]) added.
     pub fn score(&self, node: &NodeInfo, pod_requests: &[i64]) -> i64 {
+        // Scored once per node per cycle: keep the usual few resources off the heap.
+        const INLINE: usize = 8;
         let n = self.resources.len();
-        let mut requested = vec![0i64; n];
-        let mut allocatable = vec![0i64; n];
+        let (mut req_inline, mut alloc_inline) = ([0i64; INLINE], [0i64; INLINE]);
+        let (mut req_heap, mut alloc_heap) = (Vec::new(), Vec::new());
+        let (requested, allocatable): (&mut [i64], &mut [i64]) = if n <= INLINE {
+            (&mut req_inline[..n], &mut alloc_inline[..n])
+        } else {
+            req_heap.resize(n, 0);
+            alloc_heap.resize(n, 0);
+            (&mut req_heap[..], &mut alloc_heap[..])
+        };
         for (i, r) in self.resources.iter().enumerate() {
             let pod_request = pod_requests.get(i).copied().unwrap_or(0);
             let (alloc, req) = self.allocatable_and_requested(node, &r.name, pod_request);
@@ -126,20 +135,20 @@ impl ResourceAllocationScorer {
         match &self.strategy {
             Strategy::LeastAllocated => weighted_floor(
                 &self.resources,
-                &requested,
-                &allocatable,
+                requested,
+                allocatable,
                 least_requested_score,
             ),
             Strategy::MostAllocated => weighted_floor(
                 &self.resources,
-                &requested,
-                &allocatable,
+                requested,
+                allocatable,
                 most_requested_score,
             ),
             Strategy::RequestedToCapacityRatio(shape) => {
-                ratio_score(shape, &self.resources, &requested, &allocatable)
+                ratio_score(shape, &self.resources, requested, allocatable)
             }
-            Strategy::Balanced => balanced_score(&requested, &allocatable),
+            Strategy::Balanced => balanced_score(requested, allocatable),
         }
     }
 

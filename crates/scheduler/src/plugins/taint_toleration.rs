@@ -51,11 +51,7 @@ impl Plugin for TaintToleration {
 }
 
 fn node_taints(node: &NodeInfo) -> &[Taint] {
-    node.node
-        .spec
-        .as_ref()
-        .and_then(|s| s.taints.as_deref())
-        .unwrap_or_default()
+    node.taints.as_deref().unwrap_or_default()
 }
 
 fn pod_tolerations(pod: &PodInfo) -> &[Toleration] {

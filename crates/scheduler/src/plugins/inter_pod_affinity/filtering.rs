@@ -16,6 +16,30 @@ use crate::framework::{
 /// Where PreFilter leaves its state in the cycle.
 pub(crate) const PRE_FILTER_STATE_KEY: &str = "PreFilterInterPodAffinity";
 
+/// What existing pods' required anti-affinity terms are matched against: the incoming pod's
+/// namespace, labels and namespace labels.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ExistingKey {
+    namespace: String,
+    labels: BTreeMap<String, String>,
+    namespace_labels: BTreeMap<String, String>,
+}
+
+/// The incoming pod's required affinity and anti-affinity terms, resolved.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct IncomingKey {
+    affinity: Vec<IncomingTerm>,
+    anti_affinity: Vec<IncomingTerm>,
+}
+
+/// Existing pods matching all of the incoming pod's required affinity terms, and each of its
+/// required anti-affinity terms, per topology pair.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct IncomingCounts {
+    pub(crate) affinity: TopologyCounts,
+    pub(crate) anti_affinity: TopologyCounts,
+}
+
 /// The incoming pod's required terms, resolved once per cycle (shared by state copies).
 #[derive(Debug)]
 pub(crate) struct RequiredTerms {
@@ -31,11 +55,9 @@ pub(crate) struct RequiredTerms {
 #[derive(Clone, Debug)]
 pub(crate) struct PreFilterState {
     /// Existing pods whose required anti-affinity terms match the incoming pod.
-    pub(crate) existing_anti_affinity: TopologyCounts,
-    /// Existing pods matching all of the incoming pod's required affinity terms.
-    pub(crate) affinity: TopologyCounts,
-    /// Existing pods matching each of the incoming pod's required anti-affinity terms.
-    pub(crate) anti_affinity: TopologyCounts,
+    pub(crate) existing_anti_affinity: Arc<TopologyCounts>,
+    /// Existing pods matching the incoming pod's required terms.
+    pub(crate) incoming: Arc<IncomingCounts>,
     pub(crate) terms: Arc<RequiredTerms>,
 }
 
@@ -47,19 +69,27 @@ impl PreFilterState {
         let ns_labels = Some(&self.terms.namespace_labels);
         for t in &pod.required_anti_affinity {
             if t.matches(incoming, ns_labels) {
-                self.existing_anti_affinity
-                    .add_on(labels, &t.topology_key, delta);
+                Arc::make_mut(&mut self.existing_anti_affinity).add_on(
+                    labels,
+                    &t.topology_key,
+                    delta,
+                );
             }
         }
-        if matches_all(&self.terms.affinity, pod) {
-            for t in &self.terms.affinity {
-                self.affinity.add_on(labels, &t.topology_key, delta);
-            }
-        }
-        for t in &self.terms.anti_affinity {
-            if t.matches(pod) {
-                self.anti_affinity.add_on(labels, &t.topology_key, delta);
-            }
+        let terms = &self.terms;
+        let mut counts = IncomingCounts::default();
+        add_incoming(
+            &mut counts,
+            pod,
+            labels,
+            &terms.affinity,
+            &terms.anti_affinity,
+            delta,
+        );
+        if !counts.affinity.is_empty() || !counts.anti_affinity.is_empty() {
+            let into = Arc::make_mut(&mut self.incoming);
+            into.affinity.merge(counts.affinity);
+            into.anti_affinity.merge(counts.anti_affinity);
         }
     }
 
@@ -67,30 +97,32 @@ impl PreFilterState {
     /// topology key and each domain holds a matching pod, or no pod in the cluster matches and
     /// the pod matches its own terms (the first of a group with affinity to itself).
     pub(crate) fn satisfies_pod_affinity(&self, labels: &BTreeMap<String, String>) -> bool {
+        let counts = &self.incoming.affinity;
         let mut pods_exist = true;
         for t in &self.terms.affinity {
             match labels.get(&t.topology_key) {
                 Some(value) => {
-                    if self.affinity.get(&t.topology_key, value) <= 0 {
+                    if counts.get(&t.topology_key, value) <= 0 {
                         pods_exist = false;
                     }
                 }
                 None => return false,
             }
         }
-        pods_exist || (self.affinity.is_empty() && self.terms.self_match)
+        pods_exist || (counts.is_empty() && self.terms.self_match)
     }
 
     /// Whether no pod matching one of the incoming pod's anti-affinity terms is in the node's
     /// domain of that term.
     pub(crate) fn satisfies_pod_anti_affinity(&self, labels: &BTreeMap<String, String>) -> bool {
-        if self.anti_affinity.is_empty() {
+        let counts = &self.incoming.anti_affinity;
+        if counts.is_empty() {
             return true;
         }
         !self.terms.anti_affinity.iter().any(|t| {
             labels
                 .get(&t.topology_key)
-                .is_some_and(|v| self.anti_affinity.get(&t.topology_key, v) > 0)
+                .is_some_and(|v| counts.get(&t.topology_key, v) > 0)
         })
     }
 
@@ -101,6 +133,50 @@ impl PreFilterState {
         labels: &BTreeMap<String, String>,
     ) -> bool {
         !self.existing_anti_affinity.any_positive_on(labels)
+    }
+}
+
+/// Adds `sign` per topology pair for each of `node`'s pods whose required anti-affinity terms
+/// match `pod`.
+fn add_existing(
+    acc: &mut TopologyCounts,
+    node: &NodeInfo,
+    pod: &PodInfo,
+    ns_labels: &BTreeMap<String, String>,
+    sign: i64,
+) {
+    if node.pods_with_required_anti_affinity.is_empty() {
+        return;
+    }
+    let labels = node.labels();
+    for existing in &node.pods_with_required_anti_affinity {
+        for t in &existing.required_anti_affinity {
+            if t.matches(pod, Some(ns_labels)) {
+                acc.add_on(labels, &t.topology_key, sign);
+            }
+        }
+    }
+}
+
+/// Adds `sign` per topology pair if `existing` (on a node with `labels`) matches all of
+/// `affinity`, and per term of `anti_affinity` it matches.
+fn add_incoming(
+    acc: &mut IncomingCounts,
+    existing: &PodInfo,
+    labels: &BTreeMap<String, String>,
+    affinity: &[IncomingTerm],
+    anti_affinity: &[IncomingTerm],
+    sign: i64,
+) {
+    if matches_all(affinity, existing) {
+        for t in affinity {
+            acc.affinity.add_on(labels, &t.topology_key, sign);
+        }
+    }
+    for t in anti_affinity {
+        if t.matches(existing) {
+            acc.anti_affinity.add_on(labels, &t.topology_key, sign);
+        }
     }
 }
 
@@ -115,62 +191,47 @@ fn existing_anti_affinity_counts(
         &snapshot.with_required_anti_affinity,
         TopologyCounts::default,
         |acc, &i| {
-            let Some(node) = snapshot.nodes.get(i) else {
-                return;
-            };
-            let labels = node.labels();
-            for existing in &node.pods_with_required_anti_affinity {
-                for t in &existing.required_anti_affinity {
-                    if t.matches(pod, Some(ns_labels)) {
-                        acc.add_on(labels, &t.topology_key, 1);
-                    }
-                }
+            if let Some(node) = snapshot.nodes.get(i) {
+                add_existing(acc, node, pod, ns_labels, 1);
             }
         },
         |mut a, b| {
-            a.merge(b, true);
+            a.merge(b);
             a
         },
     )
 }
 
-/// Counts, per topology pair, existing pods matching all of `affinity` and each of
-/// `anti_affinity`.
-fn incoming_counts(
-    affinity: &[IncomingTerm],
-    anti_affinity: &[IncomingTerm],
-    snapshot: &Snapshot,
-) -> (TopologyCounts, TopologyCounts) {
-    if affinity.is_empty() && anti_affinity.is_empty() {
-        return Default::default();
-    }
+/// Counts, per topology pair, existing pods matching all of `key.affinity` and each of
+/// `key.anti_affinity`.
+fn incoming_counts(key: &IncomingKey, snapshot: &Snapshot) -> IncomingCounts {
     par_fold(
         &snapshot.nodes,
-        <(TopologyCounts, TopologyCounts)>::default,
-        |(aff, anti), node| {
-            if node.pods.is_empty() {
-                return;
-            }
-            let labels = node.labels();
-            for existing in &node.pods {
-                if matches_all(affinity, existing) {
-                    for t in affinity {
-                        aff.add_on(labels, &t.topology_key, 1);
-                    }
-                }
-                for t in anti_affinity {
-                    if t.matches(existing) {
-                        anti.add_on(labels, &t.topology_key, 1);
-                    }
-                }
-            }
-        },
-        |(mut a1, mut a2), (b1, b2)| {
-            a1.merge(b1, true);
-            a2.merge(b2, true);
-            (a1, a2)
+        IncomingCounts::default,
+        |acc, node| add_incoming_node(acc, node, key, 1),
+        |mut a, b| {
+            a.affinity.merge(b.affinity);
+            a.anti_affinity.merge(b.anti_affinity);
+            a
         },
     )
+}
+
+fn add_incoming_node(acc: &mut IncomingCounts, node: &NodeInfo, key: &IncomingKey, sign: i64) {
+    if node.pods.is_empty() {
+        return;
+    }
+    let labels = node.labels();
+    for existing in &node.pods {
+        add_incoming(
+            acc,
+            existing,
+            labels,
+            &key.affinity,
+            &key.anti_affinity,
+            sign,
+        );
+    }
 }
 
 impl PreFilter for InterPodAffinity {
@@ -189,26 +250,48 @@ impl PreFilter for InterPodAffinity {
                 .map(|t| IncomingTerm::resolve(t, 1, &snapshot.namespaces))
                 .collect()
         };
-        let affinity = resolve(&pod.required_affinity);
-        let anti_affinity = resolve(&pod.required_anti_affinity);
+        let key = IncomingKey {
+            affinity: resolve(&pod.required_affinity),
+            anti_affinity: resolve(&pod.required_anti_affinity),
+        };
         let ns_labels = namespace_labels(&snapshot.namespaces, &pod.namespace);
 
-        let existing_anti_affinity = existing_anti_affinity_counts(pod, &ns_labels, &snapshot);
-        let (affinity_counts, anti_affinity_counts) =
-            incoming_counts(&affinity, &anti_affinity, &snapshot);
-        if existing_anti_affinity.is_empty() && affinity.is_empty() && anti_affinity.is_empty() {
+        let existing_anti_affinity = self.existing_cache.totals(
+            &snapshot,
+            ExistingKey {
+                namespace: pod.namespace.clone(),
+                labels: pod.labels.clone(),
+                namespace_labels: ns_labels.clone(),
+            },
+            |k| existing_anti_affinity_counts(pod, &k.namespace_labels, &snapshot),
+            |acc, k, node, sign| add_existing(acc, node, pod, &k.namespace_labels, sign),
+        );
+        let no_terms = key.affinity.is_empty() && key.anti_affinity.is_empty();
+        if existing_anti_affinity.is_empty() && no_terms {
             return (None, Status::skip());
         }
-        let self_match = matches_all(&affinity, pod);
+        let incoming = if no_terms {
+            Arc::new(IncomingCounts::default())
+        } else {
+            self.incoming_cache.totals(
+                &snapshot,
+                IncomingKey {
+                    affinity: key.affinity.clone(),
+                    anti_affinity: key.anti_affinity.clone(),
+                },
+                |k| incoming_counts(k, &snapshot),
+                |acc, k, node, sign| add_incoming_node(acc, node, k, sign),
+            )
+        };
+        let self_match = matches_all(&key.affinity, pod);
         state.write(
             PRE_FILTER_STATE_KEY,
             PreFilterState {
                 existing_anti_affinity,
-                affinity: affinity_counts,
-                anti_affinity: anti_affinity_counts,
+                incoming,
                 terms: Arc::new(RequiredTerms {
-                    affinity,
-                    anti_affinity,
+                    affinity: key.affinity,
+                    anti_affinity: key.anti_affinity,
                     self_match,
                     namespace_labels: ns_labels,
                 }),

@@ -17,6 +17,12 @@
 //! per cycle; existing pods' `namespaceSelector`s are matched against the incoming pod's
 //! namespace labels.
 //!
+//! Beyond upstream, the per-pair totals are carried between cycles (keyed by what of the
+//! incoming pod they depend on, e.g. its labels and terms) and brought up to date by
+//! revisiting only the nodes whose `NodeInfo` changed since the previous snapshot: replicas
+//! of one workload, scheduled back to back, then cost a pointer comparison per node instead
+//! of a visit to every pod of the cluster.
+//!
 //! [`Snapshot::with_required_anti_affinity`]: crate::framework::Snapshot::with_required_anti_affinity
 
 pub mod args;
@@ -36,6 +42,7 @@ use crate::framework::{
 };
 
 pub use args::InterPodAffinityArgs;
+use topology::SnapshotCache;
 pub use topology::TopologyCounts;
 
 /// The plugin's name.
@@ -56,12 +63,21 @@ pub const ERR_REASON_ANTI_AFFINITY_RULES_NOT_MATCH: &str =
 #[derive(Debug, Default)]
 pub struct InterPodAffinity {
     args: InterPodAffinityArgs,
+    /// Existing pods' required anti-affinity matching the incoming pod, across cycles.
+    existing_cache: SnapshotCache<filtering::ExistingKey, TopologyCounts>,
+    /// Existing pods matching the incoming pod's required terms, across cycles.
+    incoming_cache: SnapshotCache<filtering::IncomingKey, filtering::IncomingCounts>,
+    /// Preferred-term weights, across cycles.
+    score_cache: SnapshotCache<scoring::ScoreKey, TopologyCounts>,
 }
 
 impl InterPodAffinity {
     /// The plugin with `args`.
     pub fn new(args: InterPodAffinityArgs) -> InterPodAffinity {
-        InterPodAffinity { args }
+        InterPodAffinity {
+            args,
+            ..InterPodAffinity::default()
+        }
     }
 
     /// The plugin from its `pluginConfig` args (`None`: defaults).
@@ -106,7 +122,7 @@ impl Plugin for InterPodAffinity {
 /// One of the incoming pod's terms with its `namespaceSelector` resolved into namespace names
 /// (upstream's `mergeAffinityTermNamespacesIfNotEmpty`), so matching an existing pod needs no
 /// namespace label lookup.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct IncomingTerm {
     /// The namespaces the term selects; `None`: every namespace (an empty `namespaceSelector`).
     namespaces: Option<BTreeSet<String>>,

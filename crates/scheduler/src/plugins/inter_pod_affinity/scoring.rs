@@ -15,35 +15,36 @@ pub(crate) const PRE_SCORE_STATE_KEY: &str = "PreScoreInterPodAffinity";
 /// What PreScore computed: the summed weights per topology pair.
 #[derive(Clone, Debug)]
 pub(crate) struct PreScoreState {
-    pub(crate) scores: TopologyCounts,
+    pub(crate) scores: Arc<TopologyCounts>,
 }
 
-/// What scoring one existing pod needs to know about the incoming one.
-struct ScoreContext<'a> {
-    pod: &'a PodInfo,
-    /// The incoming pod's preferred affinity terms, namespaces resolved.
+/// Everything the weights depend on: the incoming pod's preferred terms (resolved), what
+/// existing pods' terms are matched against (its namespace, labels and namespace labels), and
+/// `hardPodAffinityWeight`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ScoreKey {
+    /// The incoming pod has preferred terms: every pod counts, not only pods with affinity.
+    has_constraints: bool,
     affinity: Vec<IncomingTerm>,
-    /// The incoming pod's preferred anti-affinity terms, namespaces resolved.
     anti_affinity: Vec<IncomingTerm>,
-    /// The incoming pod's namespace labels.
-    ns_labels: BTreeMap<String, String>,
+    namespace: String,
+    labels: BTreeMap<String, String>,
+    namespace_labels: BTreeMap<String, String>,
     hard_weight: i64,
 }
 
-impl ScoreContext<'_> {
-    /// Adds the weights `existing` (on a node with `labels`) contributes (upstream's
+impl ScoreKey {
+    /// Adds `sign` × the weights `existing` (on a node with `labels`) contributes (upstream's
     /// `processExistingPod`).
     fn process_existing(
         &self,
         acc: &mut TopologyCounts,
+        pod: &PodInfo,
         existing: &PodInfo,
         labels: &BTreeMap<String, String>,
+        sign: i64,
     ) {
-        let mut add = |key: &str, weight: i64| {
-            if let Some(value) = labels.get(key) {
-                acc.accumulate(key, value, weight);
-            }
-        };
+        let mut add = |key: &str, weight: i64| acc.add_on(labels, key, sign * weight);
         for t in &self.affinity {
             if t.matches(existing) {
                 add(&t.topology_key, t.weight);
@@ -54,40 +55,45 @@ impl ScoreContext<'_> {
                 add(&t.topology_key, -t.weight);
             }
         }
-        let ns = Some(&self.ns_labels);
+        let ns = Some(&self.namespace_labels);
         if self.hard_weight > 0 {
             for t in &existing.required_affinity {
-                if t.matches(self.pod, ns) {
+                if t.matches(pod, ns) {
                     add(&t.topology_key, self.hard_weight);
                 }
             }
         }
         for w in &existing.preferred_affinity {
-            if w.term.matches(self.pod, ns) {
+            if w.term.matches(pod, ns) {
                 add(&w.term.topology_key, i64::from(w.weight));
             }
         }
         for w in &existing.preferred_anti_affinity {
-            if w.term.matches(self.pod, ns) {
+            if w.term.matches(pod, ns) {
                 add(&w.term.topology_key, -i64::from(w.weight));
             }
         }
     }
 
-    fn process_node(&self, acc: &mut TopologyCounts, node: &NodeInfo, pods: &[Arc<PodInfo>]) {
+    /// Adds `sign` × the weights of the node's pods (all of them if the incoming pod has
+    /// preferred terms, else only those with affinity terms).
+    fn process_node(&self, acc: &mut TopologyCounts, pod: &PodInfo, node: &NodeInfo, sign: i64) {
+        let pods = if self.has_constraints {
+            &node.pods
+        } else {
+            &node.pods_with_affinity
+        };
+        if pods.is_empty() {
+            return;
+        }
         let labels = node.labels();
         if labels.is_empty() {
             return;
         }
         for existing in pods {
-            self.process_existing(acc, existing, labels);
+            self.process_existing(acc, pod, existing, labels, sign);
         }
     }
-}
-
-fn merge(mut a: TopologyCounts, b: TopologyCounts) -> TopologyCounts {
-    a.merge(b, false);
-    a
 }
 
 impl PreScore for InterPodAffinity {
@@ -107,34 +113,47 @@ impl PreScore for InterPodAffinity {
                 .map(|w| IncomingTerm::resolve(&w.term, w.weight, &snapshot.namespaces))
                 .collect()
         };
-        let ctx = ScoreContext {
-            pod,
+        let key = ScoreKey {
+            has_constraints,
             affinity: resolve(&pod.preferred_affinity),
             anti_affinity: resolve(&pod.preferred_anti_affinity),
-            ns_labels: namespace_labels(&snapshot.namespaces, &pod.namespace),
+            namespace: pod.namespace.clone(),
+            labels: pod.labels.clone(),
+            namespace_labels: namespace_labels(&snapshot.namespaces, &pod.namespace),
             hard_weight: i64::from(self.args.hard_pod_affinity_weight),
         };
-        // Unless the incoming pod has preferred terms, only existing pods with affinity terms
-        // contribute.
-        let scores = if has_constraints {
-            par_fold(
-                &snapshot.nodes,
-                TopologyCounts::default,
-                |acc, node| ctx.process_node(acc, node, &node.pods),
-                merge,
-            )
-        } else {
-            par_fold(
-                &snapshot.with_affinity,
-                TopologyCounts::default,
-                |acc, &i| {
-                    if let Some(node) = snapshot.nodes.get(i) {
-                        ctx.process_node(acc, node, &node.pods_with_affinity);
-                    }
-                },
-                merge,
-            )
+        let merge = |mut a: TopologyCounts, b: TopologyCounts| {
+            a.merge(b);
+            a
         };
+        let scores = self.score_cache.totals(
+            &snapshot,
+            key,
+            |k| {
+                // Unless the incoming pod has preferred terms, only nodes with pods that have
+                // affinity terms contribute.
+                if k.has_constraints {
+                    par_fold(
+                        &snapshot.nodes,
+                        TopologyCounts::default,
+                        |acc, node| k.process_node(acc, pod, node, 1),
+                        merge,
+                    )
+                } else {
+                    par_fold(
+                        &snapshot.with_affinity,
+                        TopologyCounts::default,
+                        |acc, &i| {
+                            if let Some(node) = snapshot.nodes.get(i) {
+                                k.process_node(acc, pod, node, 1);
+                            }
+                        },
+                        merge,
+                    )
+                }
+            },
+            |acc, k, node, sign| k.process_node(acc, pod, node, sign),
+        );
         if scores.is_empty() {
             return Status::skip();
         }

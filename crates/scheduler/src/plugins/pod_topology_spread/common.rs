@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Taint, Toleration, TopologySpreadConstraint};
+use k8s_openapi::api::core::v1::{NodeSelector, Taint, Toleration, TopologySpreadConstraint};
 use rkube_api::selector::LabelSelector;
 
 use super::PodTopologySpread;
@@ -17,7 +17,7 @@ pub(crate) const DO_NOT_SCHEDULE: &str = "DoNotSchedule";
 pub(crate) const SCHEDULE_ANYWAY: &str = "ScheduleAnyway";
 
 /// A topology spread constraint, parsed (upstream's internal `topologySpreadConstraint`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Constraint {
     pub(crate) max_skew: i32,
     pub(crate) topology_key: String,
@@ -47,6 +47,69 @@ impl Constraint {
             return false;
         }
         true
+    }
+}
+
+/// What of the incoming pod decides which nodes and pods count for its constraints: the
+/// constraints, its namespace, and what the inclusion policies look at (cache key).
+#[derive(Debug, PartialEq)]
+pub(crate) struct CountKey {
+    pub(crate) constraints: Vec<Constraint>,
+    namespace: String,
+    node_selector: Option<BTreeMap<String, String>>,
+    required_node_affinity: Option<NodeSelector>,
+    tolerations: Vec<Toleration>,
+    /// Nodes must have every topology key (always for hard constraints).
+    pub(crate) require_all_topologies: bool,
+}
+
+impl CountKey {
+    pub(crate) fn new(pod: &PodInfo, constraints: Vec<Constraint>, require_all: bool) -> CountKey {
+        let spec = pod.spec();
+        CountKey {
+            constraints,
+            namespace: pod.namespace.clone(),
+            node_selector: spec.node_selector.clone(),
+            required_node_affinity: spec
+                .affinity
+                .as_ref()
+                .and_then(|a| a.node_affinity.as_ref())
+                .and_then(|a| {
+                    a.required_during_scheduling_ignored_during_execution
+                        .clone()
+                }),
+            tolerations: spec.tolerations.clone().unwrap_or_default(),
+            require_all_topologies: require_all,
+        }
+    }
+
+    /// Calls `f(i, value, count)` for each constraint `i` the node counts for, with the node's
+    /// topology value (`""` when missing and not required) and its matching pods.
+    pub(crate) fn for_each_count(
+        &self,
+        node: &NodeInfo,
+        affinity: Option<&RequiredNodeAffinity>,
+        skip_hostname: bool,
+        mut f: impl FnMut(usize, &str, i64),
+    ) {
+        let labels = node.labels();
+        if self.require_all_topologies && !has_all_keys(labels, &self.constraints) {
+            return;
+        }
+        for (i, c) in self.constraints.iter().enumerate() {
+            if skip_hostname && c.topology_key == super::LABEL_HOSTNAME {
+                continue;
+            }
+            if !c.includes(&self.tolerations, node, affinity) {
+                continue;
+            }
+            let value = labels.get(&c.topology_key).map_or("", String::as_str);
+            f(
+                i,
+                value,
+                count_matching(&node.pods, &c.selector, &self.namespace),
+            );
+        }
     }
 }
 

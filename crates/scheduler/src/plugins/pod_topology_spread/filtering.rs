@@ -1,16 +1,15 @@
 //! Hard constraints (`whenUnsatisfiable: DoNotSchedule`): PreFilter counts matching pods per
 //! topology value over eligible nodes; Filter checks the skew.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::common::{Constraint, DO_NOT_SCHEDULE, count_matching, has_all_keys, tolerations};
+use super::common::{CountKey, DO_NOT_SCHEDULE, has_all_keys, tolerations};
 use super::{ERR_REASON_CONSTRAINTS_NOT_MATCH, ERR_REASON_NODE_LABEL_NOT_MATCH, PodTopologySpread};
 use crate::framework::node_affinity::RequiredNodeAffinity;
 use crate::framework::{
     CycleState, Filter, NodeInfo, PodInfo, PreFilter, PreFilterResult, Snapshot, Status,
 };
-use crate::plugins::inter_pod_affinity::topology::par_fold;
+use crate::plugins::inter_pod_affinity::topology::{ShardedMap, par_fold};
 
 /// Where PreFilter leaves its state in the cycle.
 pub(crate) const PRE_FILTER_STATE_KEY: &str = "PreFilterPodTopologySpread";
@@ -59,10 +58,20 @@ impl CriticalPaths {
     }
 }
 
+/// Matching pods and eligible nodes of one topology domain.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Domain {
+    pub(crate) pods: i64,
+    pub(crate) nodes: i64,
+}
+
+/// Per constraint, topology value → domain (every eligible domain is present).
+pub(crate) type DomainCounts = Vec<ShardedMap<Domain>>;
+
 /// What does not change while preemption adds and removes pods.
 #[derive(Debug)]
 pub(crate) struct Prepared {
-    pub(crate) constraints: Vec<Constraint>,
+    pub(crate) key: CountKey,
     /// Whether each constraint's selector matches the incoming pod.
     pub(crate) self_match: Vec<bool>,
     /// The incoming pod's node selector and required node affinity (`None`: unparsable, so
@@ -76,14 +85,14 @@ pub(crate) struct PreFilterState {
     pub(crate) prepared: Arc<Prepared>,
     /// Per constraint, the minimum counts.
     pub(crate) critical_paths: Vec<CriticalPaths>,
-    /// Per constraint, topology value → matching pods (every eligible domain is present).
-    pub(crate) counts: Vec<HashMap<String, i64>>,
+    /// Per constraint, the domains.
+    pub(crate) counts: Arc<DomainCounts>,
 }
 
 impl PreFilterState {
     /// The global minimum for constraint `i`: 0 while fewer than `minDomains` domains exist.
     pub(crate) fn min_match_num(&self, i: usize, min_domains: i32) -> i64 {
-        let domains = self.counts.get(i).map_or(0, HashMap::len);
+        let domains = self.counts.get(i).map_or(0, ShardedMap::len);
         if domains < usize::try_from(min_domains).unwrap_or(0) {
             return 0;
         }
@@ -98,11 +107,12 @@ impl PreFilterState {
         }
         let labels = node.labels();
         let prepared = self.prepared.clone();
-        if !has_all_keys(labels, &prepared.constraints) {
+        let constraints = &prepared.key.constraints;
+        if !has_all_keys(labels, constraints) {
             return;
         }
         let tolerations = tolerations(incoming);
-        for (i, c) in prepared.constraints.iter().enumerate() {
+        for (i, c) in constraints.iter().enumerate() {
             if !c.selector.matches(&pod.labels)
                 || !c.includes(tolerations, node, prepared.node_affinity.as_ref())
             {
@@ -111,67 +121,65 @@ impl PreFilterState {
             let Some(value) = labels.get(&c.topology_key) else {
                 continue;
             };
-            let (Some(counts), Some(paths)) =
-                (self.counts.get_mut(i), self.critical_paths.get_mut(i))
-            else {
+            let Some(counts) = Arc::make_mut(&mut self.counts).get_mut(i) else {
                 continue;
             };
-            let n = match counts.get_mut(value.as_str()) {
-                Some(n) => {
-                    *n += delta;
-                    *n
-                }
-                None => {
-                    counts.insert(value.clone(), delta);
-                    delta
-                }
-            };
-            paths.update(value, n);
+            let n = counts.update(value, Domain::default, |d| {
+                d.pods += delta;
+                (true, d.pods)
+            });
+            if let Some(paths) = self.critical_paths.get_mut(i) {
+                paths.update(value, n);
+            }
         }
     }
 }
 
+/// Adds `sign` × the node's contribution: its matching pods and itself as an eligible node,
+/// per constraint it counts for; drops domains left without eligible nodes.
+fn add_node(
+    acc: &mut DomainCounts,
+    key: &CountKey,
+    node: &NodeInfo,
+    affinity: Option<&RequiredNodeAffinity>,
+    sign: i64,
+) {
+    key.for_each_count(node, affinity, false, |i, value, count| {
+        let Some(map) = acc.get_mut(i) else {
+            return;
+        };
+        map.update(value, Domain::default, |d| {
+            d.pods += sign * count;
+            d.nodes += sign;
+            (d.nodes != 0 || d.pods != 0, ())
+        });
+    });
+}
+
 /// Counts, per constraint and topology value, the pods `constraints` select in the pod's
 /// namespace over every node that has all topology keys and passes the inclusion policies.
-pub(crate) fn count_domains(
+fn count_domains(
     snapshot: &Snapshot,
-    pod: &PodInfo,
-    prepared: &Prepared,
-) -> Vec<HashMap<String, i64>> {
-    let n = prepared.constraints.len();
-    let tolerations = tolerations(pod);
+    key: &CountKey,
+    affinity: Option<&RequiredNodeAffinity>,
+) -> DomainCounts {
+    let n = key.constraints.len();
     par_fold(
         &snapshot.nodes,
-        || vec![HashMap::<String, i64>::new(); n],
-        |acc, node| {
-            let labels = node.labels();
-            if !has_all_keys(labels, &prepared.constraints) {
-                return;
-            }
-            for (i, c) in prepared.constraints.iter().enumerate() {
-                if !c.includes(tolerations, node, prepared.node_affinity.as_ref()) {
-                    continue;
-                }
-                let Some(value) = labels.get(&c.topology_key) else {
-                    continue;
-                };
-                let count = count_matching(&node.pods, &c.selector, &pod.namespace);
-                match acc[i].get_mut(value.as_str()) {
-                    Some(v) => *v += count,
-                    None => {
-                        acc[i].insert(value.clone(), count);
-                    }
-                }
-            }
-        },
+        || vec![ShardedMap::default(); n],
+        |acc, node| add_node(acc, key, node, affinity, 1),
         |mut a, b| {
             for (into, from) in a.iter_mut().zip(b) {
                 if into.is_empty() {
                     *into = from;
                     continue;
                 }
-                for (value, count) in from {
-                    *into.entry(value).or_insert(0) += count;
+                for (value, d) in from.iter() {
+                    into.update(value, Domain::default, |e| {
+                        e.pods += d.pods;
+                        e.nodes += d.nodes;
+                        (true, ())
+                    });
                 }
             }
             a
@@ -197,22 +205,25 @@ impl PreFilter for PodTopologySpread {
         if constraints.is_empty() {
             return (None, Status::skip());
         }
-        let prepared = Prepared {
-            self_match: constraints
-                .iter()
-                .map(|c| c.selector.matches(&pod.labels))
-                .collect(),
-            node_affinity: RequiredNodeAffinity::from_pod(pod).ok(),
-            constraints,
-        };
+        let self_match = constraints
+            .iter()
+            .map(|c| c.selector.matches(&pod.labels))
+            .collect();
+        let node_affinity = RequiredNodeAffinity::from_pod(pod).ok();
         let snapshot = state.snapshot().clone();
-        let counts = count_domains(&snapshot, pod, &prepared);
+        let affinity = node_affinity.as_ref();
+        let counts = self.filter_cache.totals(
+            &snapshot,
+            CountKey::new(pod, constraints.clone(), true),
+            |k| count_domains(&snapshot, k, affinity),
+            |acc, k, node, sign| add_node(acc, k, node, affinity, sign),
+        );
         let critical_paths = counts
             .iter()
-            .map(|values| {
+            .map(|domains| {
                 let mut paths = CriticalPaths::new();
-                for (value, n) in values {
-                    paths.update(value, *n);
+                for (value, d) in domains.iter() {
+                    paths.update(value, d.pods);
                 }
                 paths
             })
@@ -220,7 +231,11 @@ impl PreFilter for PodTopologySpread {
         state.write(
             PRE_FILTER_STATE_KEY,
             PreFilterState {
-                prepared: Arc::new(prepared),
+                prepared: Arc::new(Prepared {
+                    key: CountKey::new(pod, constraints, true),
+                    self_match,
+                    node_affinity,
+                }),
                 critical_paths,
                 counts,
             },
@@ -263,7 +278,7 @@ impl Filter for PodTopologySpread {
             return super::missing_state(PRE_FILTER_STATE_KEY);
         };
         let labels = node.labels();
-        for (i, c) in s.prepared.constraints.iter().enumerate() {
+        for (i, c) in s.prepared.key.constraints.iter().enumerate() {
             let Some(value) = labels.get(&c.topology_key) else {
                 return Status::unresolvable(ERR_REASON_NODE_LABEL_NOT_MATCH);
             };
@@ -274,8 +289,7 @@ impl Filter for PodTopologySpread {
                 .counts
                 .get(i)
                 .and_then(|m| m.get(value.as_str()))
-                .copied()
-                .unwrap_or(0);
+                .map_or(0, |d| d.pods);
             if matching + self_match - min > i64::from(c.max_skew) {
                 return Status::unschedulable(ERR_REASON_CONSTRAINTS_NOT_MATCH);
             }

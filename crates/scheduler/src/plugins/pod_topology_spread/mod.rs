@@ -18,6 +18,10 @@
 //!   plugin takes them from a [`SelectorSource`] ([`PodTopologySpread::with_selector_source`]);
 //!   without one (the registry's factory), no selector can be derived and default constraints
 //!   are skipped, so pods without constraints are not spread.
+//!
+//! Beyond upstream, the per-domain counts are carried between cycles (keyed by the
+//! constraints and what decides which nodes count) and brought up to date by revisiting only
+//! the nodes whose `NodeInfo` changed since the previous snapshot.
 
 pub mod args;
 mod common;
@@ -32,6 +36,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::TopologySpreadConstraint;
 
 use crate::framework::{ClusterEvent, Filter, Plugin, PreFilter, PreScore, Score, Status};
+use crate::plugins::inter_pod_affinity::topology::SnapshotCache;
 
 pub use args::{DefaultingType, PodTopologySpreadArgs, system_default_constraints};
 pub use default_selector::{SelectingObjects, SelectorSource};
@@ -59,6 +64,10 @@ pub struct PodTopologySpread {
     system_defaulted: bool,
     /// Where default constraints get their selector.
     selector_source: Option<Arc<dyn SelectorSource>>,
+    /// Hard-constraint domain counts, across cycles.
+    filter_cache: SnapshotCache<common::CountKey, filtering::DomainCounts>,
+    /// Soft-constraint counts, across cycles.
+    score_cache: SnapshotCache<Arc<common::CountKey>, scoring::ValueCounts>,
 }
 
 impl std::fmt::Debug for PodTopologySpread {
@@ -89,6 +98,8 @@ impl PodTopologySpread {
             },
             system_defaulted: system,
             selector_source: None,
+            filter_cache: SnapshotCache::default(),
+            score_cache: SnapshotCache::default(),
         }
     }
 

@@ -3,16 +3,16 @@
 //! by the log of the number of domains, and normalization reverses them (fewer pods, higher
 //! score).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::common::{Constraint, SCHEDULE_ANYWAY, count_matching, has_all_keys, tolerations};
+use super::common::{CountKey, SCHEDULE_ANYWAY, count_matching, has_all_keys};
 use super::{LABEL_HOSTNAME, PodTopologySpread};
 use crate::framework::node_affinity::RequiredNodeAffinity;
 use crate::framework::{
     CycleState, MAX_NODE_SCORE, NodeInfo, NodeScore, PodInfo, PreScore, Score, Status,
 };
-use crate::plugins::inter_pod_affinity::topology::par_fold;
+use crate::plugins::inter_pod_affinity::topology::{ShardedMap, par_fold};
 
 /// Where PreScore leaves its state in the cycle.
 pub(crate) const PRE_SCORE_STATE_KEY: &str = "PreScorePodTopologySpread";
@@ -20,19 +20,17 @@ pub(crate) const PRE_SCORE_STATE_KEY: &str = "PreScorePodTopologySpread";
 /// The raw score of a node that lacks a topology key (it gets 0 after normalization).
 const INVALID_SCORE: i64 = -1;
 
+/// Per constraint (except `kubernetes.io/hostname`, counted on the node itself in Score),
+/// topology value → matching pods over every node that counts.
+pub(crate) type ValueCounts = Vec<ShardedMap<i64>>;
+
 /// What PreScore computed.
 #[derive(Clone, Debug)]
 pub(crate) struct PreScoreState {
-    pub(crate) constraints: Arc<Vec<Constraint>>,
-    /// Nodes lacking any topology key are not scored (custom constraints); with the system
-    /// defaults, nodes without a zone still get host spreading.
-    pub(crate) require_all_topologies: bool,
-    /// Per constraint, topology value of a feasible node → slot in `counts` (empty for
-    /// `kubernetes.io/hostname`: those are counted on the node itself in Score).
-    pub(crate) slots: Vec<HashMap<String, usize>>,
-    /// Per constraint, matching pods per slot.
-    pub(crate) counts: Vec<Vec<i64>>,
-    /// Per constraint, `ln(number of domains + 2)`.
+    /// The constraints and what decides which nodes count.
+    pub(crate) key: Arc<CountKey>,
+    pub(crate) counts: Arc<ValueCounts>,
+    /// Per constraint, `ln(number of domains among the feasible nodes + 2)`.
     pub(crate) weights: Vec<f64>,
 }
 
@@ -44,6 +42,32 @@ fn topology_normalizing_weight(size: usize) -> f64 {
 /// Upstream's `scoreForCount`: `maxSkew - 1` waters differences down.
 fn score_for_count(count: i64, max_skew: i32, weight: f64) -> f64 {
     count as f64 * weight + f64::from(max_skew - 1)
+}
+
+/// Adds `sign` × the node's matching pods to its topology values.
+fn add_node(
+    acc: &mut ValueCounts,
+    key: &CountKey,
+    node: &NodeInfo,
+    affinity: Option<&RequiredNodeAffinity>,
+    sign: i64,
+) {
+    key.for_each_count(node, affinity, true, |i, value, count| {
+        if count == 0 {
+            return;
+        }
+        let Some(map) = acc.get_mut(i) else {
+            return;
+        };
+        map.update(
+            value,
+            || 0,
+            |n| {
+                *n += sign * count;
+                (*n != 0, ())
+            },
+        );
+    });
 }
 
 impl PreScore for PodTopologySpread {
@@ -69,87 +93,82 @@ impl PreScore for PodTopologySpread {
         if constraints.is_empty() {
             return Status::skip();
         }
+        let key = CountKey::new(pod, constraints, require_all);
 
-        let n = constraints.len();
-        let mut slots: Vec<HashMap<String, usize>> = vec![HashMap::new(); n];
+        // Domains among the feasible nodes (a missing label is the value "" unless every key
+        // is required, in which case such nodes are ignored).
+        let n = key.constraints.len();
+        let mut domains: Vec<HashSet<&str>> = vec![HashSet::new(); n];
         let mut ignored = 0usize;
         for node in nodes {
             let labels = node.labels();
-            if require_all && !has_all_keys(labels, &constraints) {
+            if require_all && !has_all_keys(labels, &key.constraints) {
                 ignored += 1;
                 continue;
             }
-            for (i, c) in constraints.iter().enumerate() {
-                if c.topology_key == LABEL_HOSTNAME {
-                    continue;
-                }
-                let value = labels.get(&c.topology_key).map_or("", String::as_str);
-                if !slots[i].contains_key(value) {
-                    let next = slots[i].len();
-                    slots[i].insert(value.to_string(), next);
+            for (i, c) in key.constraints.iter().enumerate() {
+                if c.topology_key != LABEL_HOSTNAME {
+                    domains[i].insert(labels.get(&c.topology_key).map_or("", String::as_str));
                 }
             }
         }
-        let weights = constraints
+        let weights = key
+            .constraints
             .iter()
-            .zip(&slots)
-            .map(|(c, s)| {
+            .zip(&domains)
+            .map(|(c, d)| {
                 let size = if c.topology_key == LABEL_HOSTNAME {
                     nodes.len() - ignored
                 } else {
-                    s.len()
+                    d.len()
                 };
                 topology_normalizing_weight(size)
             })
             .collect();
+        drop(domains);
 
         let node_affinity = RequiredNodeAffinity::from_pod(pod).ok();
-        let tolerations = tolerations(pod);
-        let counts = if slots.iter().all(HashMap::is_empty) {
-            vec![Vec::new(); n]
-        } else {
-            par_fold(
-                &snapshot.nodes,
-                || {
-                    slots
-                        .iter()
-                        .map(|s| vec![0i64; s.len()])
-                        .collect::<Vec<_>>()
+        let affinity = node_affinity.as_ref();
+        let counting = key
+            .constraints
+            .iter()
+            .any(|c| c.topology_key != LABEL_HOSTNAME);
+        let key = Arc::new(key);
+        let counts = if counting {
+            self.score_cache.totals(
+                &snapshot,
+                key.clone(),
+                |k| {
+                    par_fold(
+                        &snapshot.nodes,
+                        || vec![ShardedMap::default(); n],
+                        |acc, node| add_node(acc, k, node, affinity, 1),
+                        |mut a, b| {
+                            for (into, from) in a.iter_mut().zip(b) {
+                                for (value, count) in from.iter() {
+                                    into.update(
+                                        value,
+                                        || 0,
+                                        |n| {
+                                            *n += count;
+                                            (*n != 0, ())
+                                        },
+                                    );
+                                }
+                            }
+                            a
+                        },
+                    )
                 },
-                |acc, node| {
-                    let labels = node.labels();
-                    if require_all && !has_all_keys(labels, &constraints) {
-                        return;
-                    }
-                    for (i, c) in constraints.iter().enumerate() {
-                        if slots[i].is_empty()
-                            || !c.includes(tolerations, node, node_affinity.as_ref())
-                        {
-                            continue;
-                        }
-                        let value = labels.get(&c.topology_key).map_or("", String::as_str);
-                        // Domains without a feasible node are not counted.
-                        if let Some(&slot) = slots[i].get(value) {
-                            acc[i][slot] += count_matching(&node.pods, &c.selector, &pod.namespace);
-                        }
-                    }
-                },
-                |mut a, b| {
-                    for (into, from) in a.iter_mut().zip(b) {
-                        for (x, y) in into.iter_mut().zip(from) {
-                            *x += y;
-                        }
-                    }
-                    a
-                },
+                |acc, k, node, sign| add_node(acc, k, node, affinity, sign),
             )
+        } else {
+            Arc::new(vec![ShardedMap::default(); n])
         };
         state.write(
             PRE_SCORE_STATE_KEY,
             PreScoreState {
-                constraints: Arc::new(constraints),
-                require_all_topologies: require_all,
-                slots,
+                key,
                 counts,
                 weights,
             },
@@ -164,24 +183,25 @@ impl Score for PodTopologySpread {
             .read::<PreScoreState>(PRE_SCORE_STATE_KEY)
             .ok_or_else(|| super::missing_state(PRE_SCORE_STATE_KEY))?;
         let labels = node.labels();
-        if s.require_all_topologies && !has_all_keys(labels, &s.constraints) {
+        let constraints = &s.key.constraints;
+        if s.key.require_all_topologies && !has_all_keys(labels, constraints) {
             return Ok(INVALID_SCORE);
         }
         let mut score = 0.0;
-        for (i, c) in s.constraints.iter().enumerate() {
+        for (i, c) in constraints.iter().enumerate() {
             let Some(value) = labels.get(&c.topology_key) else {
                 continue;
             };
             let count = if c.topology_key == LABEL_HOSTNAME {
                 count_matching(&node.pods, &c.selector, &pod.namespace)
             } else {
-                s.slots[i]
-                    .get(value.as_str())
-                    .and_then(|&slot| s.counts[i].get(slot))
+                s.counts
+                    .get(i)
+                    .and_then(|m| m.get(value.as_str()))
                     .copied()
                     .unwrap_or(0)
             };
-            score += score_for_count(count, c.max_skew, s.weights[i]);
+            score += score_for_count(count, c.max_skew, s.weights.get(i).copied().unwrap_or(0.0));
         }
         Ok((score.round() as i64).max(0))
     }
