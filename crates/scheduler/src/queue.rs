@@ -198,6 +198,15 @@ impl SchedulingQueue {
             self.add(info, now);
             return;
         };
+        if place == Place::Unschedulable {
+            let e = self.pods.get_mut(&uid).expect("present");
+            // A status-only change (e.g. the scheduler's own PodScheduled condition coming
+            // back through the watch) cannot make the pod fit: it keeps waiting.
+            if e.info.pod.spec == info.pod.spec && e.info.labels == info.labels {
+                e.info = info;
+                return;
+            }
+        }
         self.detach(&uid);
         let e = self.pods.get_mut(&uid).expect("present");
         e.info = info;

@@ -144,3 +144,28 @@ async fn deleted_pods_leave_every_queue() {
     assert_eq!(q.counts(), Default::default());
     assert!(q.pop().is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn status_only_updates_leave_unschedulable_pods_waiting() {
+    let mut q = queue();
+    q.add(pod("p", 0), Instant::now());
+    let p = q.pop().unwrap();
+    q.requeue_unschedulable(&p, vec!["NodeResourcesFit"], Instant::now());
+    // The same spec with a status (as the scheduler's own condition update comes back).
+    let echoed = Arc::new(PodInfo::new(Arc::new(
+        serde_json::from_value(
+            json!({"metadata": {"name": "p", "namespace": "d", "uid": "p"},
+            "spec": {"containers": [], "priority": 0},
+            "status": {"conditions": [{"type": "PodScheduled", "status": "False"}]}}),
+        )
+        .unwrap(),
+    )));
+    q.update(echoed, Instant::now());
+    assert_eq!(q.counts().unschedulable, 1);
+    // A spec change gives it another chance.
+    q.update(
+        pod_with("p", 0, json!({"nodeSelector": {"disk": "ssd"}})),
+        Instant::now(),
+    );
+    assert_eq!(q.counts().unschedulable, 0);
+}

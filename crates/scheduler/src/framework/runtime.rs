@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use super::cycle_state::CycleState;
 use super::node_info::NodeInfo;
-use super::plugin::{Filter, NodeScore, NodeStatuses, Plugin, PostFilterResult, PreFilterResult};
+use super::plugin::{
+    Filter, NodeScore, NodeStatuses, Plugin, PostFilterResult, PreFilter, PreFilterResult,
+};
 use super::pod_info::PodInfo;
 use super::status::{Code, Status};
 
@@ -177,18 +179,7 @@ impl Framework {
         added: &Arc<PodInfo>,
         node: &NodeInfo,
     ) -> Status {
-        for p in &self.pre_filter {
-            if state.skip_filter.contains(&p.name()) {
-                continue;
-            }
-            if let Some(pf) = p.as_pre_filter() {
-                let s = pf.add_pod(state, pod, added, node);
-                if !s.is_success() {
-                    return s.with_plugin(p.name());
-                }
-            }
-        }
-        Status::success()
+        self.each_pre_filter(state, |pf, state| pf.add_pod(state, pod, added, node))
     }
 
     /// Tells every PreFilter extension that `removed` left `node` (preemption).
@@ -199,12 +190,21 @@ impl Framework {
         removed: &Arc<PodInfo>,
         node: &NodeInfo,
     ) -> Status {
+        self.each_pre_filter(state, |pf, state| pf.remove_pod(state, pod, removed, node))
+    }
+
+    /// Calls `f` on every PreFilter not skipped this cycle; the first failure wins.
+    fn each_pre_filter(
+        &self,
+        state: &mut CycleState,
+        mut f: impl FnMut(&dyn PreFilter, &mut CycleState) -> Status,
+    ) -> Status {
         for p in &self.pre_filter {
             if state.skip_filter.contains(&p.name()) {
                 continue;
             }
             if let Some(pf) = p.as_pre_filter() {
-                let s = pf.remove_pod(state, pod, removed, node);
+                let s = f(pf, state);
                 if !s.is_success() {
                     return s.with_plugin(p.name());
                 }
