@@ -40,6 +40,53 @@ async fn pods_are_bound_and_reported() {
     c.stop().await;
 }
 
+/// `GET path` over plain HTTP/1.0; the body.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    conn.read_to_string(&mut out).await.unwrap();
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_attempts_with_upstream_names() {
+    let c = Cluster::start().await;
+    c.node("n1", "1", "4Gi", json!({})).await;
+    let s = Scheduler::new(
+        c.client.clone(),
+        SchedulerOptions::new(default_frameworks()),
+    );
+    let (listener, addr) = rkube_scheduler::serve::bind(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let server = tokio::spawn(rkube_scheduler::serve::serve(listener, s.clone()));
+    let sched = tokio::spawn(rkube_scheduler::run(s, None));
+    c.pod("fits", json!({})).await;
+    c.pod("too-big", cpu("2")).await;
+    c.bound("fits").await;
+    c.event("too-big", "FailedScheduling").await;
+    assert_eq!(http_get(addr, "/healthz").await, "ok");
+    let metrics = http_get(addr, "/metrics").await;
+    for want in [
+        r#"scheduler_schedule_attempts_total{result="scheduled",profile="default-scheduler"} 1"#,
+        r#"scheduler_schedule_attempts_total{result="unschedulable",profile="default-scheduler"}"#,
+        "scheduler_scheduling_attempt_duration_seconds_bucket",
+        "scheduler_pod_scheduling_sli_duration_seconds_count",
+        "scheduler_pending_pods",
+    ] {
+        assert!(metrics.contains(want), "{want} missing:\n{metrics}");
+    }
+    sched.abort();
+    server.abort();
+    c.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unschedulable_pods_wait_with_a_reason_and_run_when_a_node_fits() {
     let c = Cluster::start().await;
