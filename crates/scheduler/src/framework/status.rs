@@ -62,6 +62,12 @@ impl Status {
         Status::new(Code::Error, reason)
     }
 
+    /// An error for a plugin whose PreFilter/PreScore state under `key` is not in the cycle
+    /// state (its Filter/Score ran without it), worded as upstream.
+    pub fn missing_state(key: &str) -> Status {
+        Status::error(format!("error reading {key:?} from cycleState: not found"))
+    }
+
     /// Skip: the plugin does not apply to this pod.
     pub const fn skip() -> Status {
         Status {

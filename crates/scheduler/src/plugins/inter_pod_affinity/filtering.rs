@@ -7,7 +7,7 @@ use super::topology::{TopologyCounts, par_fold};
 use super::{
     ERR_REASON_AFFINITY_RULES_NOT_MATCH, ERR_REASON_ANTI_AFFINITY_RULES_NOT_MATCH,
     ERR_REASON_EXISTING_ANTI_AFFINITY_RULES_NOT_MATCH, IncomingTerm, InterPodAffinity, matches_all,
-    missing_state, namespace_labels,
+    namespace_labels,
 };
 use crate::framework::{
     CycleState, Filter, NodeInfo, PodInfo, PreFilter, PreFilterResult, Snapshot, Status,
@@ -308,7 +308,7 @@ impl PreFilter for InterPodAffinity {
         node: &NodeInfo,
     ) -> Status {
         let Some(s) = state.read_mut::<PreFilterState>(PRE_FILTER_STATE_KEY) else {
-            return missing_state(PRE_FILTER_STATE_KEY);
+            return Status::missing_state(PRE_FILTER_STATE_KEY);
         };
         s.update_with_pod(pod, added, node, 1);
         Status::success()
@@ -322,7 +322,7 @@ impl PreFilter for InterPodAffinity {
         node: &NodeInfo,
     ) -> Status {
         let Some(s) = state.read_mut::<PreFilterState>(PRE_FILTER_STATE_KEY) else {
-            return missing_state(PRE_FILTER_STATE_KEY);
+            return Status::missing_state(PRE_FILTER_STATE_KEY);
         };
         s.update_with_pod(pod, removed, node, -1);
         Status::success()
@@ -332,7 +332,7 @@ impl PreFilter for InterPodAffinity {
 impl Filter for InterPodAffinity {
     fn filter(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Status {
         let Some(s) = state.read::<PreFilterState>(PRE_FILTER_STATE_KEY) else {
-            return missing_state(PRE_FILTER_STATE_KEY);
+            return Status::missing_state(PRE_FILTER_STATE_KEY);
         };
         let labels = node.labels();
         if !s.satisfies_pod_affinity(labels) {

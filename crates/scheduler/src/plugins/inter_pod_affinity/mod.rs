@@ -176,7 +176,3 @@ fn matches_all(terms: &[IncomingTerm], pod: &PodInfo) -> bool {
 fn namespace_labels(namespaces: &NamespaceLabels, ns: &str) -> BTreeMap<String, String> {
     namespaces.get(ns).cloned().unwrap_or_default()
 }
-
-fn missing_state(key: &str) -> crate::framework::Status {
-    crate::framework::Status::error(format!("error reading {key:?} from cycleState: not found"))
-}

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::topology::{TopologyCounts, par_fold};
-use super::{IncomingTerm, InterPodAffinity, missing_state, namespace_labels};
+use super::{IncomingTerm, InterPodAffinity, namespace_labels};
 use crate::framework::{
     CycleState, MAX_NODE_SCORE, NodeInfo, NodeScore, PodInfo, PreScore, Score, Status,
 };
@@ -166,13 +166,13 @@ impl Score for InterPodAffinity {
     fn score(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
         let s = state
             .read::<PreScoreState>(PRE_SCORE_STATE_KEY)
-            .ok_or_else(|| missing_state(PRE_SCORE_STATE_KEY))?;
+            .ok_or_else(|| Status::missing_state(PRE_SCORE_STATE_KEY))?;
         Ok(s.scores.sum_on(node.labels()))
     }
 
     fn normalize(&self, state: &CycleState, _pod: &PodInfo, scores: &mut [NodeScore]) -> Status {
         let Some(s) = state.read::<PreScoreState>(PRE_SCORE_STATE_KEY) else {
-            return missing_state(PRE_SCORE_STATE_KEY);
+            return Status::missing_state(PRE_SCORE_STATE_KEY);
         };
         if s.scores.is_empty() {
             return Status::success();

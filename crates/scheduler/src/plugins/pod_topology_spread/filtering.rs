@@ -251,7 +251,7 @@ impl PreFilter for PodTopologySpread {
         node: &NodeInfo,
     ) -> Status {
         let Some(s) = state.read_mut::<PreFilterState>(PRE_FILTER_STATE_KEY) else {
-            return super::missing_state(PRE_FILTER_STATE_KEY);
+            return Status::missing_state(PRE_FILTER_STATE_KEY);
         };
         s.update_with_pod(pod, added, node, 1);
         Status::success()
@@ -265,7 +265,7 @@ impl PreFilter for PodTopologySpread {
         node: &NodeInfo,
     ) -> Status {
         let Some(s) = state.read_mut::<PreFilterState>(PRE_FILTER_STATE_KEY) else {
-            return super::missing_state(PRE_FILTER_STATE_KEY);
+            return Status::missing_state(PRE_FILTER_STATE_KEY);
         };
         s.update_with_pod(pod, removed, node, -1);
         Status::success()
@@ -275,7 +275,7 @@ impl PreFilter for PodTopologySpread {
 impl Filter for PodTopologySpread {
     fn filter(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Status {
         let Some(s) = state.read::<PreFilterState>(PRE_FILTER_STATE_KEY) else {
-            return super::missing_state(PRE_FILTER_STATE_KEY);
+            return Status::missing_state(PRE_FILTER_STATE_KEY);
         };
         let labels = node.labels();
         for (i, c) in s.prepared.key.constraints.iter().enumerate() {

@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::TopologySpreadConstraint;
 
-use crate::framework::{ClusterEvent, Filter, Plugin, PreFilter, PreScore, Score, Status};
+use crate::framework::{ClusterEvent, Filter, Plugin, PreFilter, PreScore, Score};
 use crate::plugins::inter_pod_affinity::topology::SnapshotCache;
 
 pub use args::{DefaultingType, PodTopologySpreadArgs, system_default_constraints};
@@ -145,8 +145,4 @@ impl Plugin for PodTopologySpread {
     fn as_score(&self) -> Option<&dyn Score> {
         Some(self)
     }
-}
-
-fn missing_state(key: &str) -> Status {
-    Status::error(format!("error reading {key:?} from cycleState: not found"))
 }

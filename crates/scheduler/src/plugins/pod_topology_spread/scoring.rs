@@ -181,7 +181,7 @@ impl Score for PodTopologySpread {
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
         let s = state
             .read::<PreScoreState>(PRE_SCORE_STATE_KEY)
-            .ok_or_else(|| super::missing_state(PRE_SCORE_STATE_KEY))?;
+            .ok_or_else(|| Status::missing_state(PRE_SCORE_STATE_KEY))?;
         let labels = node.labels();
         let constraints = &s.key.constraints;
         if s.key.require_all_topologies && !has_all_keys(labels, constraints) {
