@@ -92,21 +92,32 @@ pub async fn bind(
                     &pod,
                     format!("Binding rejected: {e}"),
                     "SchedulerError",
-                    None,
+                    Nomination::Keep,
                 );
             }
         }
     }
 }
 
-/// Sets `PodScheduled=False` with `reason` and `message` (and the nominated node) unless the
-/// pod already says exactly that.
+/// What a failed attempt does to the pod's `status.nominatedNodeName`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Nomination {
+    /// Leave it as it is.
+    Keep,
+    /// Preemption nominated this node.
+    Set(String),
+    /// Preemption found no node: an earlier nomination is void.
+    Clear,
+}
+
+/// Sets `PodScheduled=False` with `reason` and `message` (and the nomination change) unless
+/// the pod already says exactly that.
 pub fn spawn_condition_update(
     s: &Arc<Scheduler>,
     pod: Arc<Pod>,
     reason: String,
     message: String,
-    nominated: Option<String>,
+    nomination: Nomination,
 ) {
     let status = pod.status.clone().unwrap_or_default();
     let mut conditions = status.conditions.clone().unwrap_or_default();
@@ -117,7 +128,16 @@ pub fn spawn_condition_update(
             && c.reason.as_deref() == Some(reason.as_str())
             && c.message.as_deref() == Some(message.as_str())
     });
-    if unchanged && (nominated.is_none() || nominated == status.nominated_node_name) {
+    let current = status
+        .nominated_node_name
+        .as_deref()
+        .filter(|n| !n.is_empty());
+    let nomination_unchanged = match &nomination {
+        Nomination::Keep => true,
+        Nomination::Set(n) => current == Some(n.as_str()),
+        Nomination::Clear => current.is_none(),
+    };
+    if unchanged && nomination_unchanged {
         return;
     }
     let transitioned = existing.is_none_or(|i| conditions[i].status != "False");
@@ -139,8 +159,10 @@ pub fn spawn_condition_update(
         None => conditions.push(condition),
     }
     let mut patch = serde_json::json!({"status": {"conditions": conditions}});
-    if let Some(n) = nominated {
-        patch["status"]["nominatedNodeName"] = n.into();
+    match nomination {
+        Nomination::Keep => {}
+        Nomination::Set(n) => patch["status"]["nominatedNodeName"] = n.into(),
+        Nomination::Clear => patch["status"]["nominatedNodeName"] = serde_json::Value::Null,
     }
     let s = s.clone();
     tokio::spawn(async move {

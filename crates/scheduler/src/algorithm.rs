@@ -242,11 +242,11 @@ fn find_nodes_that_fit(
         chunk_start = end;
         let results: Vec<Status> = if part.len() >= PARALLEL_THRESHOLD {
             part.par_iter()
-                .map(|n| Framework::run_active_filters(&active, state, pod, n))
+                .map(|n| framework.run_filters_with(&active, state, pod, n))
                 .collect()
         } else {
             part.iter()
-                .map(|n| Framework::run_active_filters(&active, state, pod, n))
+                .map(|n| framework.run_filters_with(&active, state, pod, n))
                 .collect()
         };
         for (node, status) in part.iter().zip(results) {

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
 use crate::framework::snapshot::NamespaceLabels;
-use crate::framework::{NodeInfo, PodInfo, Snapshot};
+use crate::framework::{NodeInfo, OwnerKind, OwnerSelector, PodInfo, SelectingObjects, Snapshot};
 
 #[derive(Debug)]
 struct CachedPod {
@@ -44,6 +44,8 @@ pub struct Cache {
     namespaces_changed: bool,
     pdbs: BTreeMap<String, PodDisruptionBudget>,
     pdbs_changed: bool,
+    selecting: SelectingObjects,
+    selecting_changed: bool,
     fingerprints: HashMap<String, String>,
     snapshot: Arc<Snapshot>,
 }
@@ -233,12 +235,34 @@ impl Cache {
         self.pdbs_changed = true;
     }
 
+    /// Sets (`Some`) or removes a Service's selector.
+    pub fn set_service(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        selector: Option<BTreeMap<String, String>>,
+    ) {
+        self.selecting_changed |= self.selecting.set_service(namespace, name, selector);
+    }
+
+    /// Sets (`Some`) or removes a controller's selector.
+    pub fn set_owner(
+        &mut self,
+        kind: OwnerKind,
+        namespace: &str,
+        name: &str,
+        selector: Option<OwnerSelector>,
+    ) {
+        self.selecting_changed |= self.selecting.set_owner(kind, namespace, name, selector);
+    }
+
     /// The snapshot for the next cycle: nodes changed since the previous one are swapped in.
     pub fn snapshot(&mut self) -> Arc<Snapshot> {
         if self.dirty.is_empty()
             && !self.structure_changed
             && !self.namespaces_changed
             && !self.pdbs_changed
+            && !self.selecting_changed
         {
             return self.snapshot.clone();
         }
@@ -270,11 +294,15 @@ impl Cache {
         if self.pdbs_changed {
             snap.pdbs = Arc::new(self.pdbs.values().cloned().collect());
         }
+        if self.selecting_changed {
+            snap.selecting = Arc::new(self.selecting.clone());
+        }
         self.dirty.clear();
         self.structure_changed = false;
         self.images_changed = false;
         self.namespaces_changed = false;
         self.pdbs_changed = false;
+        self.selecting_changed = false;
         self.snapshot.clone()
     }
 }

@@ -1,13 +1,15 @@
 //! The scheduler's view of the cluster, kept by watches: pods (pending ones feed the queue,
-//! bound ones the cache), nodes, namespaces (for namespace selectors) and
-//! PodDisruptionBudgets (for preemption). Each event raises the cluster event that may help
-//! waiting pods.
+//! bound ones the cache), nodes, namespaces (for namespace selectors),
+//! PodDisruptionBudgets (for preemption), and the selectors of Services,
+//! ReplicationControllers, ReplicaSets and StatefulSets (default topology spreading). Each
+//! event raises the cluster event that may help waiting pods.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::Api;
 use kube::runtime::WatchStreamExt;
@@ -17,7 +19,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::cache::PodChange;
-use crate::framework::{ClusterEvent, PodInfo};
+use crate::framework::{ClusterEvent, OwnerKind, OwnerSelector, PodInfo};
 use crate::scheduler::Scheduler;
 
 /// Starts every watch on `tasks`.
@@ -40,9 +42,64 @@ pub fn start(s: &Arc<Scheduler>, tasks: &mut JoinSet<()>) {
     ));
     tasks.spawn(watch(
         s.clone(),
-        Api::<PodDisruptionBudget>::all(client),
+        Api::<PodDisruptionBudget>::all(client.clone()),
         PdbHandler,
     ));
+    tasks.spawn(watch(
+        s.clone(),
+        Api::<Service>::all(client.clone()),
+        ServiceHandler,
+    ));
+    tasks.spawn(watch(
+        s.clone(),
+        Api::<ReplicationController>::all(client.clone()),
+        OwnerHandler {
+            kind: OwnerKind::ReplicationController,
+            selector: |rc: &ReplicationController| {
+                rc.spec
+                    .as_ref()
+                    .and_then(|s| s.selector.clone())
+                    .map(OwnerSelector::Map)
+            },
+        },
+    ));
+    tasks.spawn(watch(
+        s.clone(),
+        Api::<ReplicaSet>::all(client.clone()),
+        OwnerHandler {
+            kind: OwnerKind::ReplicaSet,
+            selector: |rs: &ReplicaSet| label_selector(rs.spec.as_ref().map(|s| &s.selector)),
+        },
+    ));
+    tasks.spawn(watch(
+        s.clone(),
+        Api::<StatefulSet>::all(client),
+        OwnerHandler {
+            kind: OwnerKind::StatefulSet,
+            selector: |ss: &StatefulSet| label_selector(ss.spec.as_ref().map(|s| &s.selector)),
+        },
+    ));
+}
+
+fn label_selector(
+    selector: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
+) -> Option<OwnerSelector> {
+    rkube_api::selector::LabelSelector::from_meta_option(selector)
+        .ok()
+        .map(OwnerSelector::Label)
+}
+
+/// `namespace/name` of a namespaced object.
+fn namespaced_key(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    format!(
+        "{}/{}",
+        meta.namespace.as_deref().unwrap_or(""),
+        meta.name.as_deref().unwrap_or("")
+    )
+}
+
+fn split_key(key: &str) -> (&str, &str) {
+    key.split_once('/').unwrap_or(("", key))
 }
 
 /// What one watch does with its objects.
@@ -248,11 +305,7 @@ struct PdbHandler;
 
 impl Handler<PodDisruptionBudget> for PdbHandler {
     fn key(&self, pdb: &PodDisruptionBudget) -> String {
-        format!(
-            "{}/{}",
-            pdb.metadata.namespace.as_deref().unwrap_or(""),
-            pdb.metadata.name.as_deref().unwrap_or("")
-        )
+        namespaced_key(&pdb.metadata)
     }
 
     fn apply(&self, s: &Scheduler, pdb: PodDisruptionBudget) {
@@ -262,5 +315,61 @@ impl Handler<PodDisruptionBudget> for PdbHandler {
 
     fn delete(&self, s: &Scheduler, key: &str, _pdb: Option<PodDisruptionBudget>) {
         s.cache.lock().expect("cache lock").set_pdb(key, None);
+    }
+}
+
+struct ServiceHandler;
+
+impl Handler<Service> for ServiceHandler {
+    fn key(&self, svc: &Service) -> String {
+        namespaced_key(&svc.metadata)
+    }
+
+    fn apply(&self, s: &Scheduler, svc: Service) {
+        let key = self.key(&svc);
+        let (ns, name) = split_key(&key);
+        let selector = svc.spec.and_then(|s| s.selector);
+        s.cache
+            .lock()
+            .expect("cache lock")
+            .set_service(ns, name, selector);
+    }
+
+    fn delete(&self, s: &Scheduler, key: &str, _svc: Option<Service>) {
+        let (ns, name) = split_key(key);
+        s.cache
+            .lock()
+            .expect("cache lock")
+            .set_service(ns, name, None);
+    }
+}
+
+/// Keeps one controller kind's selectors.
+struct OwnerHandler<K> {
+    kind: OwnerKind,
+    selector: fn(&K) -> Option<OwnerSelector>,
+}
+
+impl<K: kube::Resource + Send + 'static> Handler<K> for OwnerHandler<K> {
+    fn key(&self, obj: &K) -> String {
+        namespaced_key(obj.meta())
+    }
+
+    fn apply(&self, s: &Scheduler, obj: K) {
+        let key = self.key(&obj);
+        let (ns, name) = split_key(&key);
+        let selector = (self.selector)(&obj);
+        s.cache
+            .lock()
+            .expect("cache lock")
+            .set_owner(self.kind, ns, name, selector);
+    }
+
+    fn delete(&self, s: &Scheduler, key: &str, _obj: Option<K>) {
+        let (ns, name) = split_key(key);
+        s.cache
+            .lock()
+            .expect("cache lock")
+            .set_owner(self.kind, ns, name, None);
     }
 }

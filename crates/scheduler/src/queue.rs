@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::framework::{ClusterEvent, PodInfo};
+use crate::framework::{ClusterEvent, Nominator, PodInfo};
 
 /// Default initial backoff after a failed attempt.
 pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_secs(1);
@@ -68,6 +68,7 @@ pub struct SchedulingQueue {
     move_request_cycle: u64,
     initial_backoff: Duration,
     max_backoff: Duration,
+    nominator: Nominator,
 }
 
 /// How many pods wait where (for `scheduler_pending_pods`).
@@ -103,7 +104,14 @@ impl SchedulingQueue {
             move_request_cycle: 0,
             initial_backoff,
             max_backoff,
+            nominator: Nominator::default(),
         }
+    }
+
+    /// The pending pods' nominations (kept here, as upstream, because they follow the queue's
+    /// pods: added and updated with them, gone when they are bound or deleted).
+    pub fn nominator(&mut self) -> &mut Nominator {
+        &mut self.nominator
     }
 
     fn next_seq(&mut self) -> u64 {
@@ -169,6 +177,7 @@ impl SchedulingQueue {
 
     /// A new pending pod (or an update of one already queued).
     pub fn add(&mut self, info: Arc<PodInfo>, now: Instant) {
+        self.nominator.observe(&info);
         if self.pods.contains_key(&info.uid) {
             self.update(info, now);
             return;
@@ -193,6 +202,7 @@ impl SchedulingQueue {
     /// A queued pod changed: keep the newest object; an unschedulable or gated pod gets another
     /// chance (its spec may now fit, or its gates are gone).
     pub fn update(&mut self, info: Arc<PodInfo>, now: Instant) {
+        self.nominator.observe(&info);
         let uid = info.uid.clone();
         let Some(place) = self.pods.get(&uid).map(|e| e.place) else {
             self.add(info, now);
@@ -229,6 +239,7 @@ impl SchedulingQueue {
 
     /// The pod is gone or was bound by someone else.
     pub fn delete(&mut self, uid: &str) {
+        self.nominator.remove(uid);
         self.detach(uid);
         self.pods.remove(uid);
     }
@@ -258,6 +269,7 @@ impl SchedulingQueue {
 
     /// The attempt succeeded (the pod is assumed): forget it.
     pub fn done(&mut self, uid: &str) {
+        self.nominator.remove(uid);
         if self
             .pods
             .get(uid)

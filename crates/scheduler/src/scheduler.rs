@@ -10,7 +10,7 @@ use kube::Client;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
-use crate::actions;
+use crate::actions::{self, Nomination};
 use crate::algorithm::{self, NextStart, ScheduleFailure};
 use crate::cache::Cache;
 use crate::config::DEFAULT_SCHEDULER_NAME;
@@ -66,7 +66,7 @@ pub struct Scheduler {
 }
 
 /// How many informers must finish their initial list before scheduling starts.
-pub(crate) const INFORMERS: u8 = 4;
+pub(crate) const INFORMERS: u8 = 8;
 
 impl Scheduler {
     /// A scheduler on `client` (call [`Scheduler::run`]).
@@ -185,6 +185,7 @@ impl Scheduler {
         }
         let snapshot = self.cache.lock().expect("cache lock").snapshot();
         let mut state = CycleState::new(snapshot);
+        state.set_nominated(self.queue.lock().expect("queue lock").nominator().view());
         match algorithm::schedule_pod(&fw, &mut state, &pod, &self.next_start) {
             Ok(result) => {
                 let status = fw.run_reserve(&mut state, &pod, &result.node);
@@ -207,13 +208,21 @@ impl Scheduler {
                 tokio::spawn(async move { actions::bind(me, fw, qp, state, result.node).await });
             }
             Err(ScheduleFailure::Unfit(mut fit)) => {
-                let mut nominated = None;
+                let mut nomination = Nomination::Keep;
                 if fw.has_post_filter() {
                     self.metrics.preemption_attempts.inc();
                     let (res, status) = fw.run_post_filter(&state, &pod, &fit.statuses);
                     match res {
                         Some(res) if status.is_success() && res.nominated_node.is_some() => {
-                            nominated = res.nominated_node.clone();
+                            let node = res.nominated_node.clone().unwrap_or_default();
+                            {
+                                let mut q = self.queue.lock().expect("queue lock");
+                                q.nominator().nominate(pod.clone(), node.clone());
+                                for other in &res.clear_nominations {
+                                    q.nominator().remove(&other.uid);
+                                }
+                            }
+                            nomination = Nomination::Set(node);
                             self.metrics
                                 .preemption_victims
                                 .observe(res.victims.len() as f64);
@@ -224,7 +233,18 @@ impl Scheduler {
                                 actions::preempt(me, preemptor, res, name).await
                             });
                         }
-                        _ => {
+                        other => {
+                            // A result without a node: preemption found no candidate, so a
+                            // nomination from an earlier attempt no longer holds.
+                            if other.is_some_and(|r| r.nominated_node.is_none()) {
+                                let mut q = self.queue.lock().expect("queue lock");
+                                let had = q.nominator().node_of(&pod.uid).is_some()
+                                    || pod_nominated_node(&pod).is_some();
+                                q.nominator().remove(&pod.uid);
+                                if had {
+                                    nomination = Nomination::Clear;
+                                }
+                            }
                             let m = status.message();
                             if !m.is_empty() {
                                 fit.post_filter_message = Some(m);
@@ -242,7 +262,7 @@ impl Scheduler {
                     &fw.scheduler_name,
                     start.elapsed().as_secs_f64(),
                 );
-                self.report_failure(&pod, message, "Unschedulable", nominated);
+                self.report_failure(&pod, message, "Unschedulable", nomination);
             }
             Err(ScheduleFailure::Error(status)) => {
                 self.failed(&fw, &qp, start, status.message(), "SchedulerError");
@@ -264,7 +284,7 @@ impl Scheduler {
             .requeue_backoff(qp, Instant::now());
         self.metrics
             .attempt("error", &fw.scheduler_name, start.elapsed().as_secs_f64());
-        self.report_failure(&qp.info, message, reason, None);
+        self.report_failure(&qp.info, message, reason, Nomination::Keep);
     }
 
     /// A FailedScheduling event and the PodScheduled=False condition.
@@ -273,7 +293,7 @@ impl Scheduler {
         pod: &Arc<PodInfo>,
         message: String,
         reason: &str,
-        nominated: Option<String>,
+        nomination: Nomination,
     ) {
         self.events.record(
             actions::pod_ref(&pod.pod),
@@ -287,7 +307,15 @@ impl Scheduler {
             pod.pod.clone(),
             reason.to_string(),
             message,
-            nominated,
+            nomination,
         );
     }
+}
+
+fn pod_nominated_node(pod: &PodInfo) -> Option<&str> {
+    pod.pod
+        .status
+        .as_ref()
+        .and_then(|s| s.nominated_node_name.as_deref())
+        .filter(|n| !n.is_empty())
 }

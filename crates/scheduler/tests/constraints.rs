@@ -170,3 +170,46 @@ async fn host_ports_and_cordoned_nodes() {
     sched.abort();
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_a_service_selects_are_spread_by_the_default_constraints() {
+    let c = Cluster::start().await;
+    c.node("n1", "4", "8Gi", json!({})).await;
+    c.node("n2", "4", "8Gi", json!({})).await;
+    let svc: k8s_openapi::api::core::v1::Service = serde_json::from_value(json!({
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}
+    }))
+    .unwrap();
+    kube::Api::namespaced(c.client.clone(), "default")
+        .create(&kube::api::PostParams::default(), &svc)
+        .await
+        .unwrap();
+    // Only PodTopologySpread scores, so nothing but the default constraints (derived from the
+    // Service) tells the nodes apart: without them every placement is a coin toss.
+    let config = rkube_scheduler::config::SchedulerConfiguration::parse(
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n- plugins:\n    score:\n      disabled: [{name: '*'}]\n      enabled: [{name: PodTopologySpread}]\n",
+    )
+    .unwrap();
+    let s = Scheduler::new(
+        c.client.clone(),
+        SchedulerOptions::new(config.frameworks().unwrap()),
+    );
+    let sched = tokio::spawn(async move {
+        let _ = rkube_scheduler::run(s, None).await;
+    });
+    let mut counts = std::collections::BTreeMap::<String, i32>::new();
+    for i in 0..10 {
+        let name = format!("web-{i}");
+        c.pod(&name, json!({"metadata": {"labels": {"app": "web"}}}))
+            .await;
+        *counts.entry(c.bound(&name).await).or_default() += 1;
+        let (a, b) = (
+            counts.get("n1").copied().unwrap_or(0),
+            counts.get("n2").copied().unwrap_or(0),
+        );
+        assert!((a - b).abs() <= 1, "after {} pods: {counts:?}", i + 1);
+    }
+    sched.abort();
+    c.stop().await;
+}

@@ -121,3 +121,78 @@ async fn equal_priority_never_preempts() {
     sched.abort();
     c.stop().await;
 }
+
+/// Waits until `name`'s `status.nominatedNodeName` is `want`.
+async fn nominated(c: &Cluster, name: &str, want: Option<&str>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let p = c.pods().get(name).await.unwrap();
+        let got = p.status.and_then(|s| s.nominated_node_name);
+        if got.as_deref() == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} nominated to {got:?}, want {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nomination_holds_its_room_and_is_cleared_once_void() {
+    let c = Cluster::start().await;
+    class(&c, "low", 10).await;
+    class(&c, "high", 1000).await;
+    c.node("n1", "3", "8Gi", json!({})).await;
+    let s = Scheduler::new(
+        c.client.clone(),
+        SchedulerOptions::new(default_frameworks()),
+    );
+    let sched = tokio::spawn(rkube_scheduler::run(s, None));
+    c.pod("low-a", pod("low", "1")).await;
+    c.pod("low-b", pod("low", "1")).await;
+    c.bound("low-a").await;
+    c.bound("low-b").await;
+    // 1 CPU free; urgent needs 2: one low pod is preempted and stays terminating (no kubelet).
+    c.pod("urgent", pod("high", "2")).await;
+    nominated(&c, "urgent", Some("n1")).await;
+
+    // The free CPU is urgent's to come: a lower-priority pod may not take it.
+    c.pod("late", pod("low", "1")).await;
+    let msg = c.event("late", "FailedScheduling").await;
+    assert!(
+        msg.starts_with("0/1 nodes are available: 1 Insufficient cpu."),
+        "{msg}"
+    );
+    assert!(
+        c.pods()
+            .get("late")
+            .await
+            .unwrap()
+            .spec
+            .and_then(|s| s.node_name)
+            .is_none(),
+        "late must not take the nominated room"
+    );
+
+    // The node is cordoned: preemption can no longer help anywhere, the nomination is void.
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(c.client.clone());
+    nodes
+        .patch(
+            "n1",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"unschedulable": true}})),
+        )
+        .await
+        .unwrap();
+    // A pod leaving the node retries urgent (a cordon alone cannot make a pod fit, so it
+    // does not): now it fits nowhere and preemption has no candidate.
+    c.pods()
+        .delete("low-b", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
+    nominated(&c, "urgent", None).await;
+    sched.abort();
+    c.stop().await;
+}

@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use super::Snapshot;
+use super::{NominatedPods, PodInfo, Snapshot};
 
 /// Data a plugin keeps for one scheduling cycle.
 pub trait StateData: Any + Send + Sync {
@@ -37,6 +37,8 @@ pub struct CycleState {
     pub skip_filter: Vec<&'static str>,
     /// Plugins whose PreScore returned Skip: their Score is not run.
     pub skip_score: Vec<&'static str>,
+    /// Pods nominated to nodes by earlier preemptions (none when absent).
+    nominated: Option<Arc<NominatedPods>>,
 }
 
 impl CycleState {
@@ -47,7 +49,27 @@ impl CycleState {
             data: Vec::new(),
             skip_filter: Vec::new(),
             skip_score: Vec::new(),
+            nominated: None,
         }
+    }
+
+    /// The nominations this cycle filters with (empty views are dropped: the common case
+    /// then costs nothing per node).
+    pub fn set_nominated(&mut self, nominated: Arc<NominatedPods>) {
+        self.nominated = Some(nominated).filter(|n| !n.is_empty());
+    }
+
+    /// Whether any pod is nominated anywhere.
+    pub fn has_nominations(&self) -> bool {
+        self.nominated.is_some()
+    }
+
+    /// The pods nominated to `node`.
+    pub fn nominated_on(&self, node: &str) -> &[Arc<PodInfo>] {
+        self.nominated
+            .as_ref()
+            .and_then(|n| n.get(node))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// The cluster as this cycle sees it.
@@ -104,6 +126,7 @@ impl Clone for CycleState {
                 .collect(),
             skip_filter: self.skip_filter.clone(),
             skip_score: self.skip_score.clone(),
+            nominated: self.nominated.clone(),
         }
     }
 }

@@ -140,9 +140,45 @@ impl Framework {
         (result, Status::success())
     }
 
-    /// Runs every Filter not skipped by its PreFilter on one node; the first rejection wins.
+    /// Runs every Filter not skipped by its PreFilter on one node, counting the pods
+    /// nominated there (see [`Framework::run_filters_with`]); the first rejection wins.
     pub fn run_filters(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        Framework::run_active_filters(&self.active_filters(state), state, pod, node)
+        self.run_filters_with(&self.active_filters(state), state, pod, node)
+    }
+
+    /// Runs `active` on one node as upstream's `RunFilterPluginsWithNominatedPods`: first as
+    /// if the pods nominated to the node at `pod`'s priority or above already ran there (they
+    /// keep the room they preempted for), then, if there were any, without them (a nominated
+    /// pod may never arrive, so it must not be what lets `pod` fit, e.g. through affinity).
+    pub fn run_filters_with(
+        &self,
+        active: &[(&'static str, &dyn Filter)],
+        state: &CycleState,
+        pod: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        let mut nominated = state
+            .nominated_on(&node.name)
+            .iter()
+            .filter(|p| p.uid != pod.uid && p.priority >= pod.priority)
+            .peekable();
+        if nominated.peek().is_none() {
+            return Framework::run_active_filters(active, state, pod, node);
+        }
+        let mut with_state = state.clone();
+        let mut with_node = node.clone();
+        for added in nominated {
+            with_node.add_pod(added.clone());
+            let status = self.run_pre_filter_add_pod(&mut with_state, pod, added, &with_node);
+            if !status.is_success() {
+                return status;
+            }
+        }
+        let status = Framework::run_active_filters(active, &with_state, pod, &with_node);
+        if !status.is_success() {
+            return status;
+        }
+        Framework::run_active_filters(active, state, pod, node)
     }
 
     /// The Filters that run this cycle (those whose PreFilter did not skip them), resolved
@@ -221,6 +257,8 @@ impl Framework {
         statuses: &NodeStatuses,
     ) -> (Option<PostFilterResult>, Status) {
         let mut last = Status::unschedulable("no PostFilter plugin");
+        // A rejection may still carry a result (e.g. "clear the nomination"): the last kept.
+        let mut result = None;
         for p in &self.post_filter {
             let Some(pf) = p.as_post_filter() else {
                 continue;
@@ -232,9 +270,12 @@ impl Framework {
             if status.code == Code::Error {
                 return (None, status.with_plugin(p.name()));
             }
+            if r.is_some() {
+                result = r;
+            }
             last = status.with_plugin(p.name());
         }
-        (None, last)
+        (result, last)
     }
 
     /// Runs every PreScore over the feasible nodes.

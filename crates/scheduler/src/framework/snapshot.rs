@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
+use super::SelectingObjects;
 use super::node_info::NodeInfo;
 
 /// Namespace name → its labels.
@@ -28,6 +29,8 @@ pub struct Snapshot {
     pub image_nodes: Arc<HashMap<String, usize>>,
     /// Every PodDisruptionBudget (preemption avoids violating them).
     pub pdbs: Arc<Vec<PodDisruptionBudget>>,
+    /// Services' and controllers' selectors (default topology spreading).
+    pub selecting: Arc<SelectingObjects>,
 }
 
 impl Snapshot {

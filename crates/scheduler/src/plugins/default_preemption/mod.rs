@@ -160,13 +160,18 @@ impl DefaultPreemption {
                 Status::unschedulable("no candidate node for preemption"),
             );
         };
+        // Lower-priority pods nominated to that node lose the room they were promised.
+        let clear_nominations = state
+            .nominated_on(&best.node)
+            .iter()
+            .filter(|p| p.priority < pod.priority && p.uid != pod.uid)
+            .cloned()
+            .collect();
         (
             Some(PostFilterResult {
                 nominated_node: Some(best.node),
                 victims: best.victims,
-                // Nominated pods are pending, not in the snapshot: the runtime, which owns
-                // the nominator, finds the lower-priority ones nominated to this node.
-                clear_nominations: Vec::new(),
+                clear_nominations,
             }),
             Status::success(),
         )

@@ -855,3 +855,62 @@ fn registered() {
     assert_eq!(factory(None).expect("defaults").name(), NAME);
     assert!(factory(Some(&json!({"minCandidateNodesPercentage": 200}))).is_err());
 }
+
+fn nominations(pods: &[(&str, Value)]) -> Arc<crate::framework::NominatedPods> {
+    let mut by_node = crate::framework::NominatedPods::new();
+    for (node, pod) in pods {
+        by_node
+            .entry(node.to_string())
+            .or_default()
+            .push(arc_pod(pod.clone()));
+    }
+    Arc::new(by_node)
+}
+
+#[test]
+fn nominated_pods_of_equal_or_higher_priority_hold_their_room() {
+    let fw = framework(DefaultPreemptionArgs::default());
+    let mut base = CycleState::new(Arc::new(Snapshot::from_nodes(vec![n("n1", "2", vec![])])));
+    base.set_nominated(nominations(&[("n1", p("waiting", 100, "1500m"))]));
+    let node = base.snapshot().get("n1").expect("n1").clone();
+    let filter = |pod: &PodInfo| {
+        let mut state = base.clone();
+        assert!(fw.run_pre_filter(&mut state, pod).1.is_success());
+        fw.run_filters(&state, pod, &node)
+    };
+    for (priority, fits) in [(10, false), (100, false), (200, true)] {
+        let status = filter(&pod(p(&format!("p{priority}"), priority, "1")));
+        assert_eq!(status.is_success(), fits, "priority {priority}: {status:?}");
+    }
+    // The nominated pod itself is not counted against itself.
+    assert!(filter(&pod(p("waiting", 100, "1500m"))).is_success());
+}
+
+#[test]
+fn preemption_clears_lower_nominations_on_the_chosen_node() {
+    let fw = framework(DefaultPreemptionArgs::default());
+    let mut state = CycleState::new(Arc::new(Snapshot::from_nodes(vec![n(
+        "n1",
+        "1",
+        vec![p("victim", 1, "1")],
+    )])));
+    state.set_nominated(nominations(&[
+        ("n1", p("lower", 5, "100m")),
+        ("n1", p("higher", 500, "0")),
+    ]));
+    let preemptor = pod(p("high", 100, "1"));
+    assert!(fw.run_pre_filter(&mut state, &preemptor).1.is_success());
+    let statuses: NodeStatuses = [("n1".to_string(), Status::unschedulable("Insufficient cpu"))]
+        .into_iter()
+        .collect();
+    let (result, status) = fw.run_post_filter(&state, &preemptor, &statuses);
+    assert!(status.is_success(), "{status:?}");
+    let result = result.expect("result");
+    assert_eq!(result.nominated_node.as_deref(), Some("n1"));
+    let cleared: Vec<&str> = result
+        .clear_nominations
+        .iter()
+        .map(|p| p.uid.as_str())
+        .collect();
+    assert_eq!(cleared, vec!["lower"]);
+}

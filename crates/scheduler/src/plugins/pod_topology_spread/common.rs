@@ -9,7 +9,7 @@ use rkube_api::selector::LabelSelector;
 use super::PodTopologySpread;
 use crate::framework::node_affinity::RequiredNodeAffinity;
 use crate::framework::taints::tolerated_by;
-use crate::framework::{NodeInfo, PodInfo};
+use crate::framework::{NodeInfo, PodInfo, Snapshot};
 
 /// `whenUnsatisfiable: DoNotSchedule` (hard: PreFilter/Filter).
 pub(crate) const DO_NOT_SCHEDULE: &str = "DoNotSchedule";
@@ -204,6 +204,7 @@ impl PodTopologySpread {
     /// selector derived from what selects the pod (none when nothing can be derived).
     pub(crate) fn constraints(
         &self,
+        snapshot: &Snapshot,
         pod: &PodInfo,
         action: &str,
     ) -> Result<Vec<Constraint>, String> {
@@ -219,14 +220,10 @@ impl PodTopologySpread {
         if constraints.is_empty() {
             return Ok(constraints);
         }
-        let Some(selector) = self
-            .selector_source
-            .as_ref()
-            .map(|s| s.default_selector(pod))
-            .filter(|s| !s.is_everything() && !s.is_nothing())
-        else {
+        let selector = snapshot.selecting.default_selector(pod);
+        if selector.is_everything() || selector.is_nothing() {
             return Ok(Vec::new());
-        };
+        }
         for c in &mut constraints {
             c.selector = selector.clone();
         }

@@ -193,7 +193,7 @@ impl PreFilter for PodTopologySpread {
         state: &mut CycleState,
         pod: &PodInfo,
     ) -> (Option<PreFilterResult>, Status) {
-        let constraints = match self.constraints(pod, DO_NOT_SCHEDULE) {
+        let constraints = match self.constraints(state.snapshot(), pod, DO_NOT_SCHEDULE) {
             Ok(c) => c,
             Err(e) => {
                 return (

@@ -14,10 +14,9 @@
 //!   scores are normalized reversed (fewer pods, higher score).
 //! - Defaults (`defaultingType: System`): hosts with maxSkew 3 and zones with maxSkew 5,
 //!   ScheduleAnyway, with a selector derived from the Services, ReplicationControllers,
-//!   ReplicaSets and StatefulSets selecting the pod. That derivation needs those objects: the
-//!   plugin takes them from a [`SelectorSource`] ([`PodTopologySpread::with_selector_source`]);
-//!   without one (the registry's factory), no selector can be derived and default constraints
-//!   are skipped, so pods without constraints are not spread.
+//!   ReplicaSets and StatefulSets selecting the pod, which the snapshot carries
+//!   ([`crate::framework::SelectingObjects`], kept by the scheduler's watches). A pod that
+//!   nothing selects gets no default constraints.
 //!
 //! Beyond upstream, the per-domain counts are carried between cycles (keyed by the
 //! constraints and what decides which nodes count) and brought up to date by revisiting only
@@ -25,7 +24,6 @@
 
 pub mod args;
 mod common;
-pub mod default_selector;
 mod filtering;
 mod scoring;
 #[cfg(test)]
@@ -39,7 +37,6 @@ use crate::framework::{ClusterEvent, Filter, Plugin, PreFilter, PreScore, Score}
 use crate::plugins::inter_pod_affinity::topology::SnapshotCache;
 
 pub use args::{DefaultingType, PodTopologySpreadArgs, system_default_constraints};
-pub use default_selector::{SelectingObjects, SelectorSource};
 
 /// The plugin's name.
 pub const NAME: &str = "PodTopologySpread";
@@ -62,8 +59,6 @@ pub struct PodTopologySpread {
     default_constraints: Vec<TopologySpreadConstraint>,
     /// The defaults are the system's (nodes without a zone are still scored for hosts).
     system_defaulted: bool,
-    /// Where default constraints get their selector.
-    selector_source: Option<Arc<dyn SelectorSource>>,
     /// Hard-constraint domain counts, across cycles.
     filter_cache: SnapshotCache<common::CountKey, filtering::DomainCounts>,
     /// Soft-constraint counts, across cycles.
@@ -75,7 +70,6 @@ impl std::fmt::Debug for PodTopologySpread {
         f.debug_struct("PodTopologySpread")
             .field("default_constraints", &self.default_constraints)
             .field("system_defaulted", &self.system_defaulted)
-            .field("selector_source", &self.selector_source.is_some())
             .finish()
     }
 }
@@ -87,7 +81,7 @@ impl Default for PodTopologySpread {
 }
 
 impl PodTopologySpread {
-    /// The plugin with `args` (and no selector source: default constraints do not apply).
+    /// The plugin with `args`.
     pub fn new(args: PodTopologySpreadArgs) -> PodTopologySpread {
         let system = args.defaulting_type == DefaultingType::System;
         PodTopologySpread {
@@ -97,7 +91,6 @@ impl PodTopologySpread {
                 args.default_constraints
             },
             system_defaulted: system,
-            selector_source: None,
             filter_cache: SnapshotCache::default(),
             score_cache: SnapshotCache::default(),
         }
@@ -106,12 +99,6 @@ impl PodTopologySpread {
     /// The plugin from its `pluginConfig` args (`None`: defaults).
     pub fn from_json(value: Option<&serde_json::Value>) -> Result<PodTopologySpread, String> {
         PodTopologySpreadArgs::from_json(value).map(PodTopologySpread::new)
-    }
-
-    /// The same plugin deriving default constraints' selectors from `source`.
-    pub fn with_selector_source(mut self, source: Arc<dyn SelectorSource>) -> PodTopologySpread {
-        self.selector_source = Some(source);
-        self
     }
 
     /// The default constraints in effect.

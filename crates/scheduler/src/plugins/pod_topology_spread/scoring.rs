@@ -84,7 +84,7 @@ impl PreScore for PodTopologySpread {
         // Only custom constraints require every topology key: with the system defaults, nodes
         // without a zone label still get host spreading.
         let require_all = own || !self.system_defaulted;
-        let constraints = match self.constraints(pod, SCHEDULE_ANYWAY) {
+        let constraints = match self.constraints(state.snapshot(), pod, SCHEDULE_ANYWAY) {
             Ok(c) => c,
             Err(e) => {
                 return Status::error(format!("calculating preScoreState: {e}"));

@@ -422,13 +422,22 @@ fn scores(
     Some(out.into_iter().map(|s| s.score).collect())
 }
 
-fn selecting_web() -> Arc<dyn SelectorSource> {
-    Arc::new(SelectingObjects {
-        services: vec![serde_json::from_value(json!({
-            "metadata": {"name": "web", "namespace": "default"}, "spec": {"selector": {"app": "web"}}
-        })).expect("service")],
-        ..Default::default()
-    })
+/// What a Service selecting app=web in `default` adds to a snapshot.
+fn selecting_web() -> Arc<crate::framework::SelectingObjects> {
+    let mut objects = crate::framework::SelectingObjects::default();
+    objects.set_service(
+        "default",
+        "web",
+        Some([("app".to_string(), "web".to_string())].into()),
+    );
+    Arc::new(objects)
+}
+
+/// A cycle state over `nodes` where the Service selecting app=web exists.
+fn web_state(nodes: Vec<NodeInfo>) -> CycleState {
+    let mut snapshot = crate::framework::Snapshot::from_nodes(nodes);
+    snapshot.selecting = selecting_web();
+    CycleState::new(Arc::new(snapshot))
 }
 
 #[test]
@@ -508,9 +517,9 @@ fn scores_soft_constraints() {
             None,
         ),
         (
-            "system defaults without a selector source: skipped",
+            "system defaults for a pod nothing selects: skipped",
             PodTopologySpread::default(),
-            web("in"),
+            p("in", "default", json!({"app": "other"}), json!({})),
             vec![0, 2, 4],
             None,
         ),
@@ -518,21 +527,21 @@ fn scores_soft_constraints() {
             // hosts (maxSkew 3, ln 5) + zones (maxSkew 5, 3 values incl. "" → ln 5):
             // a1 12, b1 9, x1 (no zone: hosts only) 2.
             "system defaults with a service selecting the pod; no zone still scored",
-            PodTopologySpread::default().with_selector_source(selecting_web()),
+            PodTopologySpread::default(),
             web("in"),
             vec![0, 2, 4],
             Some(vec![16, 41, 100]),
         ),
         (
             "listed defaults require every key",
-            PodTopologySpread::new(list_defaults).with_selector_source(selecting_web()),
+            PodTopologySpread::new(list_defaults),
             web("in"),
             vec![0, 2, 4],
             Some(vec![33, 100, 0]),
         ),
         (
             "own constraints win over defaults",
-            PodTopologySpread::default().with_selector_source(selecting_web()),
+            PodTopologySpread::default(),
             with_constraints(
                 labels.clone(),
                 vec![tsc(LABEL_HOSTNAME, 1, sa, json!({}))],
@@ -543,24 +552,24 @@ fn scores_soft_constraints() {
         ),
     ];
     for (name, pl, pod, feasible, want) in cases {
-        let mut state = state_with(cluster(false));
+        let mut state = web_state(cluster(false));
         assert_eq!(scores(&pl, &mut state, &pod, &feasible), want, "{name}");
     }
 }
 
 #[test]
-fn hard_list_defaults_apply_with_a_selector_source() {
+fn hard_list_defaults_apply_to_selected_pods() {
     let args = PodTopologySpreadArgs::from_json(Some(&json!({
         "defaultingType": "List",
         "defaultConstraints": [{"maxSkew": 1, "topologyKey": LABEL_TOPOLOGY_ZONE, "whenUnsatisfiable": "DoNotSchedule"}]
     }))).expect("args");
-    let without = PodTopologySpread::new(args.clone());
-    let with = PodTopologySpread::new(args).with_selector_source(selecting_web());
+    let pl = PodTopologySpread::new(args);
+    // Nothing selects the pod: no default constraint applies.
     let mut state = state_with(cluster(false));
-    assert_eq!(filter_all(&without, &mut state, &web("in")), None);
-    let mut state = state_with(cluster(false));
+    assert_eq!(filter_all(&pl, &mut state, &web("in")), None);
+    let mut state = web_state(cluster(false));
     assert_eq!(
-        filter_all(&with, &mut state, &web("in")),
+        filter_all(&pl, &mut state, &web("in")),
         Some(vec!["skew", "skew", "ok", "ok", "label"])
     );
 }
@@ -640,6 +649,7 @@ fn outcome(
 #[test]
 fn cached_counts_follow_snapshot_changes() {
     let mut snapshot = crate::framework::Snapshot::from_nodes(cluster(false));
+    snapshot.selecting = selecting_web();
     let pods = [
         with_constraints(
             json!({"app": "web"}),
@@ -662,8 +672,8 @@ fn cached_counts_follow_snapshot_changes() {
         ),
         web("plain"),
     ];
-    let cached = PodTopologySpread::default().with_selector_source(selecting_web());
-    let fresh = || PodTopologySpread::default().with_selector_source(selecting_web());
+    let cached = PodTopologySpread::default();
+    let fresh = || PodTopologySpread::default();
     let steps: Vec<Vec<(usize, NodeInfo)>> = vec![
         vec![],
         vec![(1, zoned("a2", "a", Value::Null, vec![web("w4")]))],
