@@ -185,7 +185,14 @@ impl Store for EmbeddedStore {
             .with(move |c| {
                 let (kvs, more) =
                     readers::range(c, &req.prefix, req.start_after.as_deref(), req.limit, at)?;
-                Ok((kvs, more, readers::count(c, &req.prefix, at)?))
+                // A listing from the start that returned everything has counted already;
+                // counting again would scan the prefix a second time.
+                let count = if req.start_after.is_none() && !more {
+                    kvs.len() as i64
+                } else {
+                    readers::count(c, &req.prefix, at)?
+                };
+                Ok((kvs, more, count))
             })
             .await?;
         self.shared.check_not_compacted(at)?;

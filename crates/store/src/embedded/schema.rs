@@ -6,6 +6,7 @@
 //! previous live row so watch events can carry the previous value.
 
 use crate::StoreError;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::io::Read;
 use std::path::Path;
@@ -56,6 +57,10 @@ fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
             format!("cannot switch to WAL mode (got {mode})"),
         ));
     }
+    // SQLite (bundled, with STAT4) would otherwise re-plan a statement whenever its bound
+    // values change, which costs more than the queries themselves: our statements have one
+    // good plan whatever the values.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.execute_batch(
         "PRAGMA synchronous = FULL;
          PRAGMA journal_size_limit = 67108864;
