@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Checks that workspace crates depend on each other only downward (shared/ARCHITECTURE.md §3).
 
-api and store are leaves; apiserver sits on api + store; component crates depend on api only
-(never on apiserver, store or each other); testkit is for tests only; the rkube binary may use
+api and store are leaves; apiserver sits on api + store; `component` (what every apiserver-client
+component shares) sits on api; component crates depend on api and component only (never on
+apiserver, store or each other); testkit is for tests only; the rkube binary may use
 anything. Exits non-zero and names each broken edge.
 """
 import json
@@ -16,6 +17,7 @@ ALLOWED = {
     "api": set(),
     "store": set(),
     "apiserver": {"api", "store"},
+    "component": {"api"},
     "rkube": None,  # the binary composes everything
     "testkit": None,  # dev-only helpers
 }
@@ -27,7 +29,7 @@ dir_of = {p["name"]: os.path.basename(os.path.dirname(p["manifest_path"])) for p
 bad = []
 for pkg in meta["packages"]:
     me = dir_of[pkg["name"]]
-    allowed = ALLOWED.get(me, {"api"} if me in COMPONENTS else set())
+    allowed = ALLOWED.get(me, {"api", "component"} if me in COMPONENTS else set())
     for dep in pkg["dependencies"]:
         other = dir_of.get(dep["name"])
         if other is None:

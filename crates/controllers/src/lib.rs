@@ -1,34 +1,51 @@
 //! The controller manager: level-triggered controllers, each a kube-rs client of the
 //! apiserver (never of the store), as upstream's kube-controller-manager.
+//!
+//! Shared infrastructure every controller builds on:
+//! - [`context::Context`]: client, per-controller event recorders, metrics, identity;
+//! - [`informer`]: list-watch into a reflector store with add/update/delete handlers;
+//! - [`workqueue`]: client-go's rate-limited work queue and the worker loop
+//!   ([`workqueue::run_workers`]);
+//! - [`expectations`]: pending creates/deletes per controller key;
+//! - [`pod_control`]: pods from templates with controller references, upstream's events, and
+//!   slow-start batches;
+//! - [`manager`]: the registry below, `--controllers` selection, leader election, `/metrics`.
+//!
+//! A controller is a module with a `run(Context)` future and an entry in [`all`].
 
+pub mod context;
+pub mod expectations;
+pub mod informer;
+pub mod manager;
+pub mod metrics;
 pub mod namespace;
+pub mod pod_control;
+pub mod replicaset;
+pub mod workqueue;
 
 use kube::Client;
-use tokio::task::JoinSet;
 
-/// A controller the manager can run.
-pub struct ControllerDescriptor {
-    /// Upstream's controller name (as in `--controllers`).
-    pub name: &'static str,
-    /// Runs the controller until it fails or is aborted.
-    pub run: fn(Client) -> futures::future::BoxFuture<'static, ()>,
-}
+pub use context::Context;
+pub use manager::{ControllerDescriptor, Manager, ManagerConfig, SelectionError};
 
-/// Every controller, in start order.
+/// Every controller, in start order (upstream's names and aliases).
 pub fn all() -> Vec<ControllerDescriptor> {
-    vec![ControllerDescriptor {
-        name: "namespace",
-        run: |client| Box::pin(namespace::run(client)),
-    }]
-}
-
-/// Starts every controller on `client`; dropping the set stops them.
-pub fn start(client: Client) -> JoinSet<()> {
-    let mut set = JoinSet::new();
-    for c in all() {
-        let client = client.clone();
-        tracing::info!(controller = c.name, "starting controller");
-        set.spawn((c.run)(client));
-    }
-    set
-}
+    vec![
+        ControllerDescriptor {
+            name: "namespace-controller",
+            aliases: &["namespace"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(namespace::run(ctx.client)),
+        },
+        ControllerDescriptor {
+            name: "replicationcontroller-controller",
+            aliases: &["replicationcontroller"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(replicaset::run_replication_controllers(ctx)),
+        },
+        ControllerDescriptor {
+            name: "replicaset-controller",
+            aliases: &["replicaset"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(replicaset::run_replicasets(ctx)),
+        },

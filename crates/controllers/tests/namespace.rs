@@ -12,7 +12,8 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_namespace_is_emptied_then_removed() {
     let c = Cluster::start().await;
-    let controllers = rkube_controllers::start(c.client.clone());
+    let controllers =
+        rkube_controllers::start(c.client.clone(), &["namespace-controller"]).unwrap();
     let namespaces: Api<Namespace> = Api::all(c.client.clone());
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "doomed"}})).unwrap();
     namespaces

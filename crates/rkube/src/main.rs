@@ -3,6 +3,7 @@
 
 mod agent;
 mod agent_cmd;
+mod controller_manager;
 mod images;
 mod scheduler;
 mod server;
@@ -30,6 +31,8 @@ enum Command {
     Sim(sim::SimArgs),
     /// Run the scheduler alone against an apiserver.
     Scheduler(scheduler::SchedulerCmdArgs),
+    /// Run the controller manager alone against an apiserver.
+    ControllerManager(controller_manager::ControllerManagerCmdArgs),
     /// Print the version of this binary and of the Kubernetes API it serves.
     Version,
 }
@@ -49,6 +52,7 @@ fn main() -> anyhow::Result<()> {
         Command::Images(args) => images::run(args),
         Command::Agent(args) => agent_cmd::run(*args),
         Command::Scheduler(args) => scheduler::run(args),
+        Command::ControllerManager(args) => controller_manager::run(args),
         Command::Sim(args) => sim::run(args),
     }
 }

@@ -50,6 +50,16 @@ pub struct ServerArgs {
     disable_scheduler: bool,
     #[command(flatten)]
     scheduler: crate::scheduler::SchedulerArgs,
+    /// Do not run the controller manager (nothing acts on ReplicaSets, Jobs, … unless another
+    /// controller manager does).
+    #[arg(long)]
+    disable_controller_manager: bool,
+    #[command(flatten)]
+    controllers: crate::controller_manager::ControllersArgs,
+    /// Where the controller manager serves /metrics and /healthz (plain HTTP; keep it on
+    /// loopback).
+    #[arg(long, default_value = "127.0.0.1:10257")]
+    controller_manager_metrics_address: std::net::SocketAddr,
     #[command(flatten)]
     agent: crate::agent::AgentArgs,
 }
@@ -113,7 +123,18 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             )
         })?;
         let client = client_from(&server.kubeconfig).await?;
-        let _controllers = rkube_controllers::start(client.clone());
+        let controller_manager = if args.disable_controller_manager {
+            None
+        } else {
+            Some(
+                crate::controller_manager::spawn(
+                    &args.controllers,
+                    client.clone(),
+                    args.controller_manager_metrics_address,
+                )
+                .await?,
+            )
+        };
         let scheduler = if args.disable_scheduler {
             None
         } else {
@@ -166,6 +187,9 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         }
         if let Some(s) = scheduler {
             s.abort();
+        }
+        if let Some(c) = controller_manager {
+            c.abort();
         }
         server.shutdown().await;
         eprintln!("rkube server: stopped");

@@ -9,13 +9,13 @@ pub mod config;
 pub mod events;
 pub mod framework;
 pub mod informers;
-pub mod leader;
 pub mod metrics;
 pub mod plugins;
 pub mod queue;
 pub mod scheduler;
 pub mod serve;
 
+pub use rkube_component::leader;
 pub use scheduler::{Scheduler, SchedulerOptions};
 
 use std::sync::Arc;

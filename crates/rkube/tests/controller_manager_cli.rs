@@ -1,0 +1,62 @@
+//! `rkube controller-manager`'s command line: bad flags fail before anything connects.
+
+use std::process::Command;
+
+fn rkube(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rkube"))
+        .args(args)
+        .output()
+        .expect("run rkube")
+}
+
+#[test]
+fn an_unknown_controller_is_rejected_with_the_known_ones() {
+    let out = rkube(&[
+        "controller-manager",
+        "--kubeconfig",
+        "/nonexistent/kubeconfig",
+        "--controllers",
+        "*,-frobnicator",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("\"frobnicator\" is not in the list of known controllers"),
+        "{err}"
+    );
+    assert!(err.contains("replicaset-controller"), "{err}");
+}
+
+#[test]
+fn a_malformed_duration_or_boolean_is_a_usage_error() {
+    for args in [
+        &[
+            "controller-manager",
+            "--leader-elect-lease-duration",
+            "fifteen",
+        ][..],
+        &["controller-manager", "--leader-elect=maybe"][..],
+        &["controller-manager", "--secure-port", "70000"][..],
+        &["controller-manager", "--bind-address", "not-an-ip"][..],
+    ] {
+        let out = rkube(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("invalid value"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn an_unreachable_kubeconfig_is_reported() {
+    let out = rkube(&[
+        "controller-manager",
+        "--kubeconfig",
+        "/nonexistent/kubeconfig",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("/nonexistent/kubeconfig") || err.contains("No such file"),
+        "{err}"
+    );
+}
