@@ -13,14 +13,18 @@
 //!
 //! A controller is a module with a `run(Context)` future and an entry in [`all`].
 
+pub mod clock;
 pub mod context;
+pub mod cronjob;
 pub mod expectations;
 pub mod informer;
+pub mod job;
 pub mod manager;
 pub mod metrics;
 pub mod namespace;
 pub mod pod_control;
 pub mod replicaset;
+pub mod ttl_after_finished;
 pub mod workqueue;
 
 use kube::Client;
@@ -49,3 +53,51 @@ pub fn all() -> Vec<ControllerDescriptor> {
             enabled_by_default: true,
             run: |ctx| Box::pin(replicaset::run_replicasets(ctx)),
         },
+        ControllerDescriptor {
+            name: "job-controller",
+            aliases: &["job"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(job::run(ctx)),
+        },
+        ControllerDescriptor {
+            name: "cronjob-controller",
+            aliases: &["cronjob"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(cronjob::run(ctx)),
+        },
+        ControllerDescriptor {
+            name: "ttl-after-finished-controller",
+            aliases: &["ttl-after-finished"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(ttl_after_finished::run(ctx)),
+        },
+    ]
+}
+
+/// Controllers running in the background without leader election (tests, embedding); they
+/// stop when this is dropped.
+pub struct Running {
+    /// The controllers' shared context (metrics, client).
+    pub ctx: Context,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts the controllers `controllers` selects (`--controllers` syntax, e.g. `["*"]` or
+/// `["replicaset-controller"]`) on `client`, without leader election.
+pub fn start(client: Client, controllers: &[&str]) -> Result<Running, SelectionError> {
+    let mut config = ManagerConfig::new("rkube-controller-manager".into());
+    config.controllers = controllers.iter().map(|s| s.to_string()).collect();
+    config.leader_election = None;
+    let manager = Manager::new(client, config)?;
+    let ctx = manager.context().clone();
+    let task = tokio::spawn(async move {
+        let _ = manager.run().await;
+    });
+    Ok(Running { ctx, task })
+}

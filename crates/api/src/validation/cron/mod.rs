@@ -1,5 +1,10 @@
 //! Cron schedules as CronJobs accept them (robfig/cron's standard parser: five fields or a
-//! `@descriptor`), with the parser's error messages, which upstream returns verbatim.
+//! `@descriptor`), with the parser's error messages, which upstream returns verbatim; and
+//! [`Schedule`], the parsed form the CronJob controller computes start times with.
+
+mod schedule;
+
+pub use schedule::Schedule;
 
 struct Bounds {
     min: u32,
@@ -89,7 +94,8 @@ fn parse_int_or_name(expr: &str, b: &Bounds) -> Result<u32, String> {
     parse_int(expr)
 }
 
-fn range(expr: &str, b: &Bounds) -> Result<(), String> {
+/// One `range[/step]` expression as a bit set over the field's values.
+fn range(expr: &str, b: &Bounds) -> Result<u64, String> {
     let range_and_step: Vec<&str> = expr.split('/').collect();
     let low_high: Vec<&str> = range_and_step[0].split('-').collect();
     let single = low_high.len() == 1;
@@ -135,10 +141,12 @@ fn range(expr: &str, b: &Bounds) -> Result<(), String> {
     if step == 0 {
         return Err(format!("step of range should be a positive number: {expr}"));
     }
-    Ok(())
+    Ok((start..=end)
+        .step_by(step as usize)
+        .fold(0, |bits, v| bits | 1 << v))
 }
 
-/// A Go duration such as `1h30m` or `90s`.
+/// A Go duration such as `1h30m` or `90s` (validity only; [`go_duration`] gives its value).
 fn parse_go_duration(s: &str) -> bool {
     let s = s.strip_prefix(['+', '-']).unwrap_or(s);
     if s == "0" {
@@ -169,32 +177,59 @@ fn parse_go_duration(s: &str) -> bool {
 }
 
 /// Checks a schedule; the error is the parser's message (upstream reports it as the detail of
-/// `spec.schedule: Invalid value`).
+/// `spec.schedule: Invalid value`). A `TZ=` prefix is checked for shape only: the API validates
+/// `timeZone` separately and the controller resolves zones when it computes times.
 pub fn parse_standard(spec: &str) -> Result<(), String> {
+    parse_fields(spec).map(|_| ())
+}
+
+/// The parts of a schedule before its zone is resolved.
+pub(crate) enum Parsed<'a> {
+    /// Minute, hour, day-of-month, month, day-of-week bit sets, and whether day-of-month and
+    /// day-of-week are stars.
+    Fields([u64; 5], bool, bool),
+    /// `@every <duration>`.
+    Every(std::time::Duration),
+    /// A `TZ=`/`CRON_TZ=` prefix with the rest parsed.
+    Zoned(&'a str, Box<Parsed<'a>>),
+}
+
+pub(crate) fn parse_fields(spec: &str) -> Result<Parsed<'_>, String> {
     if spec.is_empty() {
         return Err("empty spec string".to_string());
     }
-    let mut spec = spec;
-    if spec.starts_with("TZ=") || spec.starts_with("CRON_TZ=") {
-        let Some(i) = spec.find(' ') else {
+    if let Some(rest) = spec
+        .strip_prefix("TZ=")
+        .or_else(|| spec.strip_prefix("CRON_TZ="))
+    {
+        let Some(i) = rest.find(' ') else {
             return Err(format!(
-                "provided bad location {spec}: unknown time zone {spec}"
+                "provided bad location {rest}: unknown time zone {rest}"
             ));
         };
-        spec = spec[i..].trim();
+        let inner = parse_fields(rest[i..].trim())?;
+        return Ok(Parsed::Zoned(&rest[..i], Box::new(inner)));
     }
     if spec.starts_with('@') {
-        return match spec {
-            "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight"
-            | "@hourly" => Ok(()),
-            _ => match spec.strip_prefix("@every ") {
-                Some(d) if parse_go_duration(d) => Ok(()),
-                Some(d) => Err(format!(
-                    "failed to parse duration {spec}: time: invalid duration {d:?}"
-                )),
-                None => Err(format!("unrecognized descriptor: {spec}")),
-            },
+        let fields = match spec {
+            "@yearly" | "@annually" => "0 0 1 1 *",
+            "@monthly" => "0 0 1 * *",
+            "@weekly" => "0 0 * * 0",
+            "@daily" | "@midnight" => "0 0 * * *",
+            "@hourly" => "0 * * * *",
+            _ => {
+                return match spec.strip_prefix("@every ") {
+                    Some(d) => match go_duration(d) {
+                        Some(d) => Ok(Parsed::Every(d)),
+                        None => Err(format!(
+                            "failed to parse duration {spec}: time: invalid duration {d:?}"
+                        )),
+                    },
+                    None => Err(format!("unrecognized descriptor: {spec}")),
+                };
+            }
         };
+        return parse_fields(fields);
     }
     let fields: Vec<&str> = spec.split_whitespace().collect();
     if fields.len() != 5 {
@@ -204,12 +239,58 @@ pub fn parse_standard(spec: &str) -> Result<(), String> {
             fields.join(" ")
         ));
     }
-    for (field, bounds) in fields.iter().zip(FIELDS.iter()) {
+    let mut bits = [0u64; 5];
+    for ((field, bounds), out) in fields.iter().zip(FIELDS.iter()).zip(bits.iter_mut()) {
         for expr in field.split(',').filter(|e| !e.is_empty()) {
-            range(expr, bounds)?;
+            *out |= range(expr, bounds)?;
         }
     }
-    Ok(())
+    // robfig/cron: a day-of-month or day-of-week field holding `*` or `?` (without a step
+    // above 1) is a "star": when either is, both must match; otherwise either may.
+    let star = |f: &str| {
+        f.split(',').any(|e| {
+            let mut parts = e.split('/');
+            matches!(parts.next(), Some("*" | "?")) && parts.next().is_none_or(|s| s == "1")
+        })
+    };
+    Ok(Parsed::Fields(bits, star(fields[2]), star(fields[4])))
+}
+
+/// The value of a Go duration (`1h30m`, `90s`, `1.5h`), `None` when malformed.
+fn go_duration(s: &str) -> Option<std::time::Duration> {
+    if !parse_go_duration(s) {
+        return None;
+    }
+    let negative = s.starts_with('-');
+    let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let b = s.as_bytes();
+    let mut total = 0f64;
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+            i += 1;
+        }
+        let n: f64 = s[start..i].parse().ok()?;
+        let ustart = i;
+        while i < b.len() && !(b[i].is_ascii_digit() || b[i] == b'.') {
+            i += 1;
+        }
+        let unit = match &s[ustart..i] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => 0.0,
+        };
+        total += n * unit;
+    }
+    if negative {
+        total = -total;
+    }
+    Some(std::time::Duration::from_secs_f64(total.max(0.0)))
 }
 
 #[cfg(test)]
