@@ -287,16 +287,60 @@ async fn binding_sets_the_node_once() {
     }))
     .unwrap();
     pods.create(&PostParams::default(), &pod).await.unwrap();
-    let bind = |node: &str| {
+    let bind_with = |node: &str, metadata: serde_json::Value| {
         let body = serde_json::json!({"apiVersion": "v1", "kind": "Binding",
-            "metadata": {"name": "p"}, "target": {"kind": "Node", "name": node}});
+            "metadata": metadata, "target": {"kind": "Node", "name": node}});
         http::Request::post("/api/v1/namespaces/default/pods/p/binding")
             .header("Content-Type", "application/json")
             .body(serde_json::to_vec(&body).unwrap())
             .unwrap()
     };
-    client.request_text(bind("node-a")).await.unwrap();
+    let bind = |node: &str| bind_with(node, serde_json::json!({"name": "p"}));
+    // A binder that saw another pod of that name binds nothing.
+    match client
+        .request_text(bind_with(
+            "node-a",
+            serde_json::json!({"name": "p", "uid": "other"}),
+        ))
+        .await
+    {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!(s.code, 409);
+            assert!(
+                s.message
+                    .contains("Precondition failed: UID in precondition: other"),
+                "{}",
+                s.message
+            );
+        }
+        other => panic!("a stale uid must conflict, got {other:?}"),
+    }
+    client
+        .request_text(bind_with(
+            "node-a",
+            serde_json::json!({"name": "p", "annotations": {"example.com/placed-by": "test"}}),
+        ))
+        .await
+        .unwrap();
     let bound = pods.get("p").await.unwrap();
+    assert_eq!(
+        bound
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .get("example.com/placed-by")
+            .map(String::as_str),
+        Some("test")
+    );
+    let scheduled = bound
+        .status
+        .and_then(|s| s.conditions)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.type_ == "PodScheduled")
+        .expect("PodScheduled condition");
+    assert_eq!(scheduled.status, "True");
+    assert!(scheduled.last_transition_time.is_some());
     assert_eq!(bound.spec.unwrap().node_name.as_deref(), Some("node-a"));
     match client.request_text(bind("node-b")).await {
         Err(kube::Error::Api(s)) => {

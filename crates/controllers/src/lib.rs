@@ -17,12 +17,14 @@ pub mod clock;
 pub mod context;
 pub mod cronjob;
 pub mod expectations;
+pub mod garbage_collector;
 pub mod informer;
 pub mod job;
 pub mod manager;
 pub mod metrics;
 pub mod namespace;
 pub mod pod_control;
+pub mod podgc;
 pub mod replicaset;
 pub mod ttl_after_finished;
 pub mod workqueue;
@@ -52,6 +54,18 @@ pub fn all() -> Vec<ControllerDescriptor> {
             aliases: &["replicaset"],
             enabled_by_default: true,
             run: |ctx| Box::pin(replicaset::run_replicasets(ctx)),
+        },
+        ControllerDescriptor {
+            name: "garbage-collector-controller",
+            aliases: &["garbagecollector"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(garbage_collector::run(ctx)),
+        },
+        ControllerDescriptor {
+            name: "pod-garbage-collector-controller",
+            aliases: &["podgc"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(podgc::run(ctx)),
         },
         ControllerDescriptor {
             name: "job-controller",

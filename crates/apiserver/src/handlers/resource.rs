@@ -7,6 +7,7 @@ use super::present;
 use super::respond::{self, Output};
 use super::watch;
 use super::{App, Query};
+use crate::registry::deletion;
 use crate::registry::meta::{meta_str, set_meta};
 use crate::registry::{
     DeleteOptions, FieldValidation, Filter, ListOptions, ListResult, WatchOptions, WriteOptions,
@@ -165,7 +166,11 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
             let opts = delete_options(&query, body_opts.as_ref())?;
             crate::registry::priority::check_delete(info, name(&ri))?;
             let obj = app.registry.delete(info, ns, name(&ri), &opts).await?;
-            render_one(app, info, obj, output, &query, StatusCode::OK, &[])
+            let warnings: Vec<String> = deletion::warning(info, &opts)
+                .map(String::from)
+                .into_iter()
+                .collect();
+            render_one(app, info, obj, output, &query, StatusCode::OK, &warnings)
         }
         (Verb::DeleteCollection, None) => {
             let body_opts = delete_options_body(body).await?;
@@ -195,7 +200,13 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
                 resource_version: list.resource_version,
                 continue_token: None,
             };
-            render_list(app, info, list, Output::Json, &query)
+            let mut resp = render_list(app, info, list, Output::Json, &query)?;
+            if let Some(w) = deletion::warning(info, &opts)
+                && let Ok(v) = http::HeaderValue::from_str(&format!("299 - {w:?}"))
+            {
+                resp.headers_mut().append(http::header::WARNING, v);
+            }
+            Ok(resp)
         }
         _ => Err(ApiError::method_not_allowed("")),
     }
@@ -303,42 +314,77 @@ async fn delete_options_body(body: Body) -> Result<Option<Value>, ApiError> {
     Ok(opts)
 }
 
+/// The `DeleteOptions` of a delete: from its body when it has one, else from the query (as
+/// upstream, which never mixes the two), validated as upstream's `ValidateDeleteOptions`.
 fn delete_options(query: &Query, body: Option<&Value>) -> Result<DeleteOptions, ApiError> {
-    let empty = json!({});
-    let body = body.filter(|b| b.is_object()).unwrap_or(&empty);
-    let grace = match (
-        query.get("gracePeriodSeconds"),
-        body["gracePeriodSeconds"].as_i64(),
-    ) {
-        (Some(g), _) => Some(
-            g.parse::<i64>()
-                .map_err(|_| ApiError::bad_request(format!("invalid gracePeriodSeconds: {g:?}")))?,
-        ),
-        (None, g) => g,
+    let opts = match body.filter(|b| b.is_object()) {
+        Some(body) => DeleteOptions {
+            grace_period_seconds: match &body["gracePeriodSeconds"] {
+                Value::Null => None,
+                g => Some(g.as_i64().ok_or_else(|| {
+                    ApiError::bad_request(format!("invalid DeleteOptions: gracePeriodSeconds: {g}"))
+                })?),
+            },
+            propagation_policy: match &body["propagationPolicy"] {
+                Value::Null => None,
+                p => Some(p.as_str().map(String::from).ok_or_else(|| {
+                    ApiError::bad_request(format!("invalid DeleteOptions: propagationPolicy: {p}"))
+                })?),
+            },
+            orphan_dependents: match &body["orphanDependents"] {
+                Value::Null => None,
+                o => Some(o.as_bool().ok_or_else(|| {
+                    ApiError::bad_request(format!("invalid DeleteOptions: orphanDependents: {o}"))
+                })?),
+            },
+            precondition_uid: body["preconditions"]["uid"].as_str().map(String::from),
+            precondition_resource_version: body["preconditions"]["resourceVersion"]
+                .as_str()
+                .map(String::from),
+        },
+        None => DeleteOptions {
+            grace_period_seconds: query
+                .get("gracePeriodSeconds")
+                .map(|g| {
+                    g.parse::<i64>().map_err(|_| {
+                        ApiError::bad_request(format!("invalid gracePeriodSeconds: {g:?}"))
+                    })
+                })
+                .transpose()?,
+            propagation_policy: query.get("propagationPolicy").map(String::from),
+            orphan_dependents: query
+                .get("orphanDependents")
+                .map(|o| {
+                    o.parse::<bool>().map_err(|_| {
+                        ApiError::bad_request(format!("invalid orphanDependents: {o:?}"))
+                    })
+                })
+                .transpose()?,
+            precondition_uid: None,
+            precondition_resource_version: None,
+        },
     };
-    let policy = query
-        .get("propagationPolicy")
-        .map(String::from)
-        .or_else(|| body["propagationPolicy"].as_str().map(String::from))
-        .or_else(|| match body["orphanDependents"].as_bool() {
-            Some(true) => Some("Orphan".into()),
-            _ => None,
-        });
-    if let Some(p) = &policy
-        && !matches!(p.as_str(), "Orphan" | "Background" | "Foreground")
-    {
-        return Err(ApiError::bad_request(format!(
-            "propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
-        )));
+    let mut causes = Vec::new();
+    if let Some(p) = &opts.propagation_policy {
+        if opts.orphan_dependents.is_some() {
+            causes.push(rkube_api::status::FieldCause::invalid(
+                "propagationPolicy",
+                &json!(p),
+                "orphanDependents and deletionPropagation cannot be both set",
+            ));
+        }
+        if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
+            causes.push(rkube_api::status::FieldCause::not_supported(
+                "propagationPolicy",
+                &json!(p),
+                &["Foreground", "Background", "Orphan", "nil"],
+            ));
+        }
     }
-    Ok(DeleteOptions {
-        grace_period_seconds: grace,
-        propagation_policy: policy,
-        precondition_uid: body["preconditions"]["uid"].as_str().map(String::from),
-        precondition_resource_version: body["preconditions"]["resourceVersion"]
-            .as_str()
-            .map(String::from),
-    })
+    if !causes.is_empty() {
+        return Err(ApiError::invalid_options("DeleteOptions", causes));
+    }
+    Ok(opts)
 }
 
 async fn read_patch(headers: &http::HeaderMap, body: Body) -> Result<Value, ApiError> {
@@ -383,34 +429,15 @@ async fn bind(
             vec![rkube_api::status::FieldCause::required("target.name")],
         ));
     }
-    let mut pod = app.registry.get(pods, ns, pod_name).await?;
-    if meta_str(&pod, "deletionTimestamp").is_some() {
-        return Err(ApiError::conflict(
-            pods,
-            pod_name,
-            "pod is being deleted, cannot be assigned to a host",
-        ));
-    }
-    match pod["spec"]["nodeName"].as_str() {
-        Some(current) if !current.is_empty() => {
-            return Err(ApiError::conflict(
-                pods,
-                pod_name,
-                &format!("pod {pod_name} is already assigned to node {current:?}"),
-            ));
-        }
-        _ => {}
-    }
-    pod["spec"]["nodeName"] = node.into();
-    // The pod keeps the resourceVersion it was read with: a concurrent bind conflicts.
     app.registry
-        .update(
-            pods,
+        .bind(
             ns,
             pod_name,
-            pod,
-            Some("binding"),
-            WriteOptions::default(),
+            crate::registry::binding::BindRequest {
+                node: &node,
+                uid: binding["metadata"]["uid"].as_str(),
+                annotations: binding["metadata"]["annotations"].as_object(),
+            },
         )
         .await?;
     Ok(respond::json(

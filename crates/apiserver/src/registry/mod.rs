@@ -9,6 +9,8 @@
 //! in the requested one is the caller's job (`handlers::present`).
 
 pub mod allocator;
+pub mod binding;
+pub mod deletion;
 pub mod meta;
 pub mod priority;
 pub mod services;
@@ -88,6 +90,8 @@ pub struct DeleteOptions {
     pub grace_period_seconds: Option<i64>,
     /// `propagationPolicy`: Orphan, Background or Foreground.
     pub propagation_policy: Option<String>,
+    /// The deprecated `orphanDependents` (never set together with `propagation_policy`).
+    pub orphan_dependents: Option<bool>,
     /// `preconditions.uid`.
     pub precondition_uid: Option<String>,
     /// `preconditions.resourceVersion`.
@@ -612,20 +616,14 @@ impl Registry {
                 "resourceVersion",
                 Some(old_rev.to_string().into()),
             );
-            // A binding sets spec.nodeName, which a pod update may not change: like upstream's
-            // binding, it has its own checks (see handlers::resource::bind) instead.
-            let causes = if subresource == Some("binding") {
-                Vec::new()
-            } else {
-                rkube_api::validation::validate_update_via(
-                    info.group,
-                    info.version,
-                    stored.group,
-                    stored.kind,
-                    &new,
-                    &old,
-                )
-            };
+            let causes = rkube_api::validation::validate_update_via(
+                info.group,
+                info.version,
+                stored.group,
+                stored.kind,
+                &new,
+                &old,
+            );
             set_meta(&mut new, "resourceVersion", None);
             if !causes.is_empty() {
                 return Err(ApiError::invalid(info, name_in_url, causes));
@@ -634,10 +632,7 @@ impl Registry {
                 self.check_global_default(info, &new, true).await?;
             }
             // Finalization done: the last finalizer of a deleted object was removed.
-            if meta_str(&new, "deletionTimestamp").is_some()
-                && finalizers(&new).is_empty()
-                && !has_spec_finalizers(info, &new)
-            {
+            if deletion::update_completes_deletion(&old, &new) && !has_spec_finalizers(info, &new) {
                 return match self
                     .store
                     .delete(&key, Some(old_rev))
@@ -704,7 +699,12 @@ impl Registry {
     }
 
     /// Deletes an object: gracefully (pods), through finalizers, or at once. Returns the
-    /// object as it was deleted (or as it now waits for finalizers).
+    /// object as it was deleted (or as it now waits for its grace period or finalizers).
+    ///
+    /// As upstream's generic store: the garbage-collection finalizers are set from the options
+    /// (or the kind's default policy) — also on an object already being deleted, unless a pod's
+    /// graceful deletion is pending; an object with finalizers is only marked; one without
+    /// finalizers or grace goes at once.
     pub async fn delete(
         &self,
         info: &ResourceInfo,
@@ -715,42 +715,54 @@ impl Registry {
         let key = info.storage_key(namespace, name);
         loop {
             let (mut obj, rev) = self.get_kv(info, namespace, name).await?;
-            if let Some(uid) = &opts.precondition_uid
-                && meta_str(&obj, "uid") != Some(uid.as_str())
-            {
-                return Err(ApiError::conflict(
-                    info,
-                    name,
-                    &format!(
-                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                        meta_str(&obj, "uid").unwrap_or("")
-                    ),
-                ));
-            }
-            if let Some(want) = &opts.precondition_resource_version
-                && *want != rev.to_string()
-            {
-                return Err(ApiError::conflict(
-                    info,
-                    name,
-                    &format!(
-                        "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {rev}"
-                    ),
-                ));
-            }
-            let mut finalizer_list = finalizers(&obj);
-            match opts.propagation_policy.as_deref() {
-                Some("Orphan") if !finalizer_list.iter().any(|f| f == "orphan") => {
-                    finalizer_list.push("orphan".into());
-                }
-                Some("Foreground") if !finalizer_list.iter().any(|f| f == "foregroundDeletion") => {
-                    finalizer_list.push("foregroundDeletion".into());
-                }
-                _ => {}
-            }
-            let grace = self.grace_period(info, &obj, opts);
+            check_delete_preconditions(info, name, &obj, rev, opts)?;
             let already_deleting = meta_str(&obj, "deletionTimestamp").is_some();
-            if finalizer_list.is_empty() && grace == 0 && !has_spec_finalizers(info, &obj) {
+            // A namespace waiting for its spec finalizers is left as it is (upstream's
+            // namespace storage only changes finalizers on the first delete).
+            if already_deleting && has_spec_finalizers(info, &obj) {
+                return Ok(obj);
+            }
+            let now = self.now();
+            let grace = deletion::grace(info, &obj, opts, now);
+            if grace == deletion::Grace::Pending {
+                return Ok(obj);
+            }
+            let original = obj.clone();
+            if let Some(f) = deletion::gc_finalizers(info, &obj, opts) {
+                set_meta(&mut obj, "finalizers", (!f.is_empty()).then(|| json!(f)));
+            }
+            let pending_finalizers =
+                !finalizers(&obj).is_empty() || has_spec_finalizers(info, &obj);
+            let meta = meta_mut(&mut obj);
+            let graceful_seconds = match grace {
+                deletion::Grace::Graceful { at, seconds } => {
+                    if !already_deleting {
+                        bump_generation(meta);
+                    }
+                    meta.insert("deletionTimestamp".into(), timestamp(at));
+                    meta.insert("deletionGracePeriodSeconds".into(), seconds.into());
+                    seconds
+                }
+                _ if pending_finalizers => {
+                    // Marked as deleting: the finalizers' owners finish it.
+                    if !already_deleting {
+                        bump_generation(meta);
+                    }
+                    let keep_earlier = meta
+                        .get("deletionTimestamp")
+                        .and_then(Value::as_str)
+                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                        .is_some_and(|t| t <= now);
+                    if !keep_earlier {
+                        meta.insert("deletionTimestamp".into(), timestamp(now));
+                    }
+                    meta.insert("deletionGracePeriodSeconds".into(), 0.into());
+                    0
+                }
+                _ => 0,
+            };
+            meta.remove("resourceVersion");
+            if !pending_finalizers && graceful_seconds == 0 {
                 match self
                     .store
                     .delete(&key, Some(rev))
@@ -758,34 +770,21 @@ impl Registry {
                     .map_err(store_error)?
                 {
                     DeleteOutcome::Deleted { .. } => {
-                        self.after_delete(info, &obj).await;
+                        self.after_delete(info, &original).await;
+                        set_meta(&mut obj, "resourceVersion", Some(rev.to_string().into()));
                         return Ok(obj);
                     }
                     DeleteOutcome::NotFound => return Err(ApiError::not_found(info, name)),
                     DeleteOutcome::Conflict(_) => continue,
                 }
             }
-            // Mark for deletion: the kubelet (grace) or the owners of the finalizers finish it.
-            let now = self.now();
-            let current_grace = obj["metadata"]["deletionGracePeriodSeconds"].as_i64();
-            if already_deleting
-                && current_grace.is_some_and(|g| g <= grace)
-                && finalizers(&obj) == finalizer_list
-            {
-                return Ok(obj); // nothing to shorten or add
-            }
-            let when = now
-                .checked_add(jiff::SignedDuration::from_secs(grace))
-                .unwrap_or(now);
-            let meta = meta_mut(&mut obj);
-            meta.insert("deletionTimestamp".into(), timestamp(when));
-            meta.insert("deletionGracePeriodSeconds".into(), grace.into());
-            if !finalizer_list.is_empty() {
-                meta.insert("finalizers".into(), json!(finalizer_list));
-            }
-            meta.remove("resourceVersion");
             if info.kind == "Namespace" && info.group.is_empty() {
                 obj["status"]["phase"] = "Terminating".into();
+            }
+            let mut unchanged = original.clone();
+            set_meta(&mut unchanged, "resourceVersion", None);
+            if obj == unchanged {
+                return Ok(original);
             }
             match self
                 .store
@@ -801,26 +800,6 @@ impl Registry {
                 UpdateOutcome::Conflict(Some(_)) => continue,
             }
         }
-    }
-
-    /// Seconds of grace: pods bound to a node that may still run get their termination grace
-    /// period (or the one asked for); everything else goes at once.
-    fn grace_period(&self, info: &ResourceInfo, obj: &Value, opts: &DeleteOptions) -> i64 {
-        if !(info.group.is_empty() && info.kind == "Pod") {
-            return 0;
-        }
-        let unscheduled = obj["spec"]["nodeName"].as_str().is_none_or(str::is_empty);
-        let finished = matches!(
-            obj["status"]["phase"].as_str(),
-            Some("Succeeded" | "Failed")
-        );
-        if unscheduled || finished {
-            return 0;
-        }
-        opts.grace_period_seconds
-            .or_else(|| obj["spec"]["terminationGracePeriodSeconds"].as_i64())
-            .unwrap_or(30)
-            .max(0)
     }
 
     /// Creates the namespaces every cluster has (`default`, `kube-system`, `kube-public`,
@@ -868,6 +847,51 @@ impl Registry {
             Err(e) if e.reason == "AlreadyExists" => Ok(()),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The `preconditions` of a delete.
+fn check_delete_preconditions(
+    info: &ResourceInfo,
+    name: &str,
+    obj: &Value,
+    rev: Revision,
+    opts: &DeleteOptions,
+) -> Result<(), ApiError> {
+    if let Some(uid) = &opts.precondition_uid
+        && meta_str(obj, "uid") != Some(uid.as_str())
+    {
+        return Err(ApiError::conflict(
+            info,
+            name,
+            &format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                meta_str(obj, "uid").unwrap_or("")
+            ),
+        ));
+    }
+    if let Some(want) = &opts.precondition_resource_version
+        && *want != rev.to_string()
+    {
+        return Err(ApiError::conflict(
+            info,
+            name,
+            &format!(
+                "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {rev}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A kind that counts generations counts the start of its deletion as one.
+fn bump_generation(meta: &mut serde_json::Map<String, Value>) {
+    if let Some(g) = meta
+        .get("generation")
+        .and_then(Value::as_i64)
+        .filter(|g| *g > 0)
+    {
+        meta.insert("generation".into(), (g + 1).into());
     }
 }
 
