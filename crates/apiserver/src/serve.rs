@@ -27,7 +27,24 @@ use tower::ServiceExt;
 /// The certificate chain a client presented in the TLS handshake, leaf first. Only the
 /// client's possession of the leaf's key was checked; see [`crate::pki::ClientCa`].
 #[derive(Clone, Debug)]
-pub struct PeerCertificates(pub Arc<[rustls::pki_types::CertificateDer<'static>]>);
+pub struct PeerCertificates {
+    /// The chain, leaf first.
+    pub chain: Arc<[rustls::pki_types::CertificateDer<'static>]>,
+    /// The chain's verdict against the client CA, shared by every request of the
+    /// connection: verifying the signatures for each request cost ~7% of the apiserver's CPU
+    /// under load.
+    pub verdict: Arc<std::sync::OnceLock<Result<Option<ClientCertIdentity>, String>>>,
+}
+
+impl PeerCertificates {
+    /// A chain not verified yet.
+    pub fn new(chain: Arc<[rustls::pki_types::CertificateDer<'static>]>) -> PeerCertificates {
+        PeerCertificates {
+            chain,
+            verdict: Arc::default(),
+        }
+    }
+}
 
 /// The identity carried by a verified client certificate: the subject's common name and
 /// organizations (Kubernetes maps them to user name and groups).
@@ -252,7 +269,9 @@ async fn handle_connection(
         .1
         .peer_certificates()
         .filter(|chain| !chain.is_empty())
-        .map(|chain| PeerCertificates(chain.iter().map(|c| c.clone().into_owned()).collect()));
+        .map(|chain| {
+            PeerCertificates::new(chain.iter().map(|c| c.clone().into_owned()).collect())
+        });
     serve_io(stream, remote, chain, app, &builder, stop).await;
 }
 

@@ -121,11 +121,18 @@ impl Authenticator {
         let (Some(chain), Some(ca)) = (chain, &self.client_ca) else {
             return self.authenticate(None, headers);
         };
-        let identity = match ca.verify(&chain.0) {
-            Ok(()) => chain
-                .0
-                .first()
-                .and_then(|leaf| ClientCertIdentity::from_der(leaf)),
+        let verdict = chain.verdict.get_or_init(|| {
+            ca.verify(&chain.chain)
+                .map(|()| {
+                    chain
+                        .chain
+                        .first()
+                        .and_then(|leaf| ClientCertIdentity::from_der(leaf))
+                })
+                .map_err(|e| e.to_string())
+        });
+        let identity = match verdict {
+            Ok(identity) => identity,
             Err(e) => {
                 tracing::debug!(error = %e, "client certificate does not verify");
                 return self
@@ -279,7 +286,7 @@ mod tests {
         let theirs = crate::pki::Pki::load_or_create(&dir.path().join("b"), &sans).unwrap();
         let chain = |pki: &crate::pki::Pki| {
             let der = CertificateDer::from_pem_slice(pki.admin().cert_pem.as_bytes()).unwrap();
-            PeerCertificates(vec![der].into())
+            PeerCertificates::new(vec![der].into())
         };
         let a = authn()
             .with_client_ca(ours.client_ca().unwrap())
