@@ -16,6 +16,8 @@
 pub mod clock;
 pub mod context;
 pub mod cronjob;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod expectations;
 pub mod garbage_collector;
 pub mod informer;
@@ -23,6 +25,8 @@ pub mod job;
 pub mod manager;
 pub mod metrics;
 pub mod namespace;
+pub mod node_ipam;
+pub mod node_lifecycle;
 pub mod pod_control;
 pub mod podgc;
 pub mod replicaset;
@@ -84,6 +88,42 @@ pub fn all() -> Vec<ControllerDescriptor> {
             aliases: &["ttl-after-finished"],
             enabled_by_default: true,
             run: |ctx| Box::pin(ttl_after_finished::run(ctx)),
+        },
+        ControllerDescriptor {
+            name: "node-ipam-controller",
+            aliases: &["nodeipam"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(node_ipam::run(ctx)),
+        },
+        ControllerDescriptor {
+            name: "node-lifecycle-controller",
+            aliases: &["nodelifecycle"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(node_lifecycle::run(ctx)),
+        },
+        ControllerDescriptor {
+            name: "taint-eviction-controller",
+            aliases: &[],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(node_lifecycle::taint_eviction::run(ctx)),
+        },
+        ControllerDescriptor {
+            name: "endpoints-controller",
+            aliases: &["endpoint"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(endpoints::run(ctx)),
+        },
+        ControllerDescriptor {
+            name: "endpointslice-controller",
+            aliases: &["endpointslice"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(endpointslice::run(ctx)),
+        },
+        ControllerDescriptor {
+            name: "endpointslice-mirroring-controller",
+            aliases: &["endpointslicemirroring"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(endpointslice::mirroring::run(ctx)),
         },
     ]
 }

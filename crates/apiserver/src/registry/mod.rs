@@ -10,6 +10,7 @@
 
 pub mod allocator;
 pub mod binding;
+pub mod default_tolerations;
 pub mod deletion;
 pub mod meta;
 pub mod priority;
@@ -493,6 +494,7 @@ impl Registry {
         rkube_api::defaults::apply_on_create(stored.group, stored.kind, &mut obj);
         if priority::is_pod(stored) {
             self.admit_pod_priority(info, &mut obj, &shown_name).await?;
+            default_tolerations::admit(&mut obj);
         }
         let causes = rkube_api::validation::validate_create_via(
             info.group,
