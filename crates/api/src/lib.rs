@@ -1,10 +1,12 @@
 //! The Kubernetes API as data, shared by the apiserver and every component: the table of
-//! built-in resources, label and field selectors, Table printers, and `Status` errors.
+//! built-in resources, label and field selectors, patches (JSON, strategic merge), Table
+//! printers, and `Status` errors.
 //! Pure: no IO, no async runtime.
 
 pub mod convert;
 pub mod defaults;
 pub mod node_token;
+pub mod patch;
 pub mod resources;
 pub mod selector;
 pub mod status;

@@ -6,6 +6,7 @@ pub mod discovery;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod patch;
 mod options;
 mod present;
 pub mod proxy;

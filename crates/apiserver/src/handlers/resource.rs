@@ -1,7 +1,7 @@
 //! The resource endpoint: every `/api/v1/…` and `/apis/{group}/{version}/…` request that
 //! names a resource, dispatched to the registry by verb and subresource.
 
-use super::body::{self, PatchType};
+use super::body;
 use super::options;
 use super::present;
 use super::respond::{self, Output};
@@ -119,14 +119,9 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
             )
         }
         (Verb::Patch, None | Some("status")) => {
-            let patch = read_patch(&parts.headers, body).await?;
-            // The patch speaks the requested version.
-            let mut obj = present::object(info, app.registry.get(info, ns, name(&ri)).await?)?;
-            apply_patch(&mut obj, &patch)?;
-            let written = app
-                .registry
-                .update(info, ns, name(&ri), obj, sub, write)
-                .await?;
+            let patch = super::patch::read(&parts.headers, body).await?;
+            let written =
+                super::patch::update(app, info, ns, name(&ri), sub, &patch, write).await?;
             render_one(
                 app,
                 info,
@@ -146,9 +141,8 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
             let scale = if ri.verb == Verb::Update {
                 body::decode_object(&parts.headers, &body::read(body).await?)?
             } else {
-                let mut scale = scale_of(&current);
-                apply_patch(&mut scale, &read_patch(&parts.headers, body).await?)?;
-                scale
+                let patch = super::patch::read(&parts.headers, body).await?;
+                super::patch::apply(&patch, &scale_of(&current), Some(super::patch::SCALE))?
             };
             let obj = scaled(info, current, &scale)?;
             let written = app
@@ -385,32 +379,6 @@ fn delete_options(query: &Query, body: Option<&Value>) -> Result<DeleteOptions, 
         return Err(ApiError::invalid_options("DeleteOptions", causes));
     }
     Ok(opts)
-}
-
-async fn read_patch(headers: &http::HeaderMap, body: Body) -> Result<Value, ApiError> {
-    match body::patch_type(headers)? {
-        PatchType::Merge => {
-            let bytes = body::read(body).await?;
-            serde_json::from_slice(&bytes)
-                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
-        }
-        other => Err(ApiError {
-            code: 415,
-            reason: "UnsupportedMediaType",
-            message: format!(
-                "{other:?} patches are not supported yet; use application/merge-patch+json"
-            ),
-            details: None,
-        }),
-    }
-}
-
-fn apply_patch(obj: &mut Value, patch: &Value) -> Result<(), ApiError> {
-    if !patch.is_object() {
-        return Err(ApiError::bad_request("a merge patch must be a JSON object"));
-    }
-    body::merge_patch(obj, patch);
-    Ok(())
 }
 
 /// POST pods/{name}/binding: sets `spec.nodeName` once.
