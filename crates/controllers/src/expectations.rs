@@ -76,6 +76,19 @@ impl Expectations {
         );
     }
 
+    /// Expects `adds` creations and the deletion of each pod in `deletes` for `key` at once
+    /// (upstream's `SetExpectations`, for a sync that both creates and deletes).
+    pub fn expect(&self, key: &str, adds: usize, deletes: impl IntoIterator<Item = String>) {
+        self.lock().insert(
+            key.into(),
+            Record {
+                adds: adds as i64,
+                deletes: deletes.into_iter().collect(),
+                set_at: Instant::now(),
+            },
+        );
+    }
+
     /// One expected creation happened (or will never happen).
     pub fn creation_observed(&self, key: &str) {
         if let Some(r) = self.lock().get_mut(key) {

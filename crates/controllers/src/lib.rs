@@ -16,10 +16,12 @@
 pub mod clock;
 pub mod context;
 pub mod cronjob;
+pub mod daemonset;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod expectations;
 pub mod garbage_collector;
+pub mod history;
 pub mod informer;
 pub mod job;
 pub mod manager;
@@ -30,6 +32,7 @@ pub mod node_lifecycle;
 pub mod pod_control;
 pub mod podgc;
 pub mod replicaset;
+pub mod statefulset;
 pub mod ttl_after_finished;
 pub mod workqueue;
 
@@ -58,6 +61,18 @@ pub fn all() -> Vec<ControllerDescriptor> {
             aliases: &["replicaset"],
             enabled_by_default: true,
             run: |ctx| Box::pin(replicaset::run_replicasets(ctx)),
+        },
+        ControllerDescriptor {
+            name: "statefulset-controller",
+            aliases: &["statefulset"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(statefulset::run(ctx)),
+        },
+        ControllerDescriptor {
+            name: "daemonset-controller",
+            aliases: &["daemonset"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(daemonset::run(ctx)),
         },
         ControllerDescriptor {
             name: "garbage-collector-controller",
