@@ -11,3 +11,4 @@ pub mod registry;
 pub mod request;
 pub mod serve;
 pub mod server;
+pub mod serviceaccount;

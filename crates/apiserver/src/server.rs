@@ -85,6 +85,9 @@ pub enum ServerError {
         /// The failure.
         source: std::io::Error,
     },
+    /// The service-account signing key could not be loaded or made.
+    #[error("service account key: {0}")]
+    ServiceAccountKey(#[from] crate::serviceaccount::KeyError),
     /// The listening socket could not be bound.
     #[error(
         "cannot listen on {addr}: {source}; is another server using the port? (--https-listen-port)"
@@ -220,6 +223,21 @@ pub async fn start_with_store(
     if let Some(path) = &config.token_auth_file {
         authenticator = authenticator.with_token_file(TokenFile::load(path)?);
     }
+    // Service-account tokens: signed by a key kept beside the CA (reused after restarts).
+    let sa_key = crate::serviceaccount::SigningKey::load_or_create(
+        &config
+            .data_dir
+            .join("tls")
+            .join(crate::serviceaccount::keys::KEY_FILE),
+    )?;
+    let sa_tokens = Arc::new(crate::serviceaccount::Tokens::new(
+        Arc::new(sa_key),
+        registry.clone(),
+        clock.clone(),
+    ));
+    authenticator = authenticator.with_service_account_tokens(
+        crate::serviceaccount::ServiceAccountAuthenticator::new(Arc::clone(&sa_tokens)),
+    );
     let app = Arc::new(App {
         registry: registry.clone(),
         clock,
@@ -238,6 +256,8 @@ pub async fn start_with_store(
         config.join_secret.as_deref(),
     )?;
     let router = handlers::routes(Arc::clone(&app))
+        .merge(sa_tokens.routes())
+        .merge(crate::authn::review::routes())
         .layer(axum::Extension(kubelet_client))
         .layer(crate::authn::layer(Arc::new(authenticator)));
     // The join routes authenticate by the join secret, not by the layer above.

@@ -24,6 +24,9 @@ pub struct Context {
     /// How many keys each controller reconciles at once (upstream's `--concurrent-*-syncs`,
     /// default 5).
     pub workers: usize,
+    /// The cluster CA bundle (PEM) in-cluster clients verify the apiserver with (upstream's
+    /// `--root-ca-file`, else the kubeconfig's CA), published as `kube-root-ca.crt`.
+    pub root_ca_pem: Option<Arc<str>>,
     events: EventSink,
 }
 
@@ -41,6 +44,7 @@ impl Context {
             metrics: Arc::new(Metrics::new()),
             identity,
             workers: 5,
+            root_ca_pem: None,
             events,
         }
     }

@@ -16,9 +16,9 @@
 pub mod clock;
 pub mod context;
 pub mod cronjob;
-pub mod daemonset;
 pub mod endpoints;
 pub mod endpointslice;
+pub mod daemonset;
 pub mod expectations;
 pub mod garbage_collector;
 pub mod history;
@@ -33,6 +33,7 @@ pub mod pod_control;
 pub mod podgc;
 pub mod replicaset;
 pub mod statefulset;
+pub mod serviceaccount;
 pub mod ttl_after_finished;
 pub mod workqueue;
 
@@ -103,6 +104,18 @@ pub fn all() -> Vec<ControllerDescriptor> {
             aliases: &["ttl-after-finished"],
             enabled_by_default: true,
             run: |ctx| Box::pin(ttl_after_finished::run(ctx)),
+        },
+        ControllerDescriptor {
+            name: "serviceaccount-controller",
+            aliases: &["serviceaccount"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(serviceaccount::accounts::run(ctx)),
+        },
+        ControllerDescriptor {
+            name: "root-ca-certificate-publisher-controller",
+            aliases: &["root-ca-cert-publisher"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(serviceaccount::root_ca::run(ctx)),
         },
         ControllerDescriptor {
             name: "node-ipam-controller",

@@ -97,6 +97,8 @@ pub struct ManagerConfig {
     pub leader_election: Option<LeaderElectionConfig>,
     /// This manager's identity (lease holder, events' reportingInstance).
     pub identity: String,
+    /// The cluster CA (PEM) published in every namespace as `kube-root-ca.crt`.
+    pub root_ca_pem: Option<String>,
 }
 
 impl ManagerConfig {
@@ -106,6 +108,7 @@ impl ManagerConfig {
             controllers: vec!["*".into()],
             leader_election: Some(LeaderElectionConfig::new(LEASE_NAME, identity.clone())),
             identity,
+            root_ca_pem: None,
         }
     }
 }
@@ -122,8 +125,10 @@ impl Manager {
     /// tokio runtime (the event writers start).
     pub fn new(client: Client, config: ManagerConfig) -> Result<Manager, SelectionError> {
         let controllers = select(crate::all(), &config.controllers)?;
+        let mut ctx = Context::new(client, config.identity);
+        ctx.root_ca_pem = config.root_ca_pem.map(Into::into);
         Ok(Manager {
-            ctx: Context::new(client, config.identity),
+            ctx,
             controllers,
             leader: config.leader_election,
         })

@@ -85,15 +85,18 @@ pub fn identity() -> String {
     format!("{host}_{}", std::process::id())
 }
 
-/// A manager from the flags; fails on an unknown controller name.
+/// A manager from the flags; fails on an unknown controller name. `root_ca_pem` is the
+/// cluster CA published as `kube-root-ca.crt` (the kubeconfig's certificate-authority-data).
 pub fn build(
     args: &ControllersArgs,
     client: kube::Client,
     leader: Option<LeaderElectionConfig>,
+    root_ca_pem: Option<String>,
 ) -> anyhow::Result<Manager> {
     let mut config = ManagerConfig::new(identity());
     config.controllers = args.controllers.clone();
     config.leader_election = leader;
+    config.root_ca_pem = root_ca_pem;
     Manager::new(client, config).map_err(|e| {
         anyhow::anyhow!(
             "--controllers: {e}\nknown controllers: {}",
@@ -139,9 +142,10 @@ pub async fn spawn(
     args: &ControllersArgs,
     client: kube::Client,
     metrics_address: SocketAddr,
+    root_ca_pem: Option<String>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let leader = LeaderElectionConfig::new(LEASE_NAME, identity());
-    let manager = build(args, client, Some(leader))?;
+    let manager = build(args, client, Some(leader), root_ca_pem)?;
     serve_metrics(&manager, metrics_address).await;
     Ok(tokio::spawn(async move {
         loop {
@@ -160,12 +164,17 @@ pub fn run(args: ControllerManagerCmdArgs) -> anyhow::Result<()> {
     // A bad --controllers fails before anything connects.
     check(&args.controllers)?;
     runtime.block_on(async move {
-        let client = match &args.kubeconfig {
-            Some(path) => crate::server::client_from(path).await?,
-            None => kube::Client::try_default().await.map_err(|e| {
+        let config = match &args.kubeconfig {
+            Some(path) => {
+                let kc = kube::config::Kubeconfig::read_from(path)?;
+                kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
+            }
+            None => kube::Config::infer().await.map_err(|e| {
                 anyhow::anyhow!("{e}\npass --kubeconfig or set KUBECONFIG to reach the apiserver")
             })?,
         };
+        let root_ca = root_ca_pem(&config);
+        let client = kube::Client::try_from(config)?;
         let leader = args.leader_elect.then(|| {
             let mut l = LeaderElectionConfig::new(LEASE_NAME, identity());
             l.lease_duration = args.leader_elect_lease_duration;
@@ -173,7 +182,7 @@ pub fn run(args: ControllerManagerCmdArgs) -> anyhow::Result<()> {
             l.retry_period = args.leader_elect_retry_period;
             l
         });
-        let manager = build(&args.controllers, client, leader)?;
+        let manager = build(&args.controllers, client, leader, root_ca)?;
         if args.secure_port != 0 {
             serve_metrics(
                 &manager,
@@ -193,6 +202,24 @@ pub fn run(args: ControllerManagerCmdArgs) -> anyhow::Result<()> {
             r = manager.run() => r.map_err(|e| anyhow::anyhow!("{e}")),
         }
     })
+}
+
+/// The CA certificates the client trusts (the kubeconfig's certificate-authority-data), as
+/// PEM; `None` when it trusts the system roots only.
+fn root_ca_pem(config: &kube::Config) -> Option<String> {
+    use base64::Engine;
+    let certs = config.root_cert.as_ref().filter(|c| !c.is_empty())?;
+    let mut pem = String::new();
+    for der in certs {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    Some(pem)
 }
 
 #[cfg(test)]

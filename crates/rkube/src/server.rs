@@ -131,6 +131,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
                     &args.controllers,
                     client.clone(),
                     args.controller_manager_metrics_address,
+                    crate::agent::ca_from_kubeconfig(&server.kubeconfig).ok(),
                 )
                 .await?,
             )

@@ -79,14 +79,40 @@ where
         let result = self
             .authenticator
             .authenticate_request(req.extensions().get::<PeerCertificates>(), req.headers());
+        // The clone is not ready; the ready one is ours (tower's usual swap).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
         match result {
             Ok(user) => {
                 req.headers_mut().remove(header::AUTHORIZATION);
                 req.extensions_mut().insert(user);
-                // The clone is not ready; the ready one is ours (tower's usual swap).
-                let clone = self.inner.clone();
-                let mut inner = std::mem::replace(&mut self.inner, clone);
                 inner.call(req).boxed()
+            }
+            // A bearer token nothing else knows may be a service-account token.
+            Err(super::Rejection::InvalidBearerToken)
+                if self.authenticator.service_accounts().is_some() =>
+            {
+                let authenticator = self.authenticator.clone();
+                async move {
+                    let token = super::bearer_token(req.headers())
+                        .unwrap_or_default()
+                        .to_string();
+                    let Some(sa) = authenticator.service_accounts() else {
+                        return Ok(unauthorized_response());
+                    };
+                    match sa.authenticate(&token).await {
+                        Ok(user) => {
+                            req.headers_mut().remove(header::AUTHORIZATION);
+                            req.extensions_mut().insert(user);
+                            inner.call(req).await
+                        }
+                        Err(reason) => {
+                            tracing::debug!(uri = %req.uri(), %reason, "unauthorized");
+                            Ok(unauthorized_response())
+                        }
+                    }
+                }
+                .boxed()
             }
             Err(rejection) => {
                 tracing::debug!(

@@ -11,6 +11,7 @@
 //! upstream's `Status` body. See [`layer`].
 
 mod layer;
+pub mod review;
 mod token_file;
 
 use std::path::PathBuf;
@@ -82,6 +83,7 @@ pub struct Authenticator {
     tokens: Option<TokenFile>,
     anonymous: bool,
     client_ca: Option<ClientCa>,
+    service_accounts: Option<crate::serviceaccount::ServiceAccountAuthenticator>,
 }
 
 impl Authenticator {
@@ -101,6 +103,21 @@ impl Authenticator {
     pub fn with_token_file(mut self, tokens: TokenFile) -> Authenticator {
         self.tokens = Some(tokens);
         self
+    }
+
+    /// Also accepts service-account tokens (checked after the token file, asynchronously by
+    /// the [`layer`], since they are verified against stored objects).
+    pub fn with_service_account_tokens(
+        mut self,
+        tokens: crate::serviceaccount::ServiceAccountAuthenticator,
+    ) -> Authenticator {
+        self.service_accounts = Some(tokens);
+        self
+    }
+
+    /// The service-account token authenticator, if enabled.
+    pub fn service_accounts(&self) -> Option<&crate::serviceaccount::ServiceAccountAuthenticator> {
+        self.service_accounts.as_ref()
     }
 
     /// Lets requests without credentials through as `system:anonymous` in

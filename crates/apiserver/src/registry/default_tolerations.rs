@@ -1,5 +1,5 @@
-//! Upstream's `DefaultTolerationSeconds` admission plugin: a new pod that does not tolerate the
-//! node lifecycle controller's `node.kubernetes.io/not-ready:NoExecute` and
+//! Upstream's `DefaultTolerationSeconds` admission plugin: a pod (created or updated) that does
+//! not tolerate the node lifecycle controller's `node.kubernetes.io/not-ready:NoExecute` and
 //! `node.kubernetes.io/unreachable:NoExecute` taints gets tolerations for them lasting 300 s
 //! (upstream's `--default-not-ready-toleration-seconds` / `--default-unreachable-toleration-seconds`),
 //! so its pods leave a failed node five minutes after the taint appears.

@@ -14,6 +14,7 @@ pub mod default_tolerations;
 pub mod deletion;
 pub mod meta;
 pub mod priority;
+pub mod service_account;
 pub mod services;
 pub mod strategy;
 mod versions;
@@ -493,6 +494,7 @@ impl Registry {
         rkube_api::defaults::apply(stored.group, stored.kind, &mut obj);
         rkube_api::defaults::apply_on_create(stored.group, stored.kind, &mut obj);
         if priority::is_pod(stored) {
+            self.admit_pod_service_account(info, &mut obj, &shown_name).await?;
             self.admit_pod_priority(info, &mut obj, &shown_name).await?;
             default_tolerations::admit(&mut obj);
         }
@@ -611,6 +613,8 @@ impl Registry {
             rkube_api::defaults::apply(stored.group, stored.kind, &mut new);
             if subresource.is_none() && priority::is_pod(stored) {
                 priority::keep_pod_priority(&mut new, &old);
+                // Upstream's plugin admits updates too: a replaced pod keeps its defaults.
+                default_tolerations::admit(&mut new);
             }
             // Validated as written against the stored revision; stored without it.
             set_meta(

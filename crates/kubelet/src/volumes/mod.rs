@@ -5,6 +5,7 @@ pub mod atomic_writer;
 pub mod empty_dir;
 pub mod host_path;
 pub mod projected;
+pub mod service_account_token;
 pub mod pvc;
 
 use std::collections::HashMap;

@@ -93,9 +93,19 @@ pub async fn setup(
                     &mut files,
                 )?;
             }
-            if src.service_account_token.is_some() || src.cluster_trust_bundle.is_some() {
+            if let Some(s) = &src.service_account_token {
+                let data = super::service_account_token::token(lookups.client(), pod, s).await?;
+                files.insert(
+                    s.path.clone(),
+                    Payload {
+                        data,
+                        mode: mode as u32,
+                    },
+                );
+            }
+            if src.cluster_trust_bundle.is_some() {
                 return Err(VolumeError::Unsupported(format!(
-                    "volume {:?}: serviceAccountToken and clusterTrustBundle projections are not supported yet",
+                    "volume {:?}: clusterTrustBundle projections are not supported yet",
                     v.name
                 )));
             }
