@@ -44,6 +44,9 @@ pub struct ServerConfig {
     pub include_host_sans: bool,
     /// The node join secret (`--token`); generated and kept in the data dir when unset.
     pub join_secret: Option<String>,
+    /// `--advertise-address`: where the `kubernetes` Service's endpoints point (default: the
+    /// bind address, or the host's first IPv4 address when bound to all).
+    pub advertise_address: Option<IpAddr>,
 }
 
 impl ServerConfig {
@@ -61,6 +64,7 @@ impl ServerConfig {
             service_ip: IpAddr::from([10, 43, 0, 1]),
             include_host_sans: true,
             join_secret: None,
+            advertise_address: None,
         }
     }
 }
@@ -284,6 +288,21 @@ pub async fn start_with_store(
         .ensure_kubernetes_service(addr.port())
         .await
         .map_err(ServerError::Bootstrap)?;
+    let advertised = config.advertise_address.unwrap_or_else(|| {
+        crate::registry::kubernetes_endpoints::advertise_address(
+            addr.ip(),
+            &crate::pki::host_addresses(),
+        )
+    });
+    if advertised.is_loopback() {
+        // Endpoints may not be loopback addresses (pods could not reach them anyway).
+        tracing::info!(%advertised, "not publishing the kubernetes Service's endpoints");
+    } else {
+        registry
+            .ensure_kubernetes_endpoints(advertised, addr.port())
+            .await
+            .map_err(ServerError::Bootstrap)?;
+    }
     app.ready.store(true, Ordering::Release);
     tracing::info!(%url, kubeconfig = %kubeconfig.display(), "apiserver ready");
     Ok(RunningServer {

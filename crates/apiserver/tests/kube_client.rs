@@ -354,3 +354,50 @@ async fn binding_sets_the_node_once() {
         other => panic!("a second binding must conflict, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kubernetes_service_points_at_the_apiserver() {
+    // Endpoints may not be loopback: advertise another address (nothing is sent to it).
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = rkube_apiserver::server::ServerConfig::new(dir.path());
+    config.bind_address = [127, 0, 0, 1].into();
+    config.https_port = 0;
+    config.include_host_sans = false;
+    config.advertise_address = Some([10, 0, 0, 7].into());
+    let server = rkube_apiserver::server::start(config).await.unwrap();
+    let kc = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
+    let client = kube::Client::try_from(
+        kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let svc: k8s_openapi::api::core::v1::Service = Api::namespaced(client.clone(), "default")
+        .get("kubernetes")
+        .await
+        .unwrap();
+    let target = svc.spec.unwrap().ports.unwrap()[0].target_port.clone();
+    let port = match target {
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(p)) => p,
+        other => panic!("targetPort {other:?}"),
+    };
+    let eps: k8s_openapi::api::core::v1::Endpoints = Api::namespaced(client.clone(), "default")
+        .get("kubernetes")
+        .await
+        .unwrap();
+    let subset = &eps.subsets.unwrap()[0];
+    assert_eq!(subset.addresses.as_ref().unwrap()[0].ip, "10.0.0.7");
+    assert_eq!(subset.ports.as_ref().unwrap()[0].port, port);
+    let slice: k8s_openapi::api::discovery::v1::EndpointSlice =
+        Api::namespaced(client.clone(), "default")
+            .get("kubernetes")
+            .await
+            .unwrap();
+    assert_eq!(
+        slice.metadata.labels.unwrap()["kubernetes.io/service-name"],
+        "kubernetes"
+    );
+    assert_eq!(slice.endpoints[0].addresses, vec!["10.0.0.7".to_string()]);
+    assert_eq!(slice.ports.unwrap()[0].port, Some(port));
+    server.shutdown().await;
+}

@@ -15,6 +15,10 @@ pub struct ServerArgs {
     /// Address the API listens on.
     #[arg(long, default_value = "0.0.0.0")]
     bind_address: IpAddr,
+    /// Address the `kubernetes` Service's endpoints advertise (default: the bind address, or
+    /// this host's first IPv4 address when listening on all).
+    #[arg(long)]
+    advertise_address: Option<IpAddr>,
     /// HTTPS port of the API (0 picks a free one).
     #[arg(long, default_value_t = 6443)]
     https_listen_port: u16,
@@ -69,6 +73,7 @@ impl ServerArgs {
     pub fn config(&self) -> ServerConfig {
         let mut c = ServerConfig::new(&self.data_dir);
         c.bind_address = self.bind_address;
+        c.advertise_address = self.advertise_address;
         c.https_port = self.https_listen_port;
         c.write_kubeconfig = self.write_kubeconfig.clone();
         c.datastore_endpoint = self.datastore_endpoint.clone();

@@ -12,6 +12,7 @@ pub mod allocator;
 pub mod binding;
 pub mod default_tolerations;
 pub mod deletion;
+pub mod kubernetes_endpoints;
 pub mod meta;
 pub mod priority;
 pub mod service_account;
