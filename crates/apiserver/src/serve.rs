@@ -269,9 +269,7 @@ async fn handle_connection(
         .1
         .peer_certificates()
         .filter(|chain| !chain.is_empty())
-        .map(|chain| {
-            PeerCertificates::new(chain.iter().map(|c| c.clone().into_owned()).collect())
-        });
+        .map(|chain| PeerCertificates::new(chain.iter().map(|c| c.clone().into_owned()).collect()));
     serve_io(stream, remote, chain, app, &builder, stop).await;
 }
 

@@ -495,7 +495,8 @@ impl Registry {
         rkube_api::defaults::apply(stored.group, stored.kind, &mut obj);
         rkube_api::defaults::apply_on_create(stored.group, stored.kind, &mut obj);
         if priority::is_pod(stored) {
-            self.admit_pod_service_account(info, &mut obj, &shown_name).await?;
+            self.admit_pod_service_account(info, &mut obj, &shown_name)
+                .await?;
             self.admit_pod_priority(info, &mut obj, &shown_name).await?;
             default_tolerations::admit(&mut obj);
         }

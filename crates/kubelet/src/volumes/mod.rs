@@ -5,8 +5,8 @@ pub mod atomic_writer;
 pub mod empty_dir;
 pub mod host_path;
 pub mod projected;
-pub mod service_account_token;
 pub mod pvc;
+pub mod service_account_token;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
