@@ -16,9 +16,9 @@
 pub mod clock;
 pub mod context;
 pub mod cronjob;
+pub mod daemonset;
 pub mod endpoints;
 pub mod endpointslice;
-pub mod daemonset;
 pub mod expectations;
 pub mod garbage_collector;
 pub mod history;
@@ -32,8 +32,8 @@ pub mod node_lifecycle;
 pub mod pod_control;
 pub mod podgc;
 pub mod replicaset;
-pub mod statefulset;
 pub mod serviceaccount;
+pub mod statefulset;
 pub mod ttl_after_finished;
 pub mod workqueue;
 
