@@ -17,6 +17,7 @@ pub mod clock;
 pub mod context;
 pub mod cronjob;
 pub mod daemonset;
+pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod expectations;
@@ -62,6 +63,12 @@ pub fn all() -> Vec<ControllerDescriptor> {
             aliases: &["replicaset"],
             enabled_by_default: true,
             run: |ctx| Box::pin(replicaset::run_replicasets(ctx)),
+        },
+        ControllerDescriptor {
+            name: "deployment-controller",
+            aliases: &["deployment"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(deployment::run(ctx)),
         },
         ControllerDescriptor {
             name: "statefulset-controller",

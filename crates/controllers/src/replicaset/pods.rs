@@ -100,7 +100,9 @@ fn log_age(t: Timestamp, now: Timestamp) -> i64 {
 }
 
 /// Newer first, with upstream's LogarithmicScaleDown: times in the same power-of-two age
-/// bucket tie, broken by UID; a missing time sorts first.
+/// bucket tie, broken by UID; a missing time sorts first. Equal times are broken by UID too
+/// (upstream calls them equal and moves on to the next criterion): that is not a total
+/// order, which Go's sort tolerates but Rust's detects and panics on.
 fn newer_first(
     a: Option<Timestamp>,
     b: Option<Timestamp>,
@@ -112,7 +114,6 @@ fn newer_first(
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Less,
         (Some(_), None) => Ordering::Greater,
-        (Some(a), Some(b)) if a == b => Ordering::Equal,
         (Some(a), Some(b)) => match log_age(a, now).cmp(&log_age(b, now)) {
             Ordering::Equal => ua.cmp(ub),
             o => o,
@@ -223,6 +224,31 @@ mod tests {
         pods.iter()
             .map(|p| p.metadata.name.clone().unwrap())
             .collect()
+    }
+
+    #[test]
+    fn the_deletion_order_is_total_so_sorting_never_panics() {
+        // Ready at the same instant or in the same age bucket, with different UIDs: every
+        // triple must be transitive, or Rust's sort may panic mid-scale-down.
+        let now: Timestamp = "2025-01-01T01:00:00Z".parse().unwrap();
+        let pods: Vec<Arc<Pod>> = (0..24)
+            .map(|i| {
+                let t = format!("2025-01-01T00:{:02}:00Z", 30 + (i % 3));
+                pod(&format!("p{:02}", (i * 7) % 24), "n1", "Running", Some(&t))
+            })
+            .collect();
+        let le =
+            |a: &Arc<Pod>, b: &Arc<Pod>| deletion_order((a, 0), (b, 0), now) != Ordering::Greater;
+        for a in &pods {
+            for b in &pods {
+                for c in &pods {
+                    if le(a, b) && le(b, c) {
+                        assert!(le(a, c), "not transitive");
+                    }
+                }
+            }
+        }
+        assert_eq!(pods_to_delete(&pods, &pods, 10, now).len(), 10);
     }
 
     #[test]

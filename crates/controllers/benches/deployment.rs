@@ -1,0 +1,101 @@
+//! The Deployment benchmark: a Deployment of 1000 replicas on 100 simulated nodes
+//! (real apiserver, scheduler, Deployment and ReplicaSet controllers in process): the time
+//! from create to all available, then a rolling update (default 25 % / 25 %) to completion.
+//!
+//! `cargo bench -p rkube-controllers --bench deployment` (release) or with `--profile dev`.
+//! `RKUBE_BENCH_REPLICAS` / `RKUBE_BENCH_NODES` override the sizes.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use rkube_sim::SimConfig;
+use serde_json::json;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Polls until the rollout of `name` is complete at `n` replicas; how long it took.
+async fn wait_complete(
+    api: &Api<Deployment>,
+    name: &str,
+    n: i32,
+    since: Instant,
+) -> anyhow::Result<Duration> {
+    loop {
+        let d = api.get(name).await?;
+        let s = d.status.clone().unwrap_or_default();
+        let progressed = s.conditions.iter().flatten().any(|c| {
+            c.type_ == "Progressing" && c.reason.as_deref() == Some("NewReplicaSetAvailable")
+        });
+        if s.replicas == Some(n)
+            && s.updated_replicas == Some(n)
+            && s.available_replicas == Some(n)
+            && s.observed_generation == d.metadata.generation
+            && progressed
+        {
+            return Ok(since.elapsed());
+        }
+        anyhow::ensure!(
+            since.elapsed() < Duration::from_secs(900),
+            "no completion: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    // Quieter than the tests' default (debug logs would dominate the timing).
+    let _ = tracing_subscriber::fmt().with_env_filter("warn").try_init();
+    let replicas = env_or("RKUBE_BENCH_REPLICAS", 1000);
+    let nodes = env_or("RKUBE_BENCH_NODES", 100);
+    let c = common::Cluster::with_sim(SimConfig::new(nodes)).await;
+    let _cm = rkube_controllers::start(
+        c.client.clone(),
+        &["deployment-controller", "replicaset-controller"],
+    )?;
+    let api: Api<Deployment> = Api::namespaced(c.client.clone(), "default");
+    let d: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "bench"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "bench"}},
+            "template": {
+                "metadata": {"labels": {"app": "bench"}},
+                "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}
+            }
+        }
+    }))?;
+    let n = i32::try_from(replicas)?;
+    let started = Instant::now();
+    api.create(&PostParams::default(), &d)
+        .await
+        .context("create")?;
+    let create = wait_complete(&api, "bench", n, started).await?;
+    println!(
+        "deployment {replicas} replicas on {nodes} nodes: create → all available: {:.2} s",
+        create.as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx:2"}]}}}});
+    api.patch("bench", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .context("update")?;
+    let update = wait_complete(&api, "bench", n, started).await?;
+    println!(
+        "deployment {replicas} replicas on {nodes} nodes: rolling update (25%/25%) → complete: {:.2} s",
+        update.as_secs_f64()
+    );
+    c.stop().await;
+    Ok(())
+}
