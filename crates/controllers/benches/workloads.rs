@@ -1,9 +1,11 @@
-//! The Deployment benchmark: a Deployment of 1000 replicas on 100 simulated nodes
-//! (real apiserver, scheduler, Deployment and ReplicaSet controllers in process): the time
-//! from create to all available, then a rolling update (default 25 % / 25 %) to completion.
+//! The workload benchmark on 100 simulated nodes (real apiserver, scheduler and
+//! controllers in process): a Deployment of 1000 replicas from create to all available, then
+//! a rolling update (default 25 % / 25 %) to completion; then a Job of 1000 completions with
+//! parallelism 100 (each simulated pod succeeds 1 s after it runs, as kwok's default stage)
+//! from create to Complete.
 //!
-//! `cargo bench -p rkube-controllers --bench deployment` (release) or with `--profile dev`.
-//! `RKUBE_BENCH_REPLICAS` / `RKUBE_BENCH_NODES` override the sizes.
+//! `cargo bench -p rkube-controllers --bench workloads` (release) or with `--profile dev`.
+//! `RKUBE_BENCH_REPLICAS` / `RKUBE_BENCH_NODES` / `RKUBE_BENCH_COMPLETIONS` override the sizes.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use rkube_sim::SimConfig;
 use serde_json::json;
@@ -61,7 +64,11 @@ async fn main() -> anyhow::Result<()> {
     let c = common::Cluster::with_sim(SimConfig::new(nodes)).await;
     let _cm = rkube_controllers::start(
         c.client.clone(),
-        &["deployment-controller", "replicaset-controller"],
+        &[
+            "deployment-controller",
+            "replicaset-controller",
+            "job-controller",
+        ],
     )?;
     let api: Api<Deployment> = Api::namespaced(c.client.clone(), "default");
     let d: Deployment = serde_json::from_value(json!({
@@ -95,6 +102,47 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "deployment {replicas} replicas on {nodes} nodes: rolling update (25%/25%) → complete: {:.2} s",
         update.as_secs_f64()
+    );
+
+    let completions = i32::try_from(env_or("RKUBE_BENCH_COMPLETIONS", 1000))?;
+    let jobs: Api<Job> = Api::namespaced(c.client.clone(), "default");
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": "bench-job"},
+        "spec": {
+            "completions": completions,
+            "parallelism": 100,
+            "template": {"spec": {"restartPolicy": "Never",
+                "containers": [{"name": "c", "image": "busybox:1"}]}}
+        }
+    }))?;
+    let started = Instant::now();
+    jobs.create(&PostParams::default(), &job)
+        .await
+        .context("create job")?;
+    loop {
+        let j = jobs.get("bench-job").await?;
+        let s = j.status.unwrap_or_default();
+        if s.conditions
+            .iter()
+            .flatten()
+            .any(|c| c.type_ == "Complete" && c.status == "True")
+        {
+            anyhow::ensure!(
+                s.succeeded == Some(completions),
+                "succeeded {:?}",
+                s.succeeded
+            );
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(900),
+            "job not complete: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "job {completions} completions, parallelism 100, on {nodes} nodes: create → Complete: {:.2} s",
+        started.elapsed().as_secs_f64()
     );
     c.stop().await;
     Ok(())
