@@ -204,6 +204,29 @@ fn the_node_agent_runs_a_pod_from_an_airgap_image() {
         let (_, out, _) = s.kubectl(&["get", "pod", "hello", "--no-headers"]);
         out.contains("1/1") && out.contains("Running")
     });
+    // The in-process scheduler and controller manager run a Deployment on real containers,
+    // and the garbage collector removes its ReplicaSet and pods with it.
+    let (ok, out, err) = s.kubectl(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=localhost/rkube/busybox:1",
+        "--replicas=2",
+        "--",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 0.2; done",
+    ]);
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = s.kubectl(&["rollout", "status", "deployment/web", "--timeout=90s"]);
+    assert!(ok && out.contains("successfully rolled out"), "{out}{err}");
+    let (ok, out, err) = s.kubectl(&["delete", "deployment", "web", "--timeout=60s"]);
+    assert!(ok, "{out}{err}");
+    wait("the Deployment's pods to go", &|| {
+        let (_, out, _) = s.kubectl(&["get", "pods", "-l", "app=web", "-o", "name"]);
+        out.trim().is_empty()
+    });
+
     // `rkube images import` loads an archive into the running node's runtime.
     let extra = s.dir.path().join("extra.tar");
     build_archive(
