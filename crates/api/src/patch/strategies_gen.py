@@ -17,115 +17,42 @@ Usage (it reuses the header of the current strategies.rs, so write elsewhere fir
   python3 strategies_gen.py [/usr/lib/google-cloud-sdk/bin/kubectl.1.33] > /tmp/s.rs && mv /tmp/s.rs strategies.rs
 (a non-PIE, statically linked amd64 Go >= 1.21 ELF binary).
 """
-import os, re, struct, sys
-from array import array
+import os, re, sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '../../../../scripts'))
+from go_abi import GoBinary, K_ARRAY, K_MAP, K_PTR, K_SLICE, K_STRUCT  # noqa: E402
 
 BINARY = sys.argv[1] if len(sys.argv) > 1 else '/usr/lib/google-cloud-sdk/bin/kubectl.1.33'
-K_ARRAY, K_MAP, K_PTR, K_SLICE, K_STRUCT = 17, 21, 22, 23, 25
 
 
 def go_structs(path):
-    """{definition name: [(json name, tags, target definition or None, inline)]}."""
-    f = open(path, 'rb').read()
-    shoff = struct.unpack_from('<Q', f, 0x28)[0]
-    shentsize, shnum, shstrndx = struct.unpack_from('<HHH', f, 0x3a)
-    hdr = lambda i: struct.unpack_from('<IIQQQQIIQQ', f, shoff + i * shentsize)
-    strtab = hdr(shstrndx)[4]
-    secs = {f[strtab + h[0]:].split(b'\0', 1)[0].decode(): h for h in map(hdr, range(shnum))}
-    base, off, size = secs['.rodata'][3], secs['.rodata'][4], secs['.rodata'][5]
-    ro = f[off:off + size]
-
-    def rd(addr, n):
-        return ro[addr - base:addr - base + n] if base <= addr < base + size else None
-
-    def q(addr):
-        b = rd(addr, 8)
-        return struct.unpack('<Q', b)[0] if b else 0
-
-    def varint(b, i):
-        v = s = 0
-        while True:
-            c = b[i]; i += 1; v |= (c & 0x7f) << s; s += 7
-            if c < 0x80:
-                return v, i
-
-    def name(addr, want_ident=True):  # abi.Name: flags, varint len, bytes[, varint taglen, tag]
-        b = rd(addr, 700)
-        if not b or len(b) < 3 or b[0] > 0x0f:
-            return None
-        try:
-            n, i = varint(b, 1)
-            text = b[i:i + n]
-            if want_ident and (n == 0 or not re.fullmatch(rb'[A-Za-z_][A-Za-z0-9_]*', text)):
-                return None
-            i += n
-            tag = ''
-            if b[0] & 2:
-                t, i = varint(b, i)
-                tag = b[i:i + t].decode('latin1')
-            return text.decode('latin1'), tag
-        except IndexError:
-            return None
-
-    def kind(t):
-        b = rd(t, 48)
-        return b[23] & 0x1f if b else 0
-
-    def type_name(t):  # abi.Type.Str is a NameOff from the start of the types (.rodata)
-        b = rd(t, 48)
-        n = name(base + struct.unpack_from('<i', b, 40)[0], False)
-        s = n[0] if n else '?'
-        return s[1:] if (b[20] & 2) and s.startswith('*') else s
-
-    def struct_key(t):
-        """(package path, type name) of a named struct type, else None."""
-        tb = rd(t, 48)
-        if not tb or kind(t) != K_STRUCT or not tb[20] & 1:
-            return None
-        # Named types have an abi.UncommonType right after the StructType: PkgPath NameOff.
-        pkg = name(base + struct.unpack_from('<i', rd(t + 80, 4), 0)[0], False)
-        return (pkg[0] if pkg else '', type_name(t).split('.', 1)[-1])
+    """{(package path, type name): [(json name, tags, target (package, name) or None, inline)]}."""
+    go = GoBinary(path)
 
     def target(t):
         """The named struct a field's values are (through pointers, slices, arrays, maps)."""
         for _ in range(4):
-            k = kind(t)
+            k = go.kind(t)
             if k == K_STRUCT:
-                return struct_key(t)
+                return go.struct_key(t)
             if k in (K_PTR, K_SLICE, K_ARRAY):
-                t = q(t + 48)
+                t = go.q(t + 48)
             elif k == K_MAP:
-                t = q(t + 56)
+                t = go.q(t + 56)
             else:
                 return None
         return None
 
-    qs = array('Q'); qs.frombytes(ro[:len(ro) // 8 * 8])
     out = {}
-    # abi.StructType: Type (48 bytes), PkgPath (8), Fields slice {ptr, len, cap} at +56.
-    for idx in range(len(qs) - 3):
-        p, n, c = qs[idx], qs[idx + 1], qs[idx + 2]
-        if n == 0 or n != c or n > 300 or not (base <= p < base + size) or (p - base) % 8:
-            continue
-        t = base + idx * 8 - 56
-        tb = rd(t, 48)
-        if not tb or (tb[23] & 0x1f) != K_STRUCT:
-            continue
-        first = (p - base) // 8
+    for t, raw in go.structs():
         fields = []
-        for k in range(n):  # abi.StructField: Name (8), Typ (8), Offset (8)
-            nm = name(qs[first + 3 * k]) if first + 3 * k + 1 < len(qs) else None
-            ft = qs[first + 3 * k + 1] if nm else 0
-            if not nm or not rd(ft, 48):
-                fields = None
-                break
-            j = re.search(r'json:"([^"]*)"', nm[1])
-            jparts = j.group(1).split(',') if j else [nm[0]]
-            tgt = target(ft)
-            fields.append((jparts[0], nm[1], tgt, jparts[0] == '' and 'inline' in jparts[1:]))
-        if not fields or not any('protobuf:"' in x[1] for x in fields):
+        for fname, tag, ft in raw:
+            j = re.search(r'json:"([^"]*)"', tag)
+            jparts = j.group(1).split(',') if j else [fname]
+            fields.append((jparts[0], tag, target(ft), jparts[0] == '' and 'inline' in jparts[1:]))
+        if not any('protobuf:"' in x[1] for x in fields):
             continue
-        key = struct_key(t)
+        key = go.struct_key(t)
         if key and key[0].startswith('k8s.io/'):
             out[key] = fields
     return out

@@ -12,8 +12,10 @@ Usage (it reuses the header of the current go_fields.rs, so write elsewhere firs
 (a non-PIE, statically linked amd64 Go >= 1.21 ELF binary; checked against the protos of the
 k8s-rs-pb crate in cargo's registry cache, which build.rs compiles).
 """
-import glob, os, re, struct, sys
-from array import array
+import glob, os, re, sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '../../../../scripts'))
+from go_abi import GoBinary, K_PTR  # noqa: E402
 
 BINARY = sys.argv[1] if len(sys.argv) > 1 else '/usr/bin/kubectl'
 PROTOS = glob.glob(os.path.expanduser('~/.cargo/registry/src/*/k8s-rs-pb-0.5.0/src/v1_33'))[0]
@@ -27,81 +29,16 @@ PROTO_SCALARS = {'double', 'float', 'int32', 'int64', 'uint32', 'uint64', 'sint3
 
 
 def go_structs(path):
-    """{(go package path, type name): [(field name, tag, kind, pointee kind)]} from type metadata."""
-    f = open(path, 'rb').read()
-    shoff = struct.unpack_from('<Q', f, 0x28)[0]
-    shentsize, shnum, shstrndx = struct.unpack_from('<HHH', f, 0x3a)
-    hdr = lambda i: struct.unpack_from('<IIQQQQIIQQ', f, shoff + i * shentsize)
-    strtab = hdr(shstrndx)[4]
-    secs = {f[strtab + h[0]:].split(b'\0', 1)[0].decode(): h for h in map(hdr, range(shnum))}
-    base, off, size = secs['.rodata'][3], secs['.rodata'][4], secs['.rodata'][5]
-    ro = f[off:off + size]
-
-    def rd(addr, n):
-        return ro[addr - base:addr - base + n] if base <= addr < base + size else None
-
-    def varint(b, i):
-        v = s = 0
-        while True:
-            c = b[i]; i += 1; v |= (c & 0x7f) << s; s += 7
-            if c < 0x80:
-                return v, i
-
-    def name(addr, want_ident=True):  # abi.Name: flags, varint len, bytes[, varint taglen, tag]
-        b = rd(addr, 700)
-        if not b or len(b) < 3 or b[0] > 0x0f:
-            return None
-        try:
-            n, i = varint(b, 1)
-            text = b[i:i + n]
-            if want_ident and (n == 0 or not re.fullmatch(rb'[A-Za-z_][A-Za-z0-9_]*', text)):
-                return None
-            i += n
-            tag = ''
-            if b[0] & 2:
-                t, i = varint(b, i)
-                tag = b[i:i + t].decode('latin1')
-            return text.decode('latin1'), tag
-        except IndexError:
-            return None
-
-    def kind(t):
-        b = rd(t, 48)
-        return KIND.get(b[23] & 0x1f, '?') if b else '?'
-
-    def type_name(t):  # abi.Type.Str is a NameOff from the start of the types (.rodata)
-        b = rd(t, 48)
-        n = name(base + struct.unpack_from('<i', b, 40)[0], False)
-        s = n[0] if n else '?'
-        return s[1:] if (b[20] & 2) and s.startswith('*') else s
-
-    qs = array('Q'); qs.frombytes(ro[:len(ro) // 8 * 8])
+    """{(go package path, type name): [(field name, tag, kind, pointee kind, type name)]}."""
+    go = GoBinary(path)
+    kind = lambda t: KIND.get(go.kind(t), '?')
     out = {}
-    # abi.StructType: Type (48 bytes), PkgPath (8), Fields slice {ptr, len, cap} at +56.
-    for idx in range(len(qs) - 3):
-        p, n, c = qs[idx], qs[idx + 1], qs[idx + 2]
-        if n == 0 or n != c or n > 300 or not (base <= p < base + size) or (p - base) % 8:
-            continue
-        t = base + idx * 8 - 56
-        tb = rd(t, 48)
-        if not tb or (tb[23] & 0x1f) != 25:
-            continue
-        first = (p - base) // 8
-        fields = []
-        for k in range(n):  # abi.StructField: Name (8), Typ (8), Offset (8)
-            nm = name(qs[first + 3 * k]) if first + 3 * k + 1 < len(qs) else None
-            ft = qs[first + 3 * k + 1] if nm else 0
-            if not nm or not rd(ft, 48):
-                fields = None
-                break
-            fk = kind(ft)
-            pointee = kind(struct.unpack_from('<Q', rd(ft, 56), 48)[0]) if fk == 'ptr' else None
-            fields.append((nm[0], nm[1], fk, pointee, type_name(ft)))
-        if not fields or not any('protobuf:"' in x[1] for x in fields) or not tb[20] & 1:
-            continue
-        # Named types have an abi.UncommonType right after the StructType: PkgPath NameOff.
-        pkg = name(base + struct.unpack_from('<i', rd(t + 80, 4), 0)[0], False)
-        out[(pkg[0] if pkg else '', type_name(t).split('.', 1)[-1])] = fields
+    for t, raw in go.structs():
+        fields = [(fname, tag, kind(ft), kind(go.q(ft + 48)) if go.kind(ft) == K_PTR else None,
+                   go.type_name(ft)) for fname, tag, ft in raw]
+        key = go.struct_key(t)  # None for unnamed structs
+        if key and any('protobuf:"' in x[1] for x in fields):
+            out[key] = fields
     return out
 
 
