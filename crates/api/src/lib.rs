@@ -7,6 +7,7 @@ pub mod convert;
 pub mod defaults;
 pub mod node_token;
 pub mod patch;
+pub mod quota;
 pub mod resources;
 pub mod selector;
 pub mod status;

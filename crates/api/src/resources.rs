@@ -85,7 +85,7 @@ pub const RESOURCE_VERBS: &[&str] = &[
 /// served by the kubelet through the apiserver).
 pub fn subresource_verbs(sub: &str) -> &'static [&'static str] {
     match sub {
-        "binding" | "eviction" => &["create"],
+        "binding" | "eviction" | "token" => &["create"],
         "log" => &["get"],
         "exec" | "attach" | "portforward" => &["create", "get"],
         "proxy" => &["create", "delete", "get", "patch", "update"],
@@ -99,12 +99,40 @@ pub fn subresource_kind(info: &ResourceInfo, sub: &str) -> &'static str {
         "scale" => "Scale",
         "binding" => "Binding",
         "eviction" => "Eviction",
+        "token" => "TokenRequest",
         "exec" => "PodExecOptions",
         "attach" => "PodAttachOptions",
         "portforward" => "PodPortForwardOptions",
         "proxy" if info.kind == "Node" => "NodeProxyOptions",
         _ => info.kind,
     }
+}
+
+/// The group and version a subresource speaks when it is not its resource's own.
+pub fn subresource_group_version(sub: &str) -> Option<(&'static str, &'static str)> {
+    match sub {
+        "scale" => Some(("autoscaling", "v1")),
+        "eviction" => Some(("policy", "v1")),
+        "token" => Some(("authentication.k8s.io", "v1")),
+        _ => None,
+    }
+}
+
+/// Subresources served by their own routes rather than the generic handlers (group, plural,
+/// subresource): discovery advertises them, the generic handlers do not claim them.
+pub static DEDICATED_SUBRESOURCES: &[(&str, &str, &str)] = &[
+    // TokenRequest, served by the apiserver's service-account token issuer.
+    ("", "serviceaccounts", "token"),
+];
+
+/// Every subresource discovery lists for `info`: the generically served ones, then the
+/// dedicated ones.
+pub fn discovery_subresources(info: &ResourceInfo) -> Vec<&'static str> {
+    let dedicated = DEDICATED_SUBRESOURCES
+        .iter()
+        .filter(|(g, p, _)| *g == info.group && *p == info.plural && info.version == "v1")
+        .map(|(_, _, sub)| *sub);
+    info.subresources.iter().copied().chain(dedicated).collect()
 }
 
 macro_rules! resources {
@@ -221,6 +249,21 @@ pub fn in_group_version<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_requests_are_a_dedicated_service_account_subresource() {
+        let sa = find("", "v1", "serviceaccounts").unwrap();
+        assert!(!sa.has_subresource("token"), "not served generically");
+        assert_eq!(discovery_subresources(sa), ["token"]);
+        assert_eq!(subresource_kind(sa, "token"), "TokenRequest");
+        assert_eq!(subresource_verbs("token"), ["create"]);
+        assert_eq!(
+            subresource_group_version("token"),
+            Some(("authentication.k8s.io", "v1"))
+        );
+        let pods = find("", "v1", "pods").unwrap();
+        assert_eq!(discovery_subresources(pods), pods.subresources);
+    }
 
     #[test]
     fn lookups() {

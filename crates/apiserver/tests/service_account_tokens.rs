@@ -473,3 +473,78 @@ async fn admission_defaults_the_account_and_mounts_the_token() {
         "system:serviceaccount:default:default"
     );
 }
+
+/// GETs `path` with `accept`, returning the parsed body.
+async fn get_json(client: &kube::Client, path: &str, accept: &str) -> Value {
+    let req = http::Request::get(path)
+        .header("accept", accept)
+        .body(Vec::new())
+        .unwrap();
+    let resp = client
+        .send(req.map(kube::client::Body::from))
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "{path}");
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_lists_the_token_subresource() {
+    let c = cluster().await;
+    let admin = c.client().await;
+    // `/api/v1`: a TokenRequest-speaking `serviceaccounts/token`, create only.
+    let list = get_json(&admin, "/api/v1", "application/json").await;
+    let entry = list["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "serviceaccounts/token")
+        .expect("serviceaccounts/token is listed");
+    assert_eq!(entry["kind"], "TokenRequest");
+    assert_eq!(entry["group"], "authentication.k8s.io");
+    assert_eq!(entry["version"], "v1");
+    assert_eq!(entry["namespaced"], true);
+    assert_eq!(entry["verbs"], json!(["create"]));
+
+    // The aggregated document lists it under serviceaccounts.
+    let aggregated = get_json(
+        &admin,
+        "/api",
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+    )
+    .await;
+    let sa = aggregated["items"][0]["versions"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "serviceaccounts")
+        .unwrap();
+    assert_eq!(
+        sa["subresources"],
+        json!([{
+            "subresource": "token",
+            "responseKind": {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"},
+            "verbs": ["create"],
+        }])
+    );
+
+    // kube-rs discovery sees it, and the route it names still answers.
+    let discovery = kube::discovery::Discovery::new(admin.clone())
+        .run_aggregated()
+        .await
+        .unwrap();
+    let core = discovery.get("").unwrap();
+    let (_, caps) = core
+        .recommended_resources()
+        .into_iter()
+        .find(|(r, _)| r.plural == "serviceaccounts")
+        .unwrap();
+    assert!(caps.subresources.iter().any(|(r, _)| r.plural == "token"));
+    create_sa(&admin, "default", "robot", json!({})).await;
+    let (code, body) = token_request(&admin, "default", "robot", json!({})).await;
+    assert_eq!(code, 201, "{body}");
+}

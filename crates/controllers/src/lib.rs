@@ -33,6 +33,7 @@ pub mod node_lifecycle;
 pub mod pod_control;
 pub mod podgc;
 pub mod replicaset;
+pub mod resourcequota;
 pub mod serviceaccount;
 pub mod statefulset;
 pub mod ttl_after_finished;
@@ -159,6 +160,12 @@ pub fn all() -> Vec<ControllerDescriptor> {
             aliases: &["endpointslicemirroring"],
             enabled_by_default: true,
             run: |ctx| Box::pin(endpointslice::mirroring::run(ctx)),
+        },
+        ControllerDescriptor {
+            name: "resourcequota-controller",
+            aliases: &["resourcequota"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(resourcequota::run(ctx)),
         },
     ]
 }

@@ -178,6 +178,34 @@ impl Quantity {
         })
     }
 
+    /// The sum, in `self`'s format unless `self` is zero (upstream's `Add`); `None` when out
+    /// of this type's range.
+    pub fn checked_add(&self, other: &Quantity) -> Option<Quantity> {
+        let scale = self.scale.min(other.scale);
+        let mantissa = self.at_scale(scale)?.checked_add(other.at_scale(scale)?)?;
+        let format = if self.mantissa == 0 {
+            other.format
+        } else {
+            self.format
+        };
+        Some(Quantity {
+            mantissa,
+            scale,
+            format,
+        })
+    }
+
+    /// The difference, in `self`'s format; `None` when out of this type's range.
+    pub fn checked_sub(&self, other: &Quantity) -> Option<Quantity> {
+        let negated = Quantity {
+            mantissa: -other.mantissa,
+            ..*other
+        };
+        let mut d = self.checked_add(&negated)?;
+        d.format = self.format;
+        Some(d)
+    }
+
     /// Compares the values (formats are ignored).
     pub fn cmp_value(&self, other: &Quantity) -> Ordering {
         let scale = self.scale.min(other.scale);

@@ -7,7 +7,8 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, header};
 use rkube_api::resources::{
-    self, RESOURCE_VERBS, ResourceInfo, subresource_kind, subresource_verbs,
+    self, RESOURCE_VERBS, ResourceInfo, discovery_subresources, subresource_group_version,
+    subresource_kind, subresource_verbs,
 };
 use rkube_api::status::ApiError;
 use serde_json::{Value, json};
@@ -123,18 +124,14 @@ fn resource_list(group: &str, version: &str) -> Response {
             entry["categories"] = json!(r.categories);
         }
         list.push(entry);
-        for sub in r.subresources {
+        for sub in discovery_subresources(r) {
             let mut entry = json!({
                 "name": format!("{}/{sub}", r.plural), "singularName": "", "namespaced": r.namespaced,
                 "kind": subresource_kind(r, sub), "verbs": subresource_verbs(sub),
             });
-            if *sub == "scale" {
-                entry["group"] = "autoscaling".into();
-                entry["version"] = "v1".into();
-            }
-            if *sub == "eviction" {
-                entry["group"] = "policy".into();
-                entry["version"] = "v1".into();
+            if let Some((g, v)) = subresource_group_version(sub) {
+                entry["group"] = g.into();
+                entry["version"] = v.into();
             }
             list.push(entry);
         }
@@ -162,15 +159,11 @@ fn discovery_list(groups: &[(&str, Vec<&str>)]) -> Value {
                     let resources: Vec<Value> = resources::in_group_version(group, version)
                         .filter(|r| !resources::is_virtual(r))
                         .map(|r| {
-                            let subresources: Vec<Value> = r
-                                .subresources
-                                .iter()
+                            let subresources: Vec<Value> = discovery_subresources(r)
+                                .into_iter()
                                 .map(|sub| {
-                                    let (g, v) = match *sub {
-                                        "scale" => ("autoscaling", "v1"),
-                                        "eviction" => ("policy", "v1"),
-                                        _ => (r.group, r.version),
-                                    };
+                                    let (g, v) = subresource_group_version(sub)
+                                        .unwrap_or((r.group, r.version));
                                     json!({
                                         "subresource": sub,
                                         "responseKind": {"group": g, "version": v, "kind": subresource_kind(r, sub)},

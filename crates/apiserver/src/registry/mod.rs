@@ -13,8 +13,10 @@ pub mod binding;
 pub mod default_tolerations;
 pub mod deletion;
 pub mod kubernetes_endpoints;
+pub mod limit_ranger;
 pub mod meta;
 pub mod priority;
+pub mod resource_quota;
 pub mod service_account;
 pub mod services;
 pub mod strategy;
@@ -500,6 +502,9 @@ impl Registry {
             self.admit_pod_priority(info, &mut obj, &shown_name).await?;
             default_tolerations::admit(&mut obj);
         }
+        if limit_ranger::applies(stored) {
+            self.admit_limit_ranges(info, &mut obj, &shown_name).await?;
+        }
         let causes = rkube_api::validation::validate_create_via(
             info.group,
             info.version,
@@ -513,6 +518,7 @@ impl Registry {
         if priority::is_priority_class(stored) {
             self.check_global_default(info, &obj, false).await?;
         }
+        self.admit_quota(info, stored, &obj, &shown_name).await?;
         Ok((obj, warnings))
     }
 
