@@ -25,7 +25,7 @@ use crate::history::{History, REVISION_LABEL};
 use crate::pod_control::{
     PodControl, SLOW_START_INITIAL_BATCH_SIZE, controller_ref, object_ref, slow_start_batch,
 };
-use crate::replicaset::claim::{Owner, claim_pods};
+use crate::replicaset::claim::{Owner, claim_pods, recheck_owner};
 use crate::replicaset::handlers::key_of;
 use crate::workqueue::Requeue;
 
@@ -124,7 +124,7 @@ impl Controller {
                 deleting: false,
             },
             candidates,
-            || self.recheck(ns, name, &uid),
+            || recheck_owner::<DaemonSet>(&self.client, ns, name, &uid),
         )
         .await?;
         let revs: Vec<Arc<ControllerRevision>> =
@@ -165,28 +165,6 @@ impl Controller {
             requeue = Some(requeue.map_or(wait, |r: Duration| r.min(wait)));
         }
         Ok(requeue.map_or(Requeue::Done, Requeue::After))
-    }
-
-    async fn recheck(
-        &self,
-        ns: &str,
-        name: &str,
-        uid: &str,
-    ) -> Result<(), crate::replicaset::Error> {
-        let fresh = Api::<DaemonSet>::namespaced(self.client.clone(), ns)
-            .get_opt(name)
-            .await?;
-        match fresh {
-            Some(d)
-                if d.metadata.uid.as_deref() == Some(uid)
-                    && d.metadata.deletion_timestamp.is_none() =>
-            {
-                Ok(())
-            }
-            _ => Err(crate::replicaset::Error::OwnerChanged(format!(
-                "original DaemonSet {ns}/{name} is gone or being deleted: got uid {uid}"
-            ))),
-        }
     }
 
     /// Upstream's `manage`: which nodes need a pod and which pods must go. Returns when to

@@ -17,6 +17,36 @@ use rkube_api::selector::LabelSelector;
 
 use super::Error;
 
+/// Re-reads owner `name` (a `K`) before adopting: it must still be the object with `uid` and
+/// not being deleted (upstream's `RecheckDeletionTimestamp`), else [`Error::OwnerChanged`].
+pub async fn recheck_owner<K>(client: &Client, ns: &str, name: &str, uid: &str) -> Result<(), Error>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let fresh = Api::<K>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await?;
+    match fresh {
+        Some(o) if o.meta().uid.as_deref() == Some(uid) => {
+            if o.meta().deletion_timestamp.is_some() {
+                Err(Error::OwnerChanged(format!(
+                    "{} {ns}/{name} has just been deleted",
+                    K::kind(&())
+                )))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Err(Error::OwnerChanged(format!(
+            "original {} {ns}/{name} is gone: got uid {uid} but the cache is stale",
+            K::kind(&())
+        ))),
+    }
+}
+
 /// The owner's controller reference on `pod`, if any.
 pub fn controller_of(pod: &Pod) -> Option<&OwnerReference> {
     pod.metadata

@@ -10,7 +10,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 
-use super::claim::{Owner, claim_pods};
+use super::claim::{Owner, claim_pods, recheck_owner};
 use super::handlers::key_of;
 use super::pods::{is_active, pods_to_delete};
 use super::status;
@@ -72,7 +72,7 @@ impl<W: Workload> Controller<W> {
                 deleting,
             },
             active,
-            || self.recheck(ns, name, &cref.uid),
+            || recheck_owner::<W>(&self.client, ns, name, &cref.uid),
         )
         .await?;
         let manage_error = if needs_sync && !deleting {
@@ -113,30 +113,6 @@ impl<W: Workload> Controller<W> {
             Some(wait) => Requeue::After(wait + std::time::Duration::from_millis(50)),
             None => Requeue::Done,
         })
-    }
-
-    /// Re-reads the owner from the apiserver before adopting: it must still be the same
-    /// object and not being deleted.
-    async fn recheck(&self, ns: &str, name: &str, uid: &str) -> Result<(), Error> {
-        let fresh = Api::<W>::namespaced(self.client.clone(), ns)
-            .get_opt(name)
-            .await?;
-        match fresh {
-            Some(o) if o.meta().uid.as_deref() == Some(uid) => {
-                if o.meta().deletion_timestamp.is_some() {
-                    Err(Error::OwnerChanged(format!(
-                        "{} {ns}/{name} has just been deleted",
-                        W::kind(&())
-                    )))
-                } else {
-                    Ok(())
-                }
-            }
-            _ => Err(Error::OwnerChanged(format!(
-                "original {} {ns}/{name} is gone: got uid {uid} but the cache is stale",
-                W::kind(&())
-            ))),
-        }
     }
 
     /// Creates or deletes pods so that `pods` moves towards `spec.replicas`.

@@ -36,7 +36,7 @@ use super::{Error, revisions};
 use crate::daemonset::strategy::scaled;
 use crate::history::{History, template_of};
 use crate::pod_control::{SLOW_START_INITIAL_BATCH_SIZE, controller_ref, slow_start_batch};
-use crate::replicaset::claim::{Owner, claim_pods, controller_of};
+use crate::replicaset::claim::{Owner, claim_pods, controller_of, recheck_owner};
 use crate::workqueue::Requeue;
 
 /// The controller's state shared by its workers.
@@ -151,7 +151,7 @@ impl Controller {
                 deleting,
             },
             candidates,
-            || self.recheck(ns, name, &uid),
+            || recheck_owner::<StatefulSet>(&self.client, ns, name, &uid),
         )
         .await?;
         let mut revs = self.history.claim(ns, &cref, &selector, deleting).await?;
@@ -200,29 +200,6 @@ impl Controller {
                 Requeue::Done
             },
         )
-    }
-
-    /// Re-reads the set before adopting pods: it must be the same object, not being deleted.
-    async fn recheck(
-        &self,
-        ns: &str,
-        name: &str,
-        uid: &str,
-    ) -> Result<(), crate::replicaset::Error> {
-        let fresh = Api::<StatefulSet>::namespaced(self.client.clone(), ns)
-            .get_opt(name)
-            .await?;
-        match fresh {
-            Some(s)
-                if s.metadata.uid.as_deref() == Some(uid)
-                    && s.metadata.deletion_timestamp.is_none() =>
-            {
-                Ok(())
-            }
-            _ => Err(crate::replicaset::Error::OwnerChanged(format!(
-                "original StatefulSet {ns}/{name} is gone or being deleted: got uid {uid}"
-            ))),
-        }
     }
 
     /// Steps 1–3 of the module doc; `status` gets the counts of what the pass saw.
