@@ -341,26 +341,33 @@ async fn image_pull_secrets_authenticate_to_a_private_registry() {
         .await;
     node.create_pod(pod("legacy", &["oldcred"])).await;
 
-    let p = node
-        .wait_pod("anonymous", Duration::from_secs(60), |p| {
-            container_waiting(p)
-                .is_some_and(|(r, _)| r == "ErrImagePull" || r == "ImagePullBackOff")
-        })
-        .await;
-    let (_, message) = container_waiting(&p).unwrap();
-    let p = if message.starts_with("Back-off") {
-        // The back-off message hides the pull's: wait for the next attempt's.
-        node.wait_pod("anonymous", Duration::from_secs(60), |p| {
-            container_waiting(p).is_some_and(|(r, _)| r == "ErrImagePull")
-        })
-        .await
-    } else {
-        p
+    // The pod's status shows the pull's error only until the back-off replaces it, often for
+    // milliseconds; the kubelet's `Failed` event keeps it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let message = loop {
+        let ev = node
+            .kubectl(&[
+                "get",
+                "events",
+                "--field-selector",
+                "involvedObject.name=anonymous,reason=Failed",
+                "-o",
+                "jsonpath={range .items[*]}{.message}{\"\\n\"}{end}",
+            ])
+            .await;
+        let ev = String::from_utf8_lossy(&ev.stdout).into_owned();
+        if let Some(m) = ev.lines().find(|m| m.starts_with("Failed to pull image")) {
+            break m.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failed pull recorded for the anonymous pod: {ev:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let (_, message) = container_waiting(&p).unwrap();
     assert!(
         message.contains("401") || message.to_lowercase().contains("unauthorized"),
-        "the registry's refusal reaches the status: {message}"
+        "the registry's refusal reaches the event: {message}"
     );
     for name in ["authed", "legacy"] {
         let p = node
