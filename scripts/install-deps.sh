@@ -7,12 +7,13 @@
 #   containerd, runc   the container runtime the node agent drives through CRI
 #   containernetworking-plugins  bridge, host-local, portmap, loopback for pod networking
 #   busybox-static     the one binary the agent builds its pause and test images from
-#   iptables, iproute2, conntrack  the kernel network tooling the node agent and proxy use
+#   iptables, iproute2, conntrack  the kernel network tooling the node agent uses
+#   nftables           nft: the proxy programs Services into the kernel through it
 #   docker-registry    a local OCI registry the tests pull images from (no other is reachable)
 #   apache2-utils      htpasswd -B: the bcrypt login file of the kubelet tests' authenticated registry
 set -euo pipefail
 
-packages=(protobuf-compiler etcd-server etcd-client containerd runc containernetworking-plugins busybox-static iptables iproute2 conntrack docker-registry apache2-utils)
+packages=(protobuf-compiler etcd-server etcd-client containerd runc containernetworking-plugins busybox-static iptables iproute2 conntrack nftables docker-registry apache2-utils)
 
 missing=()
 for p in "${packages[@]}"; do

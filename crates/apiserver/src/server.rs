@@ -120,6 +120,16 @@ pub struct RunningServer {
     stop: Option<oneshot::Sender<()>>,
     serving: JoinHandle<Result<(), crate::serve::ServeError>>,
     _compactor: Compactor,
+    _repair: AbortOnDrop,
+}
+
+/// A background task that stops with the server.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl RunningServer {
@@ -288,6 +298,11 @@ pub async fn start_with_store(
         .ensure_kubernetes_service(addr.port())
         .await
         .map_err(ServerError::Bootstrap)?;
+    let repair = AbortOnDrop(
+        registry
+            .allocator_repair()
+            .spawn(crate::registry::allocator_repair::REPAIR_INTERVAL),
+    );
     let advertised = config.advertise_address.unwrap_or_else(|| {
         crate::registry::kubernetes_endpoints::advertise_address(
             addr.ip(),
@@ -313,5 +328,6 @@ pub async fn start_with_store(
         stop: Some(stop),
         serving,
         _compactor: compactor,
+        _repair: repair,
     })
 }

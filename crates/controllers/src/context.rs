@@ -10,6 +10,7 @@ use std::sync::Arc;
 use kube::Client;
 use rkube_component::events::{EventApi, EventSink};
 
+use crate::cluster_network::ClusterNetwork;
 use crate::metrics::Metrics;
 
 /// Shared by every controller of one manager.
@@ -27,6 +28,8 @@ pub struct Context {
     /// The cluster CA bundle (PEM) in-cluster clients verify the apiserver with (upstream's
     /// `--root-ca-file`, else the kubeconfig's CA), published as `kube-root-ca.crt`.
     pub root_ca_pem: Option<Arc<str>>,
+    /// The address ranges handed out to nodes and load balancers.
+    pub network: ClusterNetwork,
     events: EventSink,
 }
 
@@ -45,6 +48,7 @@ impl Context {
             identity,
             workers: 5,
             root_ca_pem: None,
+            network: ClusterNetwork::default(),
             events,
         }
     }

@@ -14,6 +14,7 @@
 //! A controller is a module with a `run(Context)` future and an entry in [`all`].
 
 pub mod clock;
+pub mod cluster_network;
 pub mod context;
 pub mod cronjob;
 pub mod daemonset;
@@ -34,6 +35,7 @@ pub mod pod_control;
 pub mod podgc;
 pub mod replicaset;
 pub mod resourcequota;
+pub mod service_lb;
 pub mod serviceaccount;
 pub mod statefulset;
 pub mod ttl_after_finished;
@@ -124,6 +126,12 @@ pub fn all() -> Vec<ControllerDescriptor> {
             aliases: &["root-ca-cert-publisher"],
             enabled_by_default: true,
             run: |ctx| Box::pin(serviceaccount::root_ca::run(ctx)),
+        },
+        ControllerDescriptor {
+            name: "service-lb-controller",
+            aliases: &["servicelb"],
+            enabled_by_default: true,
+            run: |ctx| Box::pin(service_lb::run(ctx)),
         },
         ControllerDescriptor {
             name: "node-ipam-controller",

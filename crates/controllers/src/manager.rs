@@ -9,6 +9,7 @@
 
 use std::net::SocketAddr;
 
+use crate::cluster_network::ClusterNetwork;
 use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -99,6 +100,8 @@ pub struct ManagerConfig {
     pub identity: String,
     /// The cluster CA (PEM) published in every namespace as `kube-root-ca.crt`.
     pub root_ca_pem: Option<String>,
+    /// The cluster's address ranges.
+    pub network: ClusterNetwork,
 }
 
 impl ManagerConfig {
@@ -109,6 +112,7 @@ impl ManagerConfig {
             leader_election: Some(LeaderElectionConfig::new(LEASE_NAME, identity.clone())),
             identity,
             root_ca_pem: None,
+            network: ClusterNetwork::default(),
         }
     }
 }
@@ -127,6 +131,7 @@ impl Manager {
         let controllers = select(crate::all(), &config.controllers)?;
         let mut ctx = Context::new(client, config.identity);
         ctx.root_ca_pem = config.root_ca_pem.map(Into::into);
+        ctx.network = config.network;
         Ok(Manager {
             ctx,
             controllers,

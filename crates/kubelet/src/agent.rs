@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::config::KubeletConfig;
 use crate::cri::{Cri, CriConnectError};
-use crate::runtime::cni::{CniError, CniNetwork, EgressMasquerade};
+use crate::network::{PodNetwork, PodNetworkConfig};
+use crate::runtime::cni::{CniError, EgressMasquerade};
 use crate::runtime::containerd::{Containerd, ContainerdConfig, ContainerdError};
 use crate::runtime::images::{self, ImageError, PAUSE_IMAGE};
 use crate::{Kubelet, KubeletError};
@@ -59,26 +60,32 @@ pub struct NodeAgent {
     kubelet: Kubelet,
     containerd: Option<Containerd>,
     imports: tokio::task::JoinHandle<()>,
+    network: Option<PodNetwork>,
 }
 
 impl NodeAgent {
     /// Starts the runtime, the network config and the kubelet.
     pub async fn start(config: AgentConfig, client: kube::Client) -> Result<NodeAgent, AgentError> {
         let root = config.kubelet.root_dir.clone();
+        let mut network = None;
         let (cri, containerd) = match &config.runtime {
             RuntimeEndpoint::External(socket) => {
                 (Cri::connect(socket, Duration::from_secs(30)).await?, None)
             }
             RuntimeEndpoint::Private => {
                 let conf_dir = root.join("cni").join("net.d");
-                let pod_cidr = config
-                    .kubelet
-                    .pod_cidr
-                    .clone()
-                    .unwrap_or_else(|| "10.42.0.0/24".into());
-                let mut net = CniNetwork::new(&pod_cidr, root.join("cni").join("ipam"))?;
+                let mut net = PodNetworkConfig::new(
+                    config.kubelet.node_name.clone(),
+                    conf_dir.clone(),
+                    root.join("cni").join("ipam"),
+                );
                 net.bridge = config.cni_bridge.clone();
-                net.write(&conf_dir).await?;
+                net.static_pod_cidr = match &config.kubelet.pod_cidr {
+                    Some(c) => Some(c.parse()?),
+                    None => None,
+                };
+                net.write_static().await?;
+                network = Some(net);
                 if let Err(e) = EgressMasquerade::new(&config.cluster_cidr)?.ensure().await {
                     tracing::warn!(error = %e, "pod egress masquerade rule not installed");
                 }
@@ -115,9 +122,13 @@ impl NodeAgent {
                 }
             }
         });
+        // Without a fixed podCIDR the runtime stays network-not-ready (and the Node NotReady,
+        // as upstream) until the node IPAM controller has assigned one to the registered Node.
+        let network = network.map(|n| PodNetwork::start(n, client.clone()));
         let kubelet = Kubelet::start(config.kubelet, client, cri).await?;
         Ok(NodeAgent {
             kubelet,
+            network,
             containerd,
             imports,
         })
@@ -127,6 +138,9 @@ impl NodeAgent {
     /// are adopted at the next start.
     pub async fn shutdown(self) {
         self.imports.abort();
+        if let Some(n) = self.network {
+            n.stop();
+        }
         self.kubelet.shutdown().await;
         if let Some(c) = self.containerd
             && let Err(e) = c.stop().await

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
+use k8s_cri::v1 as cri;
 use k8s_cri::v1::image_service_client::ImageServiceClient;
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use tokio::net::UnixStream;
@@ -58,6 +59,30 @@ impl Cri {
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
+        }
+    }
+
+    /// Stops and removes every pod sandbox (and so every container) of the runtime,
+    /// ignoring failures: for tearing a node down when no kubelet will (tests, a dead agent).
+    pub async fn remove_all_sandboxes(&self) {
+        let mut rt = self.runtime.clone();
+        let Ok(list) = rt
+            .list_pod_sandbox(cri::ListPodSandboxRequest { filter: None })
+            .await
+        else {
+            return;
+        };
+        for s in list.into_inner().items {
+            let _ = rt
+                .stop_pod_sandbox(cri::StopPodSandboxRequest {
+                    pod_sandbox_id: s.id.clone(),
+                })
+                .await;
+            let _ = rt
+                .remove_pod_sandbox(cri::RemovePodSandboxRequest {
+                    pod_sandbox_id: s.id,
+                })
+                .await;
         }
     }
 

@@ -8,6 +8,7 @@ pub mod config;
 pub mod cri;
 pub mod events;
 pub mod housekeeping;
+pub mod network;
 pub mod node;
 pub mod pods;
 pub mod runtime;

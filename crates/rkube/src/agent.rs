@@ -26,9 +26,10 @@ pub struct AgentArgs {
     /// The cluster's pod network.
     #[arg(long, default_value = "10.42.0.0/16")]
     pub cluster_cidr: String,
-    /// This node's pods' subnet (until the node IPAM controller assigns one).
-    #[arg(long, default_value = "10.42.0.0/24")]
-    pub pod_cidr: String,
+    /// A fixed subnet for this node's pods (default: the one the node IPAM controller assigns
+    /// to the Node, inside the cluster CIDR).
+    #[arg(long)]
+    pub pod_cidr: Option<String>,
     /// The cluster DNS address pods get.
     #[arg(long, default_value = "10.43.0.10")]
     pub cluster_dns: IpAddr,
@@ -43,7 +44,8 @@ pub struct AgentArgs {
     pub kubelet_port: u16,
 }
 
-fn first_ipv4() -> IpAddr {
+/// This host's first non-loopback IPv4 address (else 127.0.0.1).
+pub fn first_ipv4() -> IpAddr {
     if_addrs::get_if_addrs()
         .ok()
         .into_iter()
@@ -64,7 +66,7 @@ impl AgentArgs {
             self.node_ip.unwrap_or_else(first_ipv4),
             data_dir.join("agent"),
         );
-        kubelet.pod_cidr = Some(self.pod_cidr.clone());
+        kubelet.pod_cidr = self.pod_cidr.clone();
         kubelet.cluster_dns = vec![self.cluster_dns];
         kubelet.cluster_domain = self.cluster_domain.clone();
         kubelet.server_port = self.kubelet_port;

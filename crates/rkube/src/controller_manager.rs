@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use rkube_controllers::cluster_network::ClusterNetwork;
 use rkube_controllers::manager::{self, LEASE_NAME, LeaderElectionConfig};
 use rkube_controllers::{Manager, ManagerConfig};
 
@@ -16,6 +17,29 @@ pub struct ControllersArgs {
     /// controller named 'foo', '-foo' disables it (comma-separated, first match wins).
     #[arg(long, value_delimiter = ',', default_value = "*")]
     pub controllers: Vec<String>,
+    /// The prefix length of the pod range each node gets from the cluster CIDR.
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u8).range(8..=30))]
+    pub node_cidr_mask_size: u8,
+    /// Addresses LoadBalancer Services get, one each: an IPv4 CIDR (10.44.0.0/24) or a range
+    /// (10.44.0.10-10.44.0.50). Unset, they get the Ready nodes' addresses (as k3s).
+    #[arg(long)]
+    pub service_lb_pool: Option<String>,
+}
+
+impl ControllersArgs {
+    /// The address plan these flags and the cluster CIDR describe; a bad pool is an error
+    /// here, at start, not a silent controller failure later.
+    pub fn network(&self, cluster_cidr: &str) -> anyhow::Result<ClusterNetwork> {
+        if let Some(p) = &self.service_lb_pool {
+            rkube_controllers::service_lb::Pool::parse(p)
+                .map_err(|e| anyhow::anyhow!("--service-lb-pool: {e}"))?;
+        }
+        Ok(ClusterNetwork {
+            cluster_cidr: cluster_cidr.to_owned(),
+            node_cidr_mask_size: self.node_cidr_mask_size,
+            load_balancer_pool: self.service_lb_pool.clone(),
+        })
+    }
 }
 
 /// Flags of `rkube controller-manager`.
@@ -26,6 +50,9 @@ pub struct ControllerManagerCmdArgs {
     kubeconfig: Option<PathBuf>,
     #[command(flatten)]
     controllers: ControllersArgs,
+    /// The cluster's pod network, split into one range per node.
+    #[arg(long, default_value = "10.42.0.0/16")]
+    cluster_cidr: String,
     /// Elect a leader on the Lease kube-system/kube-controller-manager before acting.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     leader_elect: bool,
@@ -89,11 +116,13 @@ pub fn identity() -> String {
 /// cluster CA published as `kube-root-ca.crt` (the kubeconfig's certificate-authority-data).
 pub fn build(
     args: &ControllersArgs,
+    cluster_cidr: &str,
     client: kube::Client,
     leader: Option<LeaderElectionConfig>,
     root_ca_pem: Option<String>,
 ) -> anyhow::Result<Manager> {
     let mut config = ManagerConfig::new(identity());
+    config.network = args.network(cluster_cidr)?;
     config.controllers = args.controllers.clone();
     config.leader_election = leader;
     config.root_ca_pem = root_ca_pem;
@@ -107,6 +136,7 @@ pub fn build(
 
 /// Fails on a `--controllers` entry naming no known controller.
 pub fn check(args: &ControllersArgs) -> anyhow::Result<()> {
+    args.network("10.42.0.0/16")?;
     manager::select(rkube_controllers::all(), &args.controllers)
         .map(|_| ())
         .map_err(|e| {
@@ -140,12 +170,13 @@ pub async fn serve_metrics(manager: &Manager, addr: SocketAddr) {
 /// after a lost lease it campaigns again rather than stopping the server.
 pub async fn spawn(
     args: &ControllersArgs,
+    cluster_cidr: &str,
     client: kube::Client,
     metrics_address: SocketAddr,
     root_ca_pem: Option<String>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let leader = LeaderElectionConfig::new(LEASE_NAME, identity());
-    let manager = build(args, client, Some(leader), root_ca_pem)?;
+    let manager = build(args, cluster_cidr, client, Some(leader), root_ca_pem)?;
     serve_metrics(&manager, metrics_address).await;
     Ok(tokio::spawn(async move {
         loop {
@@ -182,7 +213,13 @@ pub fn run(args: ControllerManagerCmdArgs) -> anyhow::Result<()> {
             l.retry_period = args.leader_elect_retry_period;
             l
         });
-        let manager = build(&args.controllers, client, leader, root_ca)?;
+        let manager = build(
+            &args.controllers,
+            &args.cluster_cidr,
+            client,
+            leader,
+            root_ca,
+        )?;
         if args.secure_port != 0 {
             serve_metrics(
                 &manager,

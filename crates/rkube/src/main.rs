@@ -4,6 +4,7 @@
 mod agent;
 mod agent_cmd;
 mod controller_manager;
+mod dns;
 mod images;
 mod scheduler;
 mod server;

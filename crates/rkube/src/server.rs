@@ -65,6 +65,8 @@ pub struct ServerArgs {
     #[arg(long, default_value = "127.0.0.1:10257")]
     controller_manager_metrics_address: std::net::SocketAddr,
     #[command(flatten)]
+    dns: crate::dns::DnsArgs,
+    #[command(flatten)]
     agent: crate::agent::AgentArgs,
 }
 
@@ -134,6 +136,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             Some(
                 crate::controller_manager::spawn(
                     &args.controllers,
+                    &args.agent.cluster_cidr,
                     client.clone(),
                     args.controller_manager_metrics_address,
                     crate::agent::ca_from_kubeconfig(&server.kubeconfig).ok(),
@@ -145,6 +148,33 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             None
         } else {
             Some(crate::scheduler::spawn(&args.scheduler, client.clone()).await?)
+        };
+        let dns = if args.dns.disable_dns {
+            None
+        } else {
+            let ip = args
+                .agent
+                .node_ip
+                .or(args.advertise_address)
+                .unwrap_or_else(crate::agent::first_ipv4);
+            match crate::dns::spawn(
+                &args.dns,
+                client.clone(),
+                ip,
+                args.agent.cluster_dns,
+                &args.agent.cluster_domain,
+            )
+            .await
+            {
+                Ok(s) => {
+                    eprintln!("rkube server: cluster DNS on {:?}", s.local_addrs());
+                    Some(s)
+                }
+                Err(e) => {
+                    eprintln!("rkube server: cluster DNS not started: {e}");
+                    None
+                }
+            }
         };
         // The node agent starts beside the ready control plane, never in its way.
         let agent = if args.disable_agent {
@@ -193,6 +223,9 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         }
         if let Some(s) = scheduler {
             s.abort();
+        }
+        if let Some(d) = dns {
+            d.stop().await;
         }
         if let Some(c) = controller_manager {
             c.abort();

@@ -157,11 +157,12 @@ fn the_node_agent_runs_a_pod_from_an_airgap_image() {
     .unwrap();
     let pid = std::process::id();
     let node = format!("rk-e2e-{pid}");
-    let (cidr, pod_cidr, bridge) = (
+    let (cidr, bridge) = (
         format!("10.{}.0.0/16", 200 + pid % 20),
-        format!("10.{}.0.0/24", 200 + pid % 20),
         format!("rke{}", pid % 100_000),
     );
+    // No --pod-cidr: the node IPAM controller assigns the node's range from --cluster-cidr
+    // and the agent configures CNI from it.
     let mut s = start_with(
         dir,
         &[
@@ -169,8 +170,6 @@ fn the_node_agent_runs_a_pod_from_an_airgap_image() {
             &node,
             "--cluster-cidr",
             &cidr,
-            "--pod-cidr",
-            &pod_cidr,
             "--cni-bridge",
             &bridge,
         ],
@@ -204,6 +203,18 @@ fn the_node_agent_runs_a_pod_from_an_airgap_image() {
         let (_, out, _) = s.kubectl(&["get", "pod", "hello", "--no-headers"]);
         out.contains("1/1") && out.contains("Running")
     });
+    let (_, node_cidr, _) = s.kubectl(&["get", "node", &node, "-o", "jsonpath={.spec.podCIDR}"]);
+    let net = cidr.trim_end_matches(".0.0/16");
+    assert!(
+        node_cidr.starts_with(&format!("{net}.")) && node_cidr.ends_with(".0/24"),
+        "the node's range comes from --cluster-cidr {cidr}: {node_cidr:?}"
+    );
+    let (_, pod_ip, _) = s.kubectl(&["get", "pod", "hello", "-o", "jsonpath={.status.podIP}"]);
+    let prefix = node_cidr.trim_end_matches("0/24");
+    assert!(
+        pod_ip.starts_with(prefix),
+        "the pod's address {pod_ip} lies in the node's range {node_cidr}"
+    );
     // The in-process scheduler and controller manager run a Deployment on real containers,
     // and the garbage collector removes its ReplicaSet and pods with it.
     let (ok, out, err) = s.kubectl(&[

@@ -8,6 +8,7 @@ use rand::Rng;
 use rkube_api::status::ApiError;
 use rkube_store::{CreateOutcome, Store, UpdateOutcome};
 use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -20,6 +21,19 @@ pub enum Refusal {
     Taken,
     /// Every value of the range is taken.
     Full,
+}
+
+/// Passes an allocation must be seen without an owner before repair frees it (upstream's
+/// repair loops wait three).
+pub const LEAK_PASSES: u32 = 3;
+
+/// What one repair pass changed, as offsets.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Repaired {
+    /// In use but not marked (lost by a crash between two writes): now marked.
+    pub marked: Vec<u32>,
+    /// Marked with no owner for [`LEAK_PASSES`] passes: now free.
+    pub freed: Vec<u32>,
 }
 
 /// One range of small integers (offsets) persisted as a bitmap.
@@ -42,6 +56,11 @@ impl RangeAllocator {
             size,
             range,
         }
+    }
+
+    /// How many offsets the range has.
+    pub fn size(&self) -> u32 {
+        self.size
     }
 
     /// Takes `offset`, or a random free one when `None`.
@@ -81,6 +100,49 @@ impl RangeAllocator {
             set(&mut bits, offset, false);
             if self.save(&bits, rev).await? {
                 return Ok(());
+            }
+        }
+    }
+
+    /// Makes the bitmap say exactly what is in use: offsets in `in_use` are marked, and a
+    /// marked offset nobody uses is freed once it has been seen unused on `LEAK_PASSES`
+    /// passes in a row (`unused_passes` carries the count between passes), since a create
+    /// allocates before its object is stored. Offsets in `reserved` are left as they are.
+    pub async fn reconcile(
+        &self,
+        in_use: &BTreeSet<u32>,
+        reserved: &[u32],
+        unused_passes: &mut HashMap<u32, u32>,
+    ) -> Result<Repaired, ApiError> {
+        loop {
+            let (mut bits, rev) = self.load().await?;
+            let mut out = Repaired::default();
+            for &o in in_use.iter().filter(|&&o| o < self.size) {
+                if !get(&bits, o) {
+                    set(&mut bits, o, true);
+                    out.marked.push(o);
+                }
+            }
+            let mut seen = HashMap::new();
+            let unused: Vec<u32> = (0..self.size)
+                .filter(|o| get(&bits, *o) && !in_use.contains(o) && !reserved.contains(o))
+                .collect();
+            for o in unused {
+                let passes = unused_passes.get(&o).copied().unwrap_or(0) + 1;
+                if passes >= LEAK_PASSES {
+                    set(&mut bits, o, false);
+                    out.freed.push(o);
+                } else {
+                    seen.insert(o, passes);
+                }
+            }
+            if out.marked.is_empty() && out.freed.is_empty() {
+                *unused_passes = seen;
+                return Ok(out);
+            }
+            if self.save(&bits, rev).await? {
+                *unused_passes = seen;
+                return Ok(out);
             }
         }
     }
@@ -212,6 +274,17 @@ impl ServiceIps {
         }
     }
 
+    /// The offset of `ip` in the range, if it lies inside.
+    pub fn offset(&self, ip: Ipv4Addr) -> Option<u32> {
+        let o = u32::from(ip).wrapping_sub(self.base);
+        (o < self.size()).then_some(o)
+    }
+
+    /// The underlying bitmap (for repair).
+    pub fn allocator(&self) -> &RangeAllocator {
+        &self.alloc
+    }
+
     /// Gives `ip` back.
     pub async fn release(&self, ip: Ipv4Addr) -> Result<(), ApiError> {
         let o = u32::from(ip).wrapping_sub(self.base);
@@ -264,6 +337,23 @@ impl NodePorts {
             .allocate(offset)
             .await?
             .map(|o| i64::from(self.first) + i64::from(o)))
+    }
+
+    /// The offset of `port` in the range, if it lies inside.
+    pub fn offset(&self, port: i64) -> Option<u32> {
+        (i64::from(self.first)..=i64::from(self.last))
+            .contains(&port)
+            .then(|| (port - i64::from(self.first)) as u32)
+    }
+
+    /// The `n`th port of the range.
+    pub fn nth(&self, n: u32) -> i64 {
+        i64::from(self.first) + i64::from(n)
+    }
+
+    /// The underlying bitmap (for repair).
+    pub fn allocator(&self) -> &RangeAllocator {
+        &self.alloc
     }
 
     /// Gives `port` back.

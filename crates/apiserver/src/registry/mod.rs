@@ -9,6 +9,7 @@
 //! in the requested one is the caller's job (`handlers::present`).
 
 pub mod allocator;
+pub mod allocator_repair;
 pub mod binding;
 pub mod default_tolerations;
 pub mod deletion;
@@ -227,6 +228,11 @@ impl Registry {
             clock,
             services,
         }
+    }
+
+    /// The repair loop of the Service allocators over this registry's store.
+    pub fn allocator_repair(&self) -> allocator_repair::AllocatorRepair {
+        allocator_repair::AllocatorRepair::new(Arc::clone(&self.store), self.services.clone())
     }
 
     fn is_service(info: &ResourceInfo) -> bool {
@@ -618,6 +624,9 @@ impl Registry {
             }
             let mut new = obj.clone();
             strategy::prepare_for_update(stored, subresource, &mut new, &old);
+            if Self::is_service(info) && subresource.is_none() {
+                services::drop_type_dependent_fields(&mut new, &old);
+            }
             rkube_api::defaults::apply(stored.group, stored.kind, &mut new);
             if subresource.is_none() && priority::is_pod(stored) {
                 priority::keep_pod_priority(&mut new, &old);

@@ -223,6 +223,68 @@ impl ServiceAllocators {
     }
 }
 
+/// Upstream's dropTypeDependentFields: when an update changes the type so that a field no
+/// longer applies, and the update left that field as it was, the field is cleared — so
+/// `kubectl patch -p '{"spec":{"type":"ClusterIP"}}'` on a LoadBalancer works.
+pub fn drop_type_dependent_fields(new: &mut Value, old: &Value) {
+    let (old_type, new_type) = (svc_type(old).to_owned(), svc_type(new).to_owned());
+    if old_type == new_type {
+        return;
+    }
+    let same = |new: &Value, field: &str| new["spec"][field] == old["spec"][field];
+    let mut drop = Vec::new();
+    if old_type != "ExternalName" && new_type == "ExternalName" {
+        for f in [
+            "clusterIP",
+            "clusterIPs",
+            "ipFamilies",
+            "ipFamilyPolicy",
+            "internalTrafficPolicy",
+        ] {
+            if same(new, f) {
+                drop.push(f);
+            }
+        }
+    }
+    let external = |t: &str| matches!(t, "NodePort" | "LoadBalancer");
+    if external(&old_type) && !external(&new_type) {
+        let ports_of = |v: &Value| -> Vec<Value> {
+            v["spec"]["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| p["nodePort"].clone())
+                .collect()
+        };
+        if ports_of(new) == ports_of(old)
+            && let Some(ports) = new["spec"]["ports"].as_array_mut()
+        {
+            for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+                p.remove("nodePort");
+            }
+        }
+        if same(new, "externalTrafficPolicy") {
+            drop.push("externalTrafficPolicy");
+        }
+    }
+    if old_type == "LoadBalancer" && new_type != "LoadBalancer" {
+        for f in [
+            "healthCheckNodePort",
+            "allocateLoadBalancerNodePorts",
+            "loadBalancerClass",
+        ] {
+            if same(new, f) {
+                drop.push(f);
+            }
+        }
+    }
+    if let Some(spec) = new["spec"].as_object_mut() {
+        for f in drop {
+            spec.remove(f);
+        }
+    }
+}
+
 /// Upstream's patchAllocatedValues: an update that leaves out the ClusterIP or a port's
 /// NodePort keeps the allocated ones (kubectl apply and replace often omit them).
 fn keep_allocated(new: &mut Value, old: &Value) {

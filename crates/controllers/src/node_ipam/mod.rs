@@ -84,9 +84,13 @@ fn pod_cidr(node: &Node) -> Option<String> {
         .or_else(|| spec.pod_cidrs.as_ref()?.first().cloned())
 }
 
-/// Runs the controller with the default configuration.
+/// Runs the controller on the manager's cluster CIDR.
 pub async fn run(ctx: Context) {
-    if let Err(e) = run_with(ctx, Config::default()).await {
+    let config = Config {
+        cluster_cidr: ctx.network.cluster_cidr.clone(),
+        node_mask: ctx.network.node_cidr_mask_size,
+    };
+    if let Err(e) = run_with(ctx, config).await {
         tracing::error!(error = %e, "node IPAM controller not started");
     }
 }

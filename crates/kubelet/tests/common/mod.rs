@@ -263,25 +263,7 @@ impl TestNode {
 
 /// Stops and removes every sandbox (and so every container) of the runtime.
 pub async fn remove_all_pods(cri: &Cri) {
-    let mut rt = cri.runtime.clone();
-    let Ok(list) = rt
-        .list_pod_sandbox(cri::ListPodSandboxRequest { filter: None })
-        .await
-    else {
-        return;
-    };
-    for s in list.into_inner().items {
-        let _ = rt
-            .stop_pod_sandbox(cri::StopPodSandboxRequest {
-                pod_sandbox_id: s.id.clone(),
-            })
-            .await;
-        let _ = rt
-            .remove_pod_sandbox(cri::RemovePodSandboxRequest {
-                pod_sandbox_id: s.id,
-            })
-            .await;
-    }
+    cri.remove_all_sandboxes().await;
 }
 
 fn host_cleanup(bridge: &str, net: &str) {

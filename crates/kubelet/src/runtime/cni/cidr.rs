@@ -8,7 +8,7 @@ use std::str::FromStr;
 use super::CniError;
 
 /// An IPv4 network such as `10.42.0.0/24`, normalized to its network address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Ipv4Cidr {
     network: Ipv4Addr,
     prefix: u8,

@@ -26,13 +26,18 @@ pub struct CniNetwork {
 impl CniNetwork {
     /// The `rkube` network on bridge `cni0` for `pod_cidr`, leases kept in `ipam_data_dir`.
     pub fn new(pod_cidr: &str, ipam_data_dir: impl Into<PathBuf>) -> Result<Self, CniError> {
-        Ok(Self {
+        Ok(Self::for_cidr(pod_cidr.parse()?, ipam_data_dir))
+    }
+
+    /// The `rkube` network on bridge `cni0` for an already parsed `pod_cidr`.
+    pub fn for_cidr(pod_cidr: Ipv4Cidr, ipam_data_dir: impl Into<PathBuf>) -> Self {
+        Self {
             name: "rkube".into(),
             bridge: "cni0".into(),
-            pod_cidr: pod_cidr.parse()?,
+            pod_cidr,
             ipam_data_dir: ipam_data_dir.into(),
             mtu: None,
-        })
+        }
     }
 
     /// The conflist file name: `10-<name>.conflist`.

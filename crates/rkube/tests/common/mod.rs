@@ -1,0 +1,3 @@
+//! Shared harnesses of the binary's end-to-end tests.
+
+pub mod cluster;
