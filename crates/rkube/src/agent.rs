@@ -39,6 +39,8 @@ pub struct AgentArgs {
     /// The Linux bridge pods attach to.
     #[arg(long, default_value = "cni0")]
     pub cni_bridge: String,
+    #[command(flatten)]
+    pub proxy: crate::proxy::ProxyArgs,
     /// The kubelet API's port (0 picks a free one).
     #[arg(long, default_value_t = rkube_kubelet::config::DEFAULT_KUBELET_PORT)]
     pub kubelet_port: u16,
@@ -85,6 +87,34 @@ impl AgentArgs {
             cluster_cidr: self.cluster_cidr.clone(),
             cni_bridge: self.cni_bridge.clone(),
         })
+    }
+}
+
+/// Starts the node's Service proxy unless disabled; a failure is reported and the node runs
+/// on without it.
+pub async fn start_proxy(
+    args: &AgentArgs,
+    config: &AgentConfig,
+    client: kube::Client,
+) -> Option<rkube_proxy::Proxy> {
+    if args.proxy.disable_kube_proxy {
+        return None;
+    }
+    match crate::proxy::spawn(
+        &args.proxy,
+        client,
+        &config.kubelet.node_name,
+        config.kubelet.node_ip,
+        &args.cluster_cidr,
+    )
+    .await
+    {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!("rkube: {e}
+  Services will not be reachable from this node; fix the cause and restart, or pass --disable-kube-proxy");
+            None
+        }
     }
 }
 

@@ -37,6 +37,7 @@ pub fn run(args: AgentCmdArgs) -> anyhow::Result<()> {
         let mut config = config;
         config.kubelet.client_ca_pem = Some(crate::agent::ca_from_kubeconfig(&kubeconfig)?);
         eprintln!("rkube agent: joined; starting the node agent");
+        let proxy = crate::agent::start_proxy(&args.agent, &config, client.clone()).await;
         let agent = rkube_kubelet::agent::NodeAgent::start(config, client)
             .await
             .map_err(|e| {
@@ -51,6 +52,9 @@ pub fn run(args: AgentCmdArgs) -> anyhow::Result<()> {
             _ = term.recv() => eprintln!("rkube agent: terminated, stopping"),
         }
         agent.shutdown().await;
+        if let Some(p) = proxy {
+            p.stop().await;
+        }
         eprintln!("rkube agent: stopped (pods keep running and are adopted at the next start)");
         Ok(())
     })

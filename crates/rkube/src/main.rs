@@ -6,6 +6,7 @@ mod agent_cmd;
 mod controller_manager;
 mod dns;
 mod images;
+mod proxy;
 mod scheduler;
 mod server;
 mod sim;

@@ -176,12 +176,14 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
                 }
             }
         };
+        let mut proxy = None;
         // The node agent starts beside the ready control plane, never in its way.
         let agent = if args.disable_agent {
             None
         } else {
             let mut agent_config = args.agent.config(&args.data_dir)?;
             agent_config.kubelet.client_ca_pem = Some(crate::agent::ca_from_kubeconfig(&server.kubeconfig)?);
+            proxy = crate::agent::start_proxy(&args.agent, &agent_config, client.clone()).await;
             Some(tokio::spawn(async move {
                 eprintln!("rkube server: starting the node agent ({})", agent_config.kubelet.node_name);
                 match rkube_kubelet::agent::NodeAgent::start(agent_config, client).await {
@@ -226,6 +228,9 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         }
         if let Some(d) = dns {
             d.stop().await;
+        }
+        if let Some(p) = proxy {
+            p.stop().await;
         }
         if let Some(c) = controller_manager {
             c.abort();

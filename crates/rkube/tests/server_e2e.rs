@@ -63,6 +63,10 @@ fn start_with(dir: tempfile::TempDir, extra: &[&str]) -> Server {
             "127.0.0.1",
             "--https-listen-port",
             &port.to_string(),
+            "--dns-port",
+            "0",
+            "--kube-proxy-metrics-address",
+            "127.0.0.1:0",
         ])
         .args(extra)
         .arg("--data-dir")
@@ -172,8 +176,14 @@ fn the_node_agent_runs_a_pod_from_an_airgap_image() {
             &cidr,
             "--cni-bridge",
             &bridge,
+            "--kube-proxy-table",
+            &bridge,
         ],
     );
+    let _net = NetCleanup {
+        bridge: bridge.clone(),
+        cidr: cidr.clone(),
+    };
     let wait = |what: &str, f: &dyn Fn() -> bool| {
         let deadline = Instant::now() + Duration::from_secs(60);
         while !f() {
@@ -272,6 +282,18 @@ fn the_node_agent_runs_a_pod_from_an_airgap_image() {
     let (ok, _, err) = s.kubectl(&["get", "pod", "hello"]);
     assert!(!ok && err.contains("not found"), "{err}");
 
+    // The in-process proxy programmed the Services (here the `kubernetes` one and cluster
+    // DNS) into its nftables table.
+    let table = Command::new("nft")
+        .args(["list", "table", "ip", &bridge])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("default/kubernetes") && table.contains("kube-system/kube-dns"),
+        "{table}"
+    );
+
     // SIGTERM stops the agent's containerd too (by its PID, recorded in its directory).
     let pid_file = s.dir.path().join("agent/containerd/containerd.pid");
     let ctd_pid: i32 = std::fs::read_to_string(&pid_file)
@@ -304,6 +326,11 @@ struct NetCleanup {
 
 impl Drop for NetCleanup {
     fn drop(&mut self) {
+        // The proxy's table is named after the bridge in these tests.
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", &self.bridge])
+            .stderr(Stdio::null())
+            .status();
         let _ = Command::new("ip")
             .args(["link", "del", &self.bridge])
             .stderr(Stdio::null())
@@ -408,6 +435,10 @@ fn an_agent_joins_with_the_node_token_and_runs_pods() {
             &pod_cidr,
             "--cni-bridge",
             &bridge,
+            "--kube-proxy-table",
+            &bridge,
+            "--kube-proxy-metrics-address",
+            "127.0.0.1:0",
             "--data-dir",
         ])
         .arg(agent_dir.path())

@@ -62,6 +62,8 @@ struct Network {
     host_veths: Vec<String>,
     cluster_cidr: String,
     node_bridges: Vec<String>,
+    /// The server's proxy table in the host namespace (the agents' go with their namespaces).
+    proxy_table: String,
 }
 
 impl Drop for Network {
@@ -96,6 +98,7 @@ impl Drop for Network {
             "-j",
             "MASQUERADE",
         ]);
+        quiet(&["nft", "delete", "table", "ip", &self.proxy_table]);
         // Routes to the agents' pod ranges went with the bridge; ours (proto 157) may remain.
         quiet(&["ip", "route", "flush", "proto", "157", "root", c]);
     }
@@ -113,6 +116,9 @@ pub struct MultiNode {
     pub namespaces: Vec<String>,
     /// The cluster's pod network.
     pub cluster_cidr: String,
+    /// The first three octets of the node network (`a.b.c`); LoadBalancer addresses come
+    /// from `.200`–`.220` of it.
+    pub subnet: String,
     agents: Vec<Process>,
     server: Option<Process>,
     dirs: Vec<tempfile::TempDir>,
@@ -145,6 +151,7 @@ impl MultiNode {
             host_veths: Vec::new(),
             cluster_cidr: cluster_cidr.clone(),
             node_bridges: vec![format!("rkmc{tag}")],
+            proxy_table: format!("rkm{tag}-proxy"),
         };
         let server_ip = format!("{subnet}.1");
         sh(&["ip", "link", "add", &net.bridge, "type", "bridge"]);
@@ -214,6 +221,13 @@ impl MultiNode {
             ])
             .args(["--kubelet-port", "0"])
             .args(["--controller-manager-metrics-address", "127.0.0.1:0"])
+            .args([
+                "--kube-proxy-table",
+                &net.proxy_table,
+                "--kube-proxy-metrics-address",
+                "127.0.0.1:0",
+            ])
+            .args(["--service-lb-pool", &format!("{subnet}.200-{subnet}.220")])
             .args(server_flags)
             .arg("--data-dir")
             .arg(dir.path())
@@ -272,6 +286,7 @@ impl MultiNode {
             node_ips,
             namespaces: net.namespaces.clone(),
             cluster_cidr,
+            subnet,
             agents: procs,
             server: Some(server),
             dirs,
