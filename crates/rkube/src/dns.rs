@@ -4,6 +4,7 @@
 //! proxy forwards pods' queries to it and the mirroring controller publishes its slice.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use clap::Args;
 use k8s_openapi::api::core::v1::{Endpoints, Service};
@@ -91,4 +92,60 @@ async fn publish(
         Some(_) => {}
     }
     Ok(())
+}
+
+/// Flags of `rkube dns`.
+#[derive(Args, Debug)]
+pub struct DnsCmdArgs {
+    /// The kubeconfig to reach the apiserver with (else $KUBECONFIG, else ~/.kube/config).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// The address to answer on (UDP and TCP).
+    #[arg(long, default_value = "0.0.0.0:53")]
+    listen: SocketAddr,
+    /// The cluster's DNS domain.
+    #[arg(long, default_value = "cluster.local")]
+    cluster_domain: String,
+    /// Also publish this server as kube-system/kube-dns on this Service address (the
+    /// listen address must then be one pods can reach).
+    #[arg(long)]
+    cluster_dns: Option<IpAddr>,
+}
+
+/// `rkube dns`: cluster DNS alone.
+pub fn run(args: DnsCmdArgs) -> anyhow::Result<()> {
+    crate::server::init_logging();
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let client = crate::server::component_client(args.kubeconfig.as_deref()).await?;
+        let flags = DnsArgs {
+            disable_dns: false,
+            dns_port: args.listen.port(),
+        };
+        let server = match args.cluster_dns {
+            Some(dns_ip) => {
+                spawn(
+                    &flags,
+                    client,
+                    args.listen.ip(),
+                    dns_ip,
+                    &args.cluster_domain,
+                )
+                .await?
+            }
+            None => {
+                let mut config = rkube_dns::DnsConfig::new(vec![args.listen]);
+                config.cluster_domain = args.cluster_domain.clone();
+                config.upstreams =
+                    rkube_dns::read_resolv_conf("/etc/resolv.conf".as_ref()).unwrap_or_default();
+                rkube_dns::DnsServer::start(config, client)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cluster DNS on {}: {e}", args.listen))?
+            }
+        };
+        eprintln!("rkube dns: answering on {:?}", server.local_addrs());
+        crate::server::stop_signal().await?;
+        server.stop().await;
+        Ok(())
+    })
 }

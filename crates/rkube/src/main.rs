@@ -35,6 +35,10 @@ enum Command {
     Scheduler(scheduler::SchedulerCmdArgs),
     /// Run the controller manager alone against an apiserver.
     ControllerManager(controller_manager::ControllerManagerCmdArgs),
+    /// Run the Service proxy (nftables) alone for this node.
+    Proxy(proxy::ProxyCmdArgs),
+    /// Run cluster DNS alone.
+    Dns(dns::DnsCmdArgs),
     /// Print the version of this binary and of the Kubernetes API it serves.
     Version,
 }
@@ -56,6 +60,8 @@ fn main() -> anyhow::Result<()> {
         Command::Scheduler(args) => scheduler::run(args),
         Command::ControllerManager(args) => controller_manager::run(args),
         Command::Sim(args) => sim::run(args),
+        Command::Proxy(args) => proxy::run(args),
+        Command::Dns(args) => dns::run(args),
     }
 }
 

@@ -3,6 +3,7 @@
 //! `/metrics` (port 10249) and `/healthz` answers.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use clap::Args;
 
@@ -79,4 +80,46 @@ async fn serve_metrics(proxy: &rkube_proxy::Proxy, addr: SocketAddr) {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
+}
+
+/// Flags of `rkube proxy` (upstream kube-proxy's names).
+#[derive(Args, Debug)]
+pub struct ProxyCmdArgs {
+    /// The kubeconfig to reach the apiserver with (else $KUBECONFIG, else ~/.kube/config).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// This node's name (default: the host name).
+    #[arg(long)]
+    hostname_override: Option<String>,
+    /// This node's address (default: the first non-loopback IPv4 address).
+    #[arg(long)]
+    node_ip: Option<IpAddr>,
+    /// The cluster's pod network.
+    #[arg(long, default_value = "10.42.0.0/16")]
+    cluster_cidr: String,
+    #[command(flatten)]
+    proxy: ProxyArgs,
+}
+
+/// `rkube proxy`: the Service proxy alone (rules stay in place when it stops, as upstream).
+pub fn run(args: ProxyCmdArgs) -> anyhow::Result<()> {
+    crate::server::init_logging();
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let client = crate::server::component_client(args.kubeconfig.as_deref()).await?;
+        let node = match args.hostname_override {
+            Some(n) => n,
+            None => nix::unistd::gethostname()?.to_string_lossy().to_lowercase(),
+        };
+        let ip = args.node_ip.unwrap_or_else(crate::agent::first_ipv4);
+        let proxy = spawn(&args.proxy, client, &node, ip, &args.cluster_cidr).await?;
+        eprintln!(
+            "rkube proxy: running for node {node} ({ip}), table ip {}",
+            args.proxy.kube_proxy_table
+        );
+        crate::server::stop_signal().await?;
+        proxy.stop().await;
+        eprintln!("rkube proxy: stopped (rules left in place)");
+        Ok(())
+    })
 }

@@ -106,12 +106,7 @@ pub fn run(args: SchedulerCmdArgs) -> anyhow::Result<()> {
     crate::server::init_logging();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let client = match &args.kubeconfig {
-            Some(path) => crate::server::client_from(path).await?,
-            None => kube::Client::try_default().await.map_err(|e| {
-                anyhow::anyhow!("{e}\npass --kubeconfig or set KUBECONFIG to reach the apiserver")
-            })?,
-        };
+        let client = crate::server::component_client(args.kubeconfig.as_deref()).await?;
         let task = spawn(&args.scheduler, client).await?;
         eprintln!("rkube scheduler: running");
         tokio::select! {

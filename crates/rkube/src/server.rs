@@ -96,6 +96,29 @@ impl ServerArgs {
     }
 }
 
+/// The client a standalone component uses: `--kubeconfig` when given, else kube-rs's usual
+/// inference ($KUBECONFIG, ~/.kube/config, in-cluster).
+pub async fn component_client(
+    kubeconfig: Option<&std::path::Path>,
+) -> anyhow::Result<kube::Client> {
+    match kubeconfig {
+        Some(path) => client_from(path).await,
+        None => kube::Client::try_default().await.map_err(|e| {
+            anyhow::anyhow!("{e}\npass --kubeconfig or set KUBECONFIG to reach the apiserver")
+        }),
+    }
+}
+
+/// Waits for SIGINT or SIGTERM.
+pub async fn stop_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
 /// A kube-rs client from a kubeconfig file (the admin one for in-process controllers).
 pub async fn client_from(kubeconfig: &std::path::Path) -> anyhow::Result<kube::Client> {
     let config = kube::config::Kubeconfig::read_from(kubeconfig)?;
@@ -117,6 +140,9 @@ pub fn init_logging() {
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: ServerArgs) -> anyhow::Result<()> {
     init_logging();
+    // Bad controller flags (an unknown controller, an unusable load-balancer pool) fail
+    // before anything starts.
+    crate::controller_manager::check(&args.controllers)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let config = args.config();

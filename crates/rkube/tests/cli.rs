@@ -26,7 +26,19 @@ fn help_lists_the_commands() {
     let out = rkube(&["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("version"), "{text}");
+    for cmd in [
+        "server",
+        "agent",
+        "scheduler",
+        "controller-manager",
+        "proxy",
+        "dns",
+        "images",
+        "sim",
+        "version",
+    ] {
+        assert!(text.contains(&format!("  {cmd} ")), "{cmd}: {text}");
+    }
 }
 
 #[test]

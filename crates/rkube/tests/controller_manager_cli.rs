@@ -60,3 +60,34 @@ fn an_unreachable_kubeconfig_is_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn an_unusable_load_balancer_pool_fails_at_start_saying_what_to_write() {
+    let dir = tempfile::tempdir().unwrap();
+    for cmd in [
+        &[
+            "controller-manager",
+            "--kubeconfig",
+            "/nonexistent/kubeconfig",
+        ][..],
+        &[
+            "server",
+            "--disable-agent",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ][..],
+    ] {
+        let mut args = cmd.to_vec();
+        args.extend(["--service-lb-pool", "10.9.0.0/99"]);
+        let out = rkube(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            err.contains("--service-lb-pool")
+                && err.contains("expected an IPv4 CIDR (10.0.0.0/28) or a range"),
+            "{args:?}: {err}"
+        );
+        // Nothing was started: the data directory is untouched.
+        assert!(!dir.path().join("kubeconfig.yaml").exists());
+    }
+}

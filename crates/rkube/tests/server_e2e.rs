@@ -484,3 +484,94 @@ fn an_agent_joins_with_the_node_token_and_runs_pods() {
     .unwrap();
     assert!(agent.wait().unwrap().success());
 }
+
+/// A DNS query for `name` (type A, recursion desired) with id 0x1234.
+fn dns_query(name: &str) -> Vec<u8> {
+    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.trim_end_matches('.').split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+/// The rcode and the A records of a DNS answer.
+fn dns_answer(resp: &[u8]) -> (u8, Vec<std::net::Ipv4Addr>) {
+    let rcode = resp[3] & 0x0f;
+    let answers = u16::from_be_bytes([resp[6], resp[7]]);
+    // Skip the header and the question (uncompressed name + type + class).
+    let mut i = 12;
+    while resp[i] != 0 {
+        i += resp[i] as usize + 1;
+    }
+    i += 5;
+    let mut ips = Vec::new();
+    for _ in 0..answers {
+        // A compressed name pointer (2 bytes) or a full name.
+        if resp[i] & 0xc0 == 0xc0 {
+            i += 2;
+        } else {
+            while resp[i] != 0 {
+                i += resp[i] as usize + 1;
+            }
+            i += 1;
+        }
+        let rtype = u16::from_be_bytes([resp[i], resp[i + 1]]);
+        let len = u16::from_be_bytes([resp[i + 8], resp[i + 9]]) as usize;
+        i += 10;
+        if rtype == 1 && len == 4 {
+            ips.push(std::net::Ipv4Addr::new(
+                resp[i],
+                resp[i + 1],
+                resp[i + 2],
+                resp[i + 3],
+            ));
+        }
+        i += len;
+    }
+    (rcode, ips)
+}
+
+#[test]
+fn rkube_dns_runs_alone_and_answers_for_services() {
+    let s = start();
+    let port = {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.local_addr().unwrap().port()
+    };
+    let mut dns = Command::new(env!("CARGO_BIN_EXE_rkube"))
+        .args([
+            "dns",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--kubeconfig",
+        ])
+        .arg(&s.kubeconfig)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let ask = |name: &str| {
+        let mut buf = [0u8; 512];
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            sock.send_to(&dns_query(name), ("127.0.0.1", port)).unwrap();
+            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                return dns_answer(&buf[..n]);
+            }
+            assert!(Instant::now() < deadline, "no DNS answer for {name}");
+        }
+    };
+    assert_eq!(
+        ask("kubernetes.default.svc.cluster.local"),
+        (0, vec![std::net::Ipv4Addr::new(10, 43, 0, 1)])
+    );
+    let (rcode, ips) = ask("nothing.default.svc.cluster.local");
+    assert_eq!((rcode, ips.len()), (3, 0), "NXDOMAIN for a missing Service");
+    let _ = dns.kill();
+    let _ = dns.wait();
+}
