@@ -181,3 +181,62 @@ async fn unknown_fields_per_field_validation_and_invalid_names() {
     .await;
     assert_eq!(code, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_port_or_cluster_ip_already_taken_is_422_and_the_first_keeps_it() {
+    let c = common::cluster().await;
+    let svc = |name: &str, spec: Value| {
+        let mut spec_full = json!({"type": "NodePort", "selector": {"app": "x"}});
+        spec_full
+            .as_object_mut()
+            .unwrap()
+            .extend(spec.as_object().unwrap().clone());
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec_full})
+            .to_string()
+    };
+    let port = |p: i64| json!({"ports": [{"port": 80, "nodePort": p}]});
+    let first = c
+        .kubectl_stdin(&["create", "-f", "-"], Some(&svc("first", port(30123))))
+        .await;
+    assert!(first.ok, "{}", first.stderr);
+    let clash = c
+        .kubectl_stdin(&["create", "-f", "-"], Some(&svc("second", port(30123))))
+        .await;
+    assert!(
+        !clash.ok
+            && clash.stderr.contains(
+                "spec.ports[0].nodePort: Invalid value: 30123: provided port is already allocated"
+            ),
+        "{}",
+        clash.stderr
+    );
+    let ip = c
+        .ok(&["get", "svc", "first", "-o", "jsonpath={.spec.clusterIP}"])
+        .await;
+    let same_ip = json!({"clusterIP": ip, "ports": [{"port": 80}]});
+    let clash = c
+        .kubectl_stdin(&["create", "-f", "-"], Some(&svc("third", same_ip)))
+        .await;
+    assert!(
+        !clash.ok && clash.stderr.contains("provided IP is already allocated"),
+        "{}",
+        clash.stderr
+    );
+    // The first keeps both; the refused ones left nothing behind.
+    assert_eq!(
+        c.ok(&[
+            "get",
+            "svc",
+            "first",
+            "-o",
+            "jsonpath={.spec.ports[0].nodePort}"
+        ])
+        .await,
+        "30123"
+    );
+    let names = c.ok(&["get", "svc", "-o", "name"]).await;
+    assert!(
+        !names.contains("second") && !names.contains("third"),
+        "{names}"
+    );
+}

@@ -3,7 +3,7 @@
 //! IPAM controller, host-gw routes, source addresses kept), and a node whose agent is killed:
 //! NotReady, tainted, its pods evicted and replaced elsewhere. Services through every node's
 //! proxy: ClusterIP across nodes, cluster DNS names, NodePort on every node address and
-//! 127.0.0.1, a LoadBalancer address from the pool.
+//! 127.0.0.1, a LoadBalancer address from the pool; a stopped agent's rules keep serving.
 
 mod common;
 
@@ -198,6 +198,33 @@ fn pods_on_different_nodes_reach_each_other_and_a_killed_node_is_evacuated() {
             "{what}: {seen:?}"
         );
     }
+
+    // Agent 1 stopped: its pods and its proxy's rules stay, so its NodePort still answers;
+    // started again, it adopts its pods.
+    c.stop_agent(1);
+    let agent1_port = format!("{}:{node_port}", c.node_ips[2]);
+    assert!(
+        (0..10).any(|_| http_get(&agent1_port, "/cgi-bin/ip").is_some()),
+        "NodePort on a stopped agent's node\n{}",
+        c.logs()
+    );
+    c.start_agent(1);
+    c.wait(
+        "agent 1 back and echo-b reachable",
+        Duration::from_secs(90),
+        || c.exec("echo-b", &["true"]).0,
+    );
+    let (_, restarts, _) = c.kubectl(&[
+        "get",
+        "pod",
+        "echo-b",
+        "-o",
+        "jsonpath={.status.containerStatuses[0].restartCount}",
+    ]);
+    assert_eq!(
+        restarts, "0",
+        "the restarted agent adopted the running container"
+    );
 
     // A ReplicationController's pod on agent 0, tolerating unreachability for 2 s only.
     let rc = serde_json::json!({

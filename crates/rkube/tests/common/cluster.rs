@@ -120,9 +120,26 @@ pub struct MultiNode {
     /// from `.200`–`.220` of it.
     pub subnet: String,
     agents: Vec<Process>,
+    /// nsenter's arguments for each agent (to start it again).
+    agent_args: Vec<Vec<String>>,
     server: Option<Process>,
     dirs: Vec<tempfile::TempDir>,
     _net: Network,
+}
+
+/// `rkube agent` under nsenter with `args`, its stderr appended to `<dir>/agent.log`.
+fn spawn_agent(args: &[String], dir: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("agent.log"))
+        .unwrap();
+    Command::new("nsenter")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("start rkube agent")
 }
 
 fn airgap_images(data_dir: &Path) {
@@ -257,25 +274,34 @@ impl MultiNode {
         let url = format!("https://{server_ip}:{port}");
         let mut nodes = vec![server_node];
         let mut procs = Vec::new();
+        let mut agent_args = Vec::new();
         let mut dirs = vec![dir];
         for (i, ns) in net.namespaces.iter().enumerate() {
             let adir = tempfile::tempdir().unwrap();
             airgap_images(adir.path());
             let name = format!("rkm{tag}-agent{i}");
-            let child = Command::new("nsenter")
-                .arg(format!("--net=/var/run/netns/{ns}"))
-                .arg(env!("CARGO_BIN_EXE_rkube"))
-                .args(["agent", "--server", &url, "--token", &token])
-                .args(["--node-name", &name, "--node-ip", &node_ips[i + 1]])
-                .args(["--cluster-cidr", &cluster_cidr, "--kubelet-port", "0"])
-                .arg("--data-dir")
-                .arg(adir.path())
-                .stdout(Stdio::null())
-                .stderr(Stdio::from(
-                    std::fs::File::create(adir.path().join("agent.log")).unwrap(),
-                ))
-                .spawn()
-                .expect("start rkube agent");
+            let args: Vec<String> = [
+                format!("--net=/var/run/netns/{ns}"),
+                env!("CARGO_BIN_EXE_rkube").into(),
+                "agent".into(),
+                "--server".into(),
+                url.clone(),
+                "--token".into(),
+                token.clone(),
+                "--node-name".into(),
+                name.clone(),
+                "--node-ip".into(),
+                node_ips[i + 1].clone(),
+                "--cluster-cidr".into(),
+                cluster_cidr.clone(),
+                "--kubelet-port".into(),
+                "0".into(),
+                "--data-dir".into(),
+                adir.path().display().to_string(),
+            ]
+            .into();
+            let child = spawn_agent(&args, adir.path());
+            agent_args.push(args);
             procs.push(Process(child));
             nodes.push(name);
             dirs.push(adir);
@@ -288,6 +314,7 @@ impl MultiNode {
             cluster_cidr,
             subnet,
             agents: procs,
+            agent_args,
             server: Some(server),
             dirs,
             _net: net,
@@ -385,6 +412,21 @@ impl MultiNode {
         args.extend_from_slice(cmd);
         let (ok, out, err) = self.kubectl(&args);
         (ok, format!("{out}{err}"))
+    }
+
+    /// Stops agent `i` cleanly (SIGTERM, waited for; its containerd stops, its pods and
+    /// rules stay).
+    pub fn stop_agent(&mut self, i: usize) {
+        let p = &mut self.agents[i].0;
+        let pid = nix::unistd::Pid::from_raw(p.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = p.wait();
+    }
+
+    /// Starts agent `i` again with its original flags.
+    pub fn start_agent(&mut self, i: usize) {
+        let child = spawn_agent(&self.agent_args[i], self.dirs[i + 1].path());
+        self.agents[i] = Process(child);
     }
 
     /// Stops agent `i` abruptly (SIGKILL by PID; its containerd and pods keep running).
