@@ -8,6 +8,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "installing test dependencies"
 ./scripts/install-deps.sh
+./scripts/install-python-client.sh
 
 step "checking crate dependency direction"
 python3 scripts/check-deps.py
