@@ -23,6 +23,7 @@ pub mod services;
 pub mod strategy;
 mod versions;
 mod watch;
+pub mod watch_cache;
 
 pub use watch::{WatchItem, WatchOptions};
 
@@ -126,6 +127,7 @@ pub struct Registry {
     store: Arc<dyn Store>,
     clock: Clock,
     services: services::ServiceAllocators,
+    watch_cache: Arc<watch_cache::WatchCaches>,
 }
 
 /// Address ranges the registry hands out from.
@@ -224,6 +226,7 @@ impl Registry {
             ),
         };
         Registry {
+            watch_cache: Arc::new(watch_cache::WatchCaches::new(Arc::clone(&store))),
             store,
             clock,
             services,

@@ -3,6 +3,7 @@
 //! DELETED for that watcher, one entering it ADDED), bookmarks, and `410 Expired` when the
 //! requested revision is compacted.
 
+use super::watch_cache::CachedEvent;
 use super::{Filter, ListOptions, Registry, decode_at, list_prefix, parse_resource_version};
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -119,37 +120,32 @@ impl Registry {
                 "Too large resource version: {start}, current: {current}"
             )));
         };
-        let events = match self.store.watch(&prefix, from).await {
-            Ok(events) => events,
-            Err(StoreError::Compacted { compacted, .. }) => {
-                let err =
-                    ApiError::expired(format!("too old resource version: {start} ({compacted})"));
-                return Ok(futures::stream::iter([WatchItem::Error(err)]).boxed());
-            }
-            Err(e) => return Err(super::store_error(e)),
-        };
         let filter = opts.filter.clone();
-        let changes = events.map(move |event| match event {
-            Err(StoreError::Compacted {
-                requested,
-                compacted,
-            }) => Change {
-                revision: None,
-                items: vec![WatchItem::Error(ApiError::expired(format!(
-                    "too old resource version: {} ({compacted})",
-                    requested - 1
-                )))],
+        // One store watch per resource, shared: the cache, unless it no longer holds `from`.
+        let cached = self
+            .watch_cache
+            .watch(&info.storage_prefix(), &prefix, from)
+            .await
+            .ok()
+            .flatten();
+        let changes = match cached {
+            Some(events) => events
+                .map(move |event| match event {
+                    Ok(e) => Change {
+                        revision: Some(e.revision),
+                        items: translate_cached(&e, filter.as_ref()),
+                    },
+                    Err(e) => Change {
+                        revision: None,
+                        items: vec![WatchItem::Error(super::store_error(e))],
+                    },
+                })
+                .boxed(),
+            None => match self.store_changes(&prefix, start, from, filter).await? {
+                Ok(changes) => changes,
+                Err(expired) => return Ok(futures::stream::iter([expired]).boxed()),
             },
-            Err(e) => Change {
-                revision: None,
-                items: vec![WatchItem::Error(super::store_error(e))],
-            },
-            Ok(event) => Change {
-                revision: Some(event.revision()),
-                items: translate(event, filter.as_ref()),
-            },
-        });
-        let changes = changes.boxed();
+        };
         if !opts.allow_bookmarks {
             return Ok(futures::stream::iter(initial)
                 .chain(changes.flat_map(|c| futures::stream::iter(c.items)))
@@ -163,6 +159,72 @@ impl Registry {
             .chain(with_bookmarks(changes, start, schedule))
             .boxed())
     }
+}
+
+impl Registry {
+    /// The changes under `prefix` from `from` on, read from the store directly; `Err` with
+    /// the 410 item when that revision is compacted.
+    async fn store_changes(
+        &self,
+        prefix: &str,
+        start: Revision,
+        from: Revision,
+        filter: Option<Filter>,
+    ) -> Result<Result<BoxStream<'static, Change>, WatchItem>, ApiError> {
+        let events = match self.store.watch(prefix, from).await {
+            Ok(events) => events,
+            Err(StoreError::Compacted { compacted, .. }) => {
+                let err =
+                    ApiError::expired(format!("too old resource version: {start} ({compacted})"));
+                return Ok(Err(WatchItem::Error(err)));
+            }
+            Err(e) => return Err(super::store_error(e)),
+        };
+        Ok(Ok(events
+            .map(move |event| match event {
+                Err(StoreError::Compacted {
+                    requested,
+                    compacted,
+                }) => Change {
+                    revision: None,
+                    items: vec![WatchItem::Error(ApiError::expired(format!(
+                        "too old resource version: {} ({compacted})",
+                        requested - 1
+                    )))],
+                },
+                Err(e) => Change {
+                    revision: None,
+                    items: vec![WatchItem::Error(super::store_error(e))],
+                },
+                Ok(event) => Change {
+                    revision: Some(event.revision()),
+                    items: translate(event, filter.as_ref()),
+                },
+            })
+            .boxed()))
+    }
+}
+
+/// The watch items a cached event means for a watcher with `filter` (the event was decoded
+/// once for all watchers).
+fn translate_cached(event: &CachedEvent, filter: Option<&Filter>) -> Vec<WatchItem> {
+    let matches = |obj: &Value| filter.is_none_or(|f| f(obj));
+    let decoded = event.decoded();
+    let old_matches = decoded.old.as_ref().map(matches);
+    let item = match (&decoded.new, &event.kind) {
+        (Some(Ok(new)), WatchEventKind::Put) => match (old_matches, matches(new)) {
+            (None | Some(false), true) => WatchItem::Added(new.clone()),
+            (Some(true), true) => WatchItem::Modified(new.clone()),
+            (Some(true), false) => WatchItem::Deleted(new.clone()),
+            (_, false) => return Vec::new(),
+        },
+        (Some(Err(e)), _) => return vec![WatchItem::Error(ApiError::internal(e.clone()))],
+        _ => match (&decoded.old, old_matches) {
+            (Some(old), Some(true)) => WatchItem::Deleted(old.clone()),
+            _ => return Vec::new(),
+        },
+    };
+    vec![item]
 }
 
 /// The watch items one store event means for a watcher with `filter`.
