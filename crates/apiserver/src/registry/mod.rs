@@ -285,6 +285,12 @@ impl Registry {
         namespace: Option<&str>,
         opts: &ListOptions,
     ) -> Result<ListResult, ApiError> {
+        if opts.continue_token.is_none()
+            && opts.resource_version.as_deref() == Some("0")
+            && let Some(cached) = self.list_from_cache(info, namespace, opts).await?
+        {
+            return Ok(cached);
+        }
         let prefix = list_prefix(info, namespace);
         let (mut revision, mut start_after) = match &opts.continue_token {
             Some(token) => {

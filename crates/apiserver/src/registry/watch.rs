@@ -205,6 +205,37 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// A `resourceVersion=0` list ("any revision will do", what informers send first) from
+    /// the watch cache: every matching object, no paging, as upstream serves it; `None` when
+    /// the cache cannot serve it.
+    pub(super) async fn list_from_cache(
+        &self,
+        info: &'static ResourceInfo,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<Option<super::ListResult>, ApiError> {
+        let prefix = list_prefix(info, namespace);
+        let Ok(Some((objects, revision))) =
+            self.watch_cache.list(&info.storage_prefix(), &prefix).await
+        else {
+            return Ok(None);
+        };
+        let mut items = Vec::with_capacity(objects.len());
+        for (bytes, rev) in objects {
+            let obj = decode_at(&bytes, rev)?;
+            if opts.filter.as_ref().is_none_or(|f| f(&obj)) {
+                items.push(obj);
+            }
+        }
+        Ok(Some(super::ListResult {
+            items,
+            resource_version: revision,
+            continue_token: None,
+        }))
+    }
+}
+
 /// The watch items a cached event means for a watcher with `filter` (the event was decoded
 /// once for all watchers).
 fn translate_cached(event: &CachedEvent, filter: Option<&Filter>) -> Vec<WatchItem> {

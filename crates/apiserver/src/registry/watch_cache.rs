@@ -7,8 +7,12 @@
 //!
 //! A watch from a revision the ring no longer covers goes to the store directly (which
 //! answers with the older events or 410 Gone when compacted), as before the cache.
+//!
+//! The cache also keeps every object of the resource (the store's bytes, as listed once when
+//! the cache starts and then as the events change them), so a `resourceVersion=0` list —
+//! what informers send first — is answered from memory as upstream's watch cache does.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use bytes::Bytes;
@@ -90,6 +94,10 @@ struct Ring {
     events: VecDeque<Arc<CachedEvent>>,
     /// Every event with a revision at or above this one is in `events`.
     complete_from: Revision,
+    /// Every object of the resource as of `revision`: its bytes and mod revision.
+    objects: BTreeMap<String, (Bytes, Revision)>,
+    /// The revision the objects reflect.
+    revision: Revision,
 }
 
 /// The cache of one resource.
@@ -167,13 +175,35 @@ impl WatchCaches {
         {
             return Ok(c);
         }
-        let from = self.store.current_revision().await? + 1;
+        // Everything as of one revision, then the changes after it.
+        let mut objects = BTreeMap::new();
+        let mut page = rkube_store::RangeRequest {
+            prefix: resource_prefix.to_owned(),
+            limit: 10_000,
+            ..Default::default()
+        };
+        let revision = loop {
+            let resp = self.store.range(page.clone()).await?;
+            for kv in &resp.kvs {
+                objects.insert(kv.key.clone(), (kv.value.clone(), kv.mod_revision));
+            }
+            match (resp.more, resp.kvs.last()) {
+                (true, Some(last)) => {
+                    page.start_after = Some(last.key.clone());
+                    page.revision = resp.revision;
+                }
+                _ => break resp.revision,
+            }
+        };
+        let from = revision + 1;
         let events = self.store.watch(resource_prefix, from).await?;
         let (live, _) = broadcast::channel(self.watcher_buffer);
         let cache = Arc::new(ResourceCache {
             ring: RwLock::new(Ring {
                 events: VecDeque::new(),
                 complete_from: from,
+                objects,
+                revision,
             }),
             live: Mutex::new(Some(live)),
             task: Mutex::new(None),
@@ -190,6 +220,28 @@ impl WatchCaches {
         }
         map.insert(resource_prefix.to_owned(), cache.clone());
         Ok(cache)
+    }
+
+    /// The stored bytes (with their mod revisions) of every object under `prefix` (inside
+    /// `resource_prefix`) as of the cache's revision, which is returned too; `None` when the
+    /// cache has failed (the caller reads the store).
+    pub async fn list(
+        &self,
+        resource_prefix: &str,
+        prefix: &str,
+    ) -> Result<Option<(Vec<(Bytes, Revision)>, Revision)>, StoreError> {
+        let cache = self.cache(resource_prefix).await?;
+        if cache.failed() {
+            return Ok(None);
+        }
+        let ring = cache.ring.read().unwrap_or_else(|p| p.into_inner());
+        let items = ring
+            .objects
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v.clone())
+            .collect();
+        Ok(Some((items, ring.revision)))
     }
 
     /// Events under `prefix` (inside `resource_prefix`) from revision `from` on, or `None`
@@ -231,16 +283,14 @@ impl WatchCaches {
         };
         let replay = futures::stream::iter(replay.into_iter().filter(keep.clone()).map(Ok));
         let live = futures::stream::unfold(rx_state(rx, cache), |mut st| async move {
-            loop {
-                match st.rx.recv().await {
-                    Ok(e) => return Some((Ok(e), st)),
-                    // Too slow: the watch ends; its client re-watches from what it saw.
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::info!(missed = n, "closing a watcher that fell behind");
-                        return None;
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return None,
+            match st.rx.recv().await {
+                Ok(e) => Some((Ok(e), st)),
+                // Too slow: the watch ends; its client re-watches from what it saw.
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::info!(missed = n, "closing a watcher that fell behind");
+                    None
                 }
+                Err(broadcast::error::RecvError::Closed) => None,
             }
         })
         .filter(move |e| std::future::ready(e.as_ref().map_or(true, &keep)));
@@ -274,6 +324,7 @@ async fn feed(
             // with the next watch request.
             let mut ring = cache.ring.write().unwrap_or_else(|p| p.into_inner());
             ring.events.clear();
+            ring.objects.clear();
             ring.complete_from = Revision::MAX;
             if let Ok(mut live) = cache.live.lock() {
                 live.take();
@@ -287,6 +338,16 @@ async fn feed(
         {
             ring.complete_from = old.revision + 1;
         }
+        match event.kind {
+            WatchEventKind::Put => {
+                ring.objects
+                    .insert(event.key.clone(), (event.value.clone(), event.revision));
+            }
+            WatchEventKind::Delete => {
+                ring.objects.remove(&event.key);
+            }
+        }
+        ring.revision = ring.revision.max(event.revision);
         ring.events.push_back(event.clone());
         if let Ok(live) = cache.live.lock()
             && let Some(tx) = live.as_ref()
@@ -401,6 +462,42 @@ mod tests {
         assert!(got < 40, "the slow watcher was cut off (got {got})");
         // Writers were never held up, and a new watcher is served.
         put(&store, "/registry/pods/default/after").await;
+    }
+
+    #[tokio::test]
+    async fn lists_come_from_memory_and_follow_the_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        put(&store, "/registry/pods/a/before").await;
+        put(&store, "/registry/pods/b/other").await;
+        let caches = WatchCaches::new(store.clone());
+        let (items, rev) = caches
+            .list("/registry/pods/", "/registry/pods/a/")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(rev, store.current_revision().await.unwrap());
+        // A watch from the list's revision sees what follows, and so does the next list.
+        let mut w = caches
+            .watch("/registry/pods/", "/registry/pods/a/", rev + 1)
+            .await
+            .unwrap()
+            .unwrap();
+        let added = put(&store, "/registry/pods/a/after").await;
+        assert_eq!(next_key(&mut w).await, "/registry/pods/a/after");
+        store.delete("/registry/pods/a/before", None).await.unwrap();
+        assert_eq!(next_key(&mut w).await, "/registry/pods/a/before");
+        let (items, rev) = caches
+            .list("/registry/pods/", "/registry/pods/a/")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            items.iter().map(|(_, r)| *r).collect::<Vec<_>>(),
+            vec![added]
+        );
+        assert!(rev > added);
     }
 
     #[tokio::test]
