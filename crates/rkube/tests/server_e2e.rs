@@ -335,29 +335,17 @@ impl Drop for NetCleanup {
             .args(["link", "del", &self.bridge])
             .stderr(Stdio::null())
             .status();
-        let c = &self.cidr;
-        let _ = Command::new("iptables")
-            .args([
-                "-w",
-                "5",
-                "-t",
-                "nat",
-                "-D",
-                "POSTROUTING",
-                "-s",
-                c,
-                "!",
-                "-d",
-                c,
-                "-m",
-                "comment",
-                "--comment",
-                "rkube pod egress",
-                "-j",
-                "MASQUERADE",
-            ])
-            .stderr(Stdio::null())
-            .status();
+        remove_egress_rule(&self.cidr);
+    }
+}
+
+/// Removes the agent's egress masquerade rule for `cidr`, if present (through the kubelet's
+/// own code, so the rule is found however it was written).
+fn remove_egress_rule(cidr: &str) {
+    if let Ok(masq) = rkube_kubelet::runtime::cni::EgressMasquerade::new(cidr)
+        && let Ok(rt) = tokio::runtime::Runtime::new()
+    {
+        let _ = rt.block_on(masq.remove());
     }
 }
 

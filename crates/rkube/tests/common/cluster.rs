@@ -78,26 +78,11 @@ impl Drop for Network {
             quiet(&["ip", "link", "del", b]);
         }
         let c = &self.cluster_cidr;
-        quiet(&[
-            "iptables",
-            "-w",
-            "5",
-            "-t",
-            "nat",
-            "-D",
-            "POSTROUTING",
-            "-s",
-            c,
-            "!",
-            "-d",
-            c,
-            "-m",
-            "comment",
-            "--comment",
-            "rkube pod egress",
-            "-j",
-            "MASQUERADE",
-        ]);
+        if let Ok(masq) = rkube_kubelet::runtime::cni::EgressMasquerade::new(c)
+            && let Ok(rt) = tokio::runtime::Runtime::new()
+        {
+            let _ = rt.block_on(masq.remove());
+        }
         quiet(&["nft", "delete", "table", "ip", &self.proxy_table]);
         // Routes to the agents' pod ranges went with the bridge; ours (proto 157) may remain.
         quiet(&["ip", "route", "flush", "proto", "157", "root", c]);
