@@ -3,6 +3,7 @@
 //! printers, and `Status` errors.
 //! Pure: no IO, no async runtime.
 
+pub mod apply;
 pub mod convert;
 pub mod defaults;
 pub mod node_token;

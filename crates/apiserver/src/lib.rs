@@ -3,6 +3,7 @@
 
 pub mod authn;
 pub mod handlers;
+pub mod inflight;
 pub mod join;
 pub mod openapi;
 pub mod pki;

@@ -47,6 +47,10 @@ pub struct ServerConfig {
     /// `--advertise-address`: where the `kubernetes` Service's endpoints point (default: the
     /// bind address, or the host's first IPv4 address when bound to all).
     pub advertise_address: Option<IpAddr>,
+    /// `--max-requests-inflight`: read-only requests served at once (0: no limit).
+    pub max_requests_inflight: usize,
+    /// `--max-mutating-requests-inflight`: mutating requests served at once (0: no limit).
+    pub max_mutating_requests_inflight: usize,
 }
 
 impl ServerConfig {
@@ -65,6 +69,8 @@ impl ServerConfig {
             include_host_sans: true,
             join_secret: None,
             advertise_address: None,
+            max_requests_inflight: crate::inflight::DEFAULT_MAX_REQUESTS_INFLIGHT,
+            max_mutating_requests_inflight: crate::inflight::DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
         }
     }
 }
@@ -273,6 +279,7 @@ pub async fn start_with_store(
         .merge(sa_tokens.routes())
         .merge(crate::authn::review::routes())
         .layer(axum::Extension(kubelet_client))
+        .layer(crate::inflight::layer(&config))
         .layer(crate::authn::layer(Arc::new(authenticator)));
     // The join routes authenticate by the join secret, not by the layer above.
     let router = crate::join::routes(Arc::new(join)).merge(router);

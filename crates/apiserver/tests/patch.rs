@@ -154,17 +154,20 @@ async fn kube_rs_strategic_and_json_patches() {
     assert_eq!(code, 422);
     assert_eq!(get(&api, "d").await, before);
 
-    // Server-side apply is not served yet: 415.
-    let (code, message) = status_of(
-        api.patch(
+    // Server-side apply is served (tests/server_side_apply.rs): an empty configuration
+    // changes nothing and records the applier.
+    let applied = api
+        .patch(
             "d",
             &PatchParams::apply("test"),
             &Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "Deployment"})),
         )
         .await
-        .unwrap_err(),
+        .unwrap();
+    assert_eq!(
+        applied.spec,
+        serde_json::from_value(before["spec"].clone()).unwrap()
     );
-    assert_eq!(code, 415, "{message}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -297,4 +297,25 @@ fn pods_on_different_nodes_reach_each_other_and_a_killed_node_is_evacuated() {
         "name",
     ]);
     assert!(!events.trim().is_empty(), "an eviction event was recorded");
+
+    // The dead node removed: the other nodes drop their route to its pod range.
+    let a_cidr = cidrs[1].clone();
+    let host_route = || {
+        let out = std::process::Command::new("ip")
+            .args(["route", "show", &a_cidr])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert!(
+        !host_route().is_empty(),
+        "the server node routes to agent 0's pods"
+    );
+    let (ok, out, err) = c.kubectl(&["delete", "node", &a, "--wait=false"]);
+    assert!(ok, "{out}{err}");
+    c.wait(
+        "the route to the deleted node's pods gone",
+        Duration::from_secs(30),
+        || host_route().is_empty(),
+    );
 }

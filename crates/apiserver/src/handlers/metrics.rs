@@ -155,15 +155,19 @@ fn is_served(ri: &request::RequestInfo) -> bool {
     })
 }
 
-/// `GET /metrics`.
-pub async fn serve(State(metrics): State<Arc<Metrics>>) -> Response {
+/// `GET /metrics` (with the inflight limiter's counts when it runs in front).
+pub async fn serve(State(metrics): State<Arc<Metrics>>, req: Request) -> Response {
+    let mut text = metrics.encode();
+    if let Some(inflight) = req.extensions().get::<Arc<crate::inflight::Inflight>>() {
+        text.push_str(&inflight.encode());
+    }
     (
         StatusCode::OK,
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        metrics.encode(),
+        text,
     )
         .into_response()
 }

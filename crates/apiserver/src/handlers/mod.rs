@@ -1,8 +1,10 @@
 //! The HTTP routes: discovery, health, OpenAPI and the resource endpoint, behind
 //! authentication.
 
+pub mod apply;
 pub mod body;
 pub mod discovery;
+mod field_validation;
 pub mod health;
 pub mod metrics;
 pub mod openapi;

@@ -1,6 +1,7 @@
 //! Request options checked before any work, as upstream's apimachinery validation does
-//! (`ValidateListOptions`, `ValidateDryRun`): a problem is a 422 naming the options kind,
-//! e.g. `ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: …`.
+//! (`ValidateListOptions`, `ValidateDryRun`), and whether a write is a dry run. A problem is
+//! a 422 naming the options kind, e.g.
+//! `ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: …`.
 
 use super::Query;
 use crate::request::Verb;
@@ -91,16 +92,16 @@ pub(super) fn validate_list(query: &Query, watch: bool) -> Result<(), ApiError> 
     }
 }
 
-/// `dryRun` of a write: only `All` is a dry-run value (others are a 422, as upstream words
-/// it); a dry run itself is refused for now rather than carried out for real.
-pub(super) fn check_dry_run(verb: Verb, raw_query: Option<&str>) -> Result<(), ApiError> {
+/// `dryRun` of a write: whether it asks for a dry run. Only `All` is a dry-run value (others
+/// are a 422, as upstream words it).
+pub(super) fn dry_run(verb: Verb, raw_query: Option<&str>) -> Result<bool, ApiError> {
     let options_kind = match verb {
         Verb::Create => "CreateOptions",
         Verb::Update => "UpdateOptions",
         Verb::Patch => "PatchOptions",
         Verb::Delete | Verb::DeleteCollection => "DeleteOptions",
         // Reads take no dryRun: upstream ignores it there.
-        Verb::Get | Verb::List | Verb::Watch => return Ok(()),
+        Verb::Get | Verb::List | Verb::Watch => return Ok(false),
     };
     let values: Vec<String> = form_urlencoded::parse(raw_query.unwrap_or("").as_bytes())
         .filter(|(k, _)| k == "dryRun")
@@ -110,9 +111,9 @@ pub(super) fn check_dry_run(verb: Verb, raw_query: Option<&str>) -> Result<(), A
 }
 
 /// `dryRun` of a `DeleteOptions` body (kubectl sends it there, not in the query).
-pub(super) fn check_body_dry_run(body: Option<&serde_json::Value>) -> Result<(), ApiError> {
+pub(super) fn body_dry_run(body: Option<&serde_json::Value>) -> Result<bool, ApiError> {
     let values: Vec<String> = match body.map(|b| &b["dryRun"]) {
-        None | Some(serde_json::Value::Null) => return Ok(()),
+        None | Some(serde_json::Value::Null) => return Ok(false),
         Some(serde_json::Value::Array(values)) => values
             .iter()
             .map(|v| v.as_str().map_or_else(|| v.to_string(), String::from))
@@ -126,10 +127,7 @@ pub(super) fn check_body_dry_run(body: Option<&serde_json::Value>) -> Result<(),
     dry_run_values("DeleteOptions", &values)
 }
 
-fn dry_run_values(options_kind: &str, values: &[String]) -> Result<(), ApiError> {
-    if values.is_empty() {
-        return Ok(());
-    }
+fn dry_run_values(options_kind: &str, values: &[String]) -> Result<bool, ApiError> {
     if values.iter().any(|v| v != "All") {
         let rendered: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
         return Err(ApiError::invalid_options(
@@ -141,9 +139,7 @@ fn dry_run_values(options_kind: &str, values: &[String]) -> Result<(), ApiError>
             )],
         ));
     }
-    Err(ApiError::bad_request(
-        "dryRun=All is not supported by this server yet: the request was refused and nothing was changed",
-    ))
+    Ok(!values.is_empty())
 }
 
 #[cfg(test)]
@@ -211,16 +207,15 @@ mod tests {
     #[test]
     fn dry_run_in_delete_options() {
         use serde_json::json;
-        assert!(check_body_dry_run(None).is_ok());
-        assert!(check_body_dry_run(Some(&json!({"gracePeriodSeconds": 0}))).is_ok());
-        assert!(check_body_dry_run(Some(&json!({"dryRun": []}))).is_ok());
-        let all = check_body_dry_run(Some(&json!({"dryRun": ["All"]}))).unwrap_err();
-        assert_eq!(all.code, 400);
-        let bad = check_body_dry_run(Some(&json!({"dryRun": ["Nope"]}))).unwrap_err();
+        assert!(!body_dry_run(None).unwrap());
+        assert!(!body_dry_run(Some(&json!({"gracePeriodSeconds": 0}))).unwrap());
+        assert!(!body_dry_run(Some(&json!({"dryRun": []}))).unwrap());
+        assert!(body_dry_run(Some(&json!({"dryRun": ["All"]}))).unwrap());
+        let bad = body_dry_run(Some(&json!({"dryRun": ["Nope"]}))).unwrap_err();
         assert_eq!(bad.code, 422);
         assert!(bad.message.starts_with("DeleteOptions.meta.k8s.io"));
         assert_eq!(
-            check_body_dry_run(Some(&json!({"dryRun": "All"})))
+            body_dry_run(Some(&json!({"dryRun": "All"})))
                 .unwrap_err()
                 .code,
             400
@@ -228,12 +223,12 @@ mod tests {
     }
 
     #[test]
-    fn dry_run() {
-        assert!(check_dry_run(Verb::Create, Some("fieldManager=x")).is_ok());
-        assert!(check_dry_run(Verb::Get, Some("dryRun=bogus")).is_ok());
-        let all = check_dry_run(Verb::Create, Some("dryRun=All")).unwrap_err();
-        assert_eq!((all.code, all.reason), (400, "BadRequest"));
-        let bad = check_dry_run(Verb::Patch, Some("dryRun=All&dryRun=Some")).unwrap_err();
+    fn dry_run_query() {
+        assert!(!dry_run(Verb::Create, Some("fieldManager=x")).unwrap());
+        assert!(!dry_run(Verb::Get, Some("dryRun=bogus")).unwrap());
+        assert!(dry_run(Verb::Create, Some("dryRun=All")).unwrap());
+        assert!(dry_run(Verb::DeleteCollection, Some("dryRun=All")).unwrap());
+        let bad = dry_run(Verb::Patch, Some("dryRun=All&dryRun=Some")).unwrap_err();
         assert_eq!((bad.code, bad.reason), (422, "Invalid"));
         assert_eq!(
             bad.message,

@@ -1,5 +1,6 @@
-//! PATCH: decoding a JSON merge patch, an RFC 6902 JSON patch or a strategic merge patch, and
-//! applying it through the ordinary update path (validation, the status/spec split of
+//! PATCH: decoding a JSON merge patch, an RFC 6902 JSON patch, a strategic merge patch or a
+//! server-side apply configuration (handed to [`super::apply`]), and applying it through the
+//! ordinary update path (validation, the status/spec split of
 //! subresources, optimistic concurrency). As upstream, a patch that does not pin
 //! `metadata.resourceVersion` is re-applied to the fresh object when another writer got in
 //! between, rather than failing with 409.
@@ -34,23 +35,18 @@ pub enum Patch {
     Json(JsonPatch),
     /// `application/strategic-merge-patch+json`.
     Strategic(Value),
+    /// `application/apply-patch+yaml`: the applied configuration.
+    Apply(Value),
 }
 
 /// Reads and decodes the body by its Content-Type.
 pub async fn read(headers: &http::HeaderMap, body: Body) -> Result<Patch, ApiError> {
     let kind = body::patch_type(headers)?;
-    if kind == PatchType::Apply {
-        return Err(ApiError {
-            code: 415,
-            reason: "UnsupportedMediaType",
-            message: "server-side apply (application/apply-patch+yaml) is not supported yet; \
-                      use application/strategic-merge-patch+json, application/merge-patch+json \
-                      or application/json-patch+json"
-                .into(),
-            details: None,
-        });
-    }
+    super::apply::check_options(kind == PatchType::Apply)?;
     let bytes = body::read(body).await?;
+    if kind == PatchType::Apply {
+        return super::apply::decode(&bytes).map(Patch::Apply);
+    }
     let doc: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
     match kind {
@@ -75,6 +71,12 @@ pub fn apply(patch: &Patch, obj: &Value, definition: Option<&str>) -> Result<Val
             Ok(out)
         }
         Patch::Json(ops) => ops.apply(obj).map_err(to_api_error),
+        Patch::Apply(_) => Err(ApiError {
+            code: 415,
+            reason: "UnsupportedMediaType",
+            message: "server-side apply is not supported for this subresource".into(),
+            details: None,
+        }),
         Patch::Strategic(doc) => {
             let definition = definition.ok_or_else(|| ApiError {
                 code: 415,
@@ -106,6 +108,9 @@ pub async fn update(
     patch: &Patch,
     write: WriteOptions,
 ) -> Result<Written, ApiError> {
+    if let Patch::Apply(config) = patch {
+        return super::apply::update(app, info, namespace, name, subresource, config, write).await;
+    }
     let definition = definition(info);
     let mut attempt = 1;
     loop {

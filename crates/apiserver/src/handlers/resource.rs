@@ -2,6 +2,7 @@
 //! names a resource, dispatched to the registry by verb and subresource.
 
 use super::body;
+use super::field_validation;
 use super::options;
 use super::present;
 use super::respond::{self, Output};
@@ -26,7 +27,9 @@ use std::sync::Arc;
 
 /// Entry point for resource requests (the router's fallback).
 pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
-    match dispatch(&app, req).await {
+    // The field manager its registry writes record in managedFields.
+    let writer = super::apply::context(req.uri(), req.headers());
+    match crate::registry::managed_fields::scope(writer, dispatch(&app, req)).await {
         Ok(resp) => resp,
         Err(e) => respond::error(&e),
     }
@@ -48,8 +51,8 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
     let ns = ri.namespace.as_deref();
     let write = WriteOptions {
         field_validation: field_validation(&query)?,
+        dry_run: options::dry_run(ri.verb, parts.uri.query())?,
     };
-    options::check_dry_run(ri.verb, parts.uri.query())?;
     let sub = ri.subresource.as_deref();
     match (ri.verb, sub) {
         (Verb::Get, None | Some("status")) => {
@@ -72,11 +75,15 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
             // POST /namespaces/{ns}/bindings: a binding for the pod it names.
             let binding = body::decode_object(&parts.headers, &body::read(body).await?)?;
             let pod = meta_str(&binding, "name").unwrap_or("").to_string();
-            bind(app, ns, &pod, binding).await
+            bind(app, ns, &pod, binding, write.dry_run).await
         }
         (Verb::Create, None) => {
-            let obj = body::decode_object(&parts.headers, &body::read(body).await?)?;
+            let bytes = body::read(body).await?;
+            let obj = body::decode_object(&parts.headers, &bytes)?;
+            let mut warnings =
+                field_validation::check_object_body(info, write.field_validation, &bytes, &obj)?;
             let written = app.registry.create(info, ns, obj, write).await?;
+            warnings.extend(written.warnings);
             render_one(
                 app,
                 info,
@@ -84,17 +91,18 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
                 output,
                 &query,
                 StatusCode::CREATED,
-                &written.warnings,
+                &warnings,
             )
         }
         (Verb::Create, Some("binding")) if info.kind == "Pod" => {
             let binding = body::decode_object(&parts.headers, &body::read(body).await?)?;
-            bind(app, ns, name(&ri), binding).await
+            bind(app, ns, name(&ri), binding, write.dry_run).await
         }
         (Verb::Create, Some("eviction")) if info.kind == "Pod" => {
             let eviction = body::decode_object(&parts.headers, &body::read(body).await?)?;
-            options::check_body_dry_run(Some(&eviction["deleteOptions"]))?;
-            let opts = delete_options(&query, Some(&eviction["deleteOptions"]))?;
+            let mut opts = delete_options(&query, Some(&eviction["deleteOptions"]), false)?;
+            // As upstream: a dry-run eviction (by its CreateOptions) deletes in a dry run.
+            opts.dry_run |= write.dry_run;
             app.registry.delete(info, ns, name(&ri), &opts).await?;
             Ok(respond::json(
                 StatusCode::CREATED,
@@ -103,11 +111,15 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
             ))
         }
         (Verb::Update, None | Some("status") | Some("finalize")) => {
-            let obj = body::decode_object(&parts.headers, &body::read(body).await?)?;
+            let bytes = body::read(body).await?;
+            let obj = body::decode_object(&parts.headers, &bytes)?;
+            let mut warnings =
+                field_validation::check_object_body(info, write.field_validation, &bytes, &obj)?;
             let written = app
                 .registry
                 .update(info, ns, name(&ri), obj, sub, write)
                 .await?;
+            warnings.extend(written.warnings);
             render_one(
                 app,
                 info,
@@ -115,13 +127,16 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
                 output,
                 &query,
                 StatusCode::OK,
-                &written.warnings,
+                &warnings,
             )
         }
         (Verb::Patch, None | Some("status")) => {
+            let (body, mut warnings) =
+                checked_patch_body(&parts.headers, body, write.field_validation).await?;
             let patch = super::patch::read(&parts.headers, body).await?;
             let written =
                 super::patch::update(app, info, ns, name(&ri), sub, &patch, write).await?;
+            warnings.extend(written.warnings);
             render_one(
                 app,
                 info,
@@ -129,7 +144,7 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
                 output,
                 &query,
                 StatusCode::OK,
-                &written.warnings,
+                &warnings,
             )
         }
         (Verb::Get, Some("scale")) => {
@@ -138,12 +153,23 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         }
         (Verb::Update | Verb::Patch, Some("scale")) => {
             let current = app.registry.get(info, ns, name(&ri)).await?;
-            let scale = if ri.verb == Verb::Update {
-                body::decode_object(&parts.headers, &body::read(body).await?)?
+            let (scale, mut warnings) = if ri.verb == Verb::Update {
+                (
+                    body::decode_object(&parts.headers, &body::read(body).await?)?,
+                    Vec::new(),
+                )
             } else {
+                let (body, warnings) =
+                    checked_patch_body(&parts.headers, body, write.field_validation).await?;
                 let patch = super::patch::read(&parts.headers, body).await?;
-                super::patch::apply(&patch, &scale_of(&current), Some(super::patch::SCALE))?
+                let scale =
+                    super::patch::apply(&patch, &scale_of(&current), Some(super::patch::SCALE))?;
+                (scale, warnings)
             };
+            warnings.extend(field_validation::check_scale(
+                write.field_validation,
+                &scale,
+            )?);
             let obj = scaled(info, current, &scale)?;
             let written = app
                 .registry
@@ -152,12 +178,12 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
             Ok(respond::json(
                 StatusCode::OK,
                 &scale_of(&written.object),
-                &[],
+                &warnings,
             ))
         }
         (Verb::Delete, None) => {
             let body_opts = delete_options_body(body).await?;
-            let opts = delete_options(&query, body_opts.as_ref())?;
+            let opts = delete_options(&query, body_opts.as_ref(), write.dry_run)?;
             crate::registry::priority::check_delete(info, name(&ri))?;
             let obj = app.registry.delete(info, ns, name(&ri), &opts).await?;
             let warnings: Vec<String> = deletion::warning(info, &opts)
@@ -168,7 +194,7 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         }
         (Verb::DeleteCollection, None) => {
             let body_opts = delete_options_body(body).await?;
-            let opts = delete_options(&query, body_opts.as_ref())?;
+            let opts = delete_options(&query, body_opts.as_ref(), write.dry_run)?;
             let list = app
                 .registry
                 .list(info, ns, &list_options(info, &query)?)
@@ -297,22 +323,43 @@ fn watch_options(info: &'static ResourceInfo, query: &Query) -> Result<WatchOpti
     })
 }
 
-/// The `DeleteOptions` a DELETE may carry as its body (refusing a dry run it asks for).
+/// A PATCH body checked for repeated fields (merge and strategic merge patches; the other
+/// types are left to their decoders), handed back for decoding with the warnings found.
+async fn checked_patch_body(
+    headers: &http::HeaderMap,
+    body: Body,
+    validation: FieldValidation,
+) -> Result<(Body, Vec<String>), ApiError> {
+    match body::patch_type(headers) {
+        Ok(body::PatchType::Merge | body::PatchType::StrategicMerge) => {
+            let bytes = body::read(body).await?;
+            let warnings = field_validation::check_patch_body(validation, &bytes)?;
+            Ok((Body::from(bytes), warnings))
+        }
+        _ => Ok((body, Vec::new())),
+    }
+}
+
+/// The `DeleteOptions` a DELETE may carry as its body.
 async fn delete_options_body(body: Body) -> Result<Option<Value>, ApiError> {
     let bytes = body::read(body).await?;
-    let opts = (!bytes.is_empty())
+    (!bytes.is_empty())
         .then(|| serde_json::from_slice::<Value>(&bytes))
         .transpose()
-        .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?;
-    options::check_body_dry_run(opts.as_ref())?;
-    Ok(opts)
+        .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))
 }
 
 /// The `DeleteOptions` of a delete: from its body when it has one, else from the query (as
-/// upstream, which never mixes the two), validated as upstream's `ValidateDeleteOptions`.
-fn delete_options(query: &Query, body: Option<&Value>) -> Result<DeleteOptions, ApiError> {
+/// upstream, which never mixes the two; `query_dry_run` is the query's `dryRun`), validated
+/// as upstream's `ValidateDeleteOptions`.
+fn delete_options(
+    query: &Query,
+    body: Option<&Value>,
+    query_dry_run: bool,
+) -> Result<DeleteOptions, ApiError> {
     let opts = match body.filter(|b| b.is_object()) {
         Some(body) => DeleteOptions {
+            dry_run: options::body_dry_run(Some(body))?,
             grace_period_seconds: match &body["gracePeriodSeconds"] {
                 Value::Null => None,
                 g => Some(g.as_i64().ok_or_else(|| {
@@ -356,6 +403,7 @@ fn delete_options(query: &Query, body: Option<&Value>) -> Result<DeleteOptions, 
                 .transpose()?,
             precondition_uid: None,
             precondition_resource_version: None,
+            dry_run: query_dry_run,
         },
     };
     let mut causes = Vec::new();
@@ -387,6 +435,7 @@ async fn bind(
     ns: Option<&str>,
     pod_name: &str,
     binding: Value,
+    dry_run: bool,
 ) -> Result<Response, ApiError> {
     let pods = resources::find("", "v1", "pods").expect("pods are built in");
     let node = binding["target"]["name"].as_str().unwrap_or("").to_string();
@@ -405,6 +454,7 @@ async fn bind(
                 node: &node,
                 uid: binding["metadata"]["uid"].as_str(),
                 annotations: binding["metadata"]["annotations"].as_object(),
+                dry_run,
             },
         )
         .await?;

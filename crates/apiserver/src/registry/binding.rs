@@ -22,6 +22,8 @@ pub struct BindRequest<'a> {
     pub uid: Option<&'a str>,
     /// Annotations to set on the pod.
     pub annotations: Option<&'a serde_json::Map<String, Value>>,
+    /// `dryRun=All`: check the binding, write nothing.
+    pub dry_run: bool,
 }
 
 impl Registry {
@@ -72,6 +74,9 @@ impl Registry {
             }
             mark_scheduled(&mut pod, timestamp(self.now()));
             set_meta(&mut pod, "resourceVersion", None);
+            if req.dry_run {
+                return Ok(());
+            }
             match self
                 .store
                 .update(&key, encode(&pod), rev, None)

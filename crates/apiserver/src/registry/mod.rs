@@ -13,8 +13,10 @@ pub mod allocator_repair;
 pub mod binding;
 pub mod default_tolerations;
 pub mod deletion;
+mod dry_run;
 pub mod kubernetes_endpoints;
 pub mod limit_ranger;
+pub mod managed_fields;
 pub mod meta;
 pub mod priority;
 pub mod resource_quota;
@@ -103,6 +105,8 @@ pub struct DeleteOptions {
     pub precondition_uid: Option<String>,
     /// `preconditions.resourceVersion`.
     pub precondition_resource_version: Option<String>,
+    /// `dryRun=All`: answer the deletion without carrying it out.
+    pub dry_run: bool,
 }
 
 /// A write's result with the warnings the client should see.
@@ -119,6 +123,8 @@ pub struct Written {
 pub struct WriteOptions {
     /// Unknown-field handling.
     pub field_validation: FieldValidation,
+    /// `dryRun=All`: everything but the store write (see [`dry_run`]).
+    pub dry_run: bool,
 }
 
 /// The registry over one store.
@@ -405,10 +411,15 @@ impl Registry {
             self.check_namespace_open(ns).await?;
         }
         let taken = if Self::is_service(info) {
-            self.services.on_create(info, &mut obj).await?
+            self.services
+                .on_create(info, &mut obj, opts.dry_run)
+                .await?
         } else {
             Default::default()
         };
+        if opts.dry_run {
+            return self.dry_run_create(info, namespace, obj, warnings).await;
+        }
         let result = self
             .create_admitted(info, namespace, obj, warnings, generated)
             .await;
@@ -511,6 +522,7 @@ impl Registry {
         }
         rkube_api::defaults::apply(stored.group, stored.kind, &mut obj);
         rkube_api::defaults::apply_on_create(stored.group, stored.kind, &mut obj);
+        managed_fields::on_create(info, stored, &mut obj, self.now());
         if priority::is_pod(stored) {
             self.admit_pod_service_account(info, &mut obj, &shown_name)
                 .await?;
@@ -533,7 +545,8 @@ impl Registry {
         if priority::is_priority_class(stored) {
             self.check_global_default(info, &obj, false).await?;
         }
-        self.admit_quota(info, stored, &obj, &shown_name).await?;
+        self.admit_quota(info, stored, &obj, &shown_name, opts.dry_run)
+            .await?;
         Ok((obj, warnings))
     }
 
@@ -642,6 +655,7 @@ impl Registry {
                 // Upstream's plugin admits updates too: a replaced pod keeps its defaults.
                 default_tolerations::admit(&mut new);
             }
+            managed_fields::on_update(info, stored, subresource, &mut new, &old, self.now());
             // Validated as written against the stored revision; stored without it.
             set_meta(
                 &mut new,
@@ -665,6 +679,9 @@ impl Registry {
             }
             // Finalization done: the last finalizer of a deleted object was removed.
             if deletion::update_completes_deletion(&old, &new) && !has_spec_finalizers(info, &new) {
+                if opts.dry_run {
+                    return Ok(dry_run::at_revision(new, old_rev, warnings));
+                }
                 return match self
                     .store
                     .delete(&key, Some(old_rev))
@@ -691,10 +708,15 @@ impl Registry {
                 });
             }
             let (taken, freed) = if Self::is_service(info) && subresource.is_none() {
-                self.services.on_update(info, &mut new, &old).await?
+                self.services
+                    .on_update(info, &mut new, &old, opts.dry_run)
+                    .await?
             } else {
                 Default::default()
             };
+            if opts.dry_run {
+                return Ok(dry_run::at_revision(new, old_rev, warnings));
+            }
             let outcome = self
                 .store
                 .update(&key, encode(&new), old_rev, None)
@@ -795,6 +817,9 @@ impl Registry {
             };
             meta.remove("resourceVersion");
             if !pending_finalizers && graceful_seconds == 0 {
+                if opts.dry_run {
+                    return Ok(dry_run::at_revision(obj, rev, Vec::new()).object);
+                }
                 match self
                     .store
                     .delete(&key, Some(rev))
@@ -817,6 +842,9 @@ impl Registry {
             set_meta(&mut unchanged, "resourceVersion", None);
             if obj == unchanged {
                 return Ok(original);
+            }
+            if opts.dry_run {
+                return Ok(dry_run::at_revision(obj, rev, Vec::new()).object);
             }
             match self
                 .store

@@ -5,6 +5,7 @@
 //! Admitted usage is charged to the quotas' `status.used` in the same request (a
 //! compare-and-swap on each quota, retried on conflicts), as upstream does; the quota
 //! controller later recomputes it from the objects (which also returns deleted objects' use).
+//! A dry run is checked against the quotas but charges nothing.
 //!
 //! Upstream refuses objects while a quota's status is not yet computed ("status unknown");
 //! here the admission computes it from the store instead, so quotas work at once.
@@ -64,6 +65,7 @@ impl Registry {
         stored: &ResourceInfo,
         obj: &Value,
         shown_name: &str,
+        dry_run: bool,
     ) -> Result<(), ApiError> {
         if !stored.namespaced {
             return Ok(());
@@ -126,6 +128,9 @@ impl Registry {
                     "used": to_json(&with_zeros(&next, &hard)),
                 });
                 charges.push((name, charged));
+            }
+            if dry_run {
+                return Ok(());
             }
             let mut raced = false;
             for (name, charged) in charges {

@@ -1,6 +1,8 @@
 //! The Service-specific steps around the generic write path: ClusterIP and NodePort
 //! allocation on create and on type changes, keeping what was allocated when an update
-//! leaves it out, and giving it back on delete (or when the write fails).
+//! leaves it out, and giving it back on delete (or when the write fails). A dry run only
+//! checks the allocators, as upstream's: a requested value must lie in its range, a missing
+//! one shows as the range's first (nothing is held, so nothing needs giving back).
 
 use super::allocator::{NodePorts, Refusal, ServiceIps};
 use rkube_api::resources::ResourceInfo;
@@ -38,27 +40,33 @@ fn needs_cluster_ip(svc: &Value) -> bool {
 }
 
 impl ServiceAllocators {
-    /// Allocates the ClusterIP and NodePorts a new Service needs.
+    /// Allocates the ClusterIP and NodePorts a new Service needs (`dry_run`: checks only).
     pub async fn on_create(
         &self,
         info: &ResourceInfo,
         svc: &mut Value,
+        dry_run: bool,
     ) -> Result<Allocation, ApiError> {
-        self.allocate_missing(info, svc, &Allocation::default())
+        self.allocate_missing(info, svc, &Allocation::default(), dry_run)
             .await
     }
 
     /// For an update: keeps the old object's allocations where the new one leaves them out,
     /// allocates what a type change newly needs, and returns (taken now, freed on success).
+    /// A dry run takes and frees nothing.
     pub async fn on_update(
         &self,
         info: &ResourceInfo,
         new: &mut Value,
         old: &Value,
+        dry_run: bool,
     ) -> Result<(Allocation, Allocation), ApiError> {
         keep_allocated(new, old);
         let old_held = held(old);
-        let taken = self.allocate_missing(info, new, &old_held).await?;
+        let taken = self.allocate_missing(info, new, &old_held, dry_run).await?;
+        if dry_run {
+            return Ok(Default::default());
+        }
         let new_held = held(new);
         let freed = Allocation {
             ips: old_held
@@ -101,9 +109,12 @@ impl ServiceAllocators {
         info: &ResourceInfo,
         svc: &mut Value,
         kept: &Allocation,
+        dry_run: bool,
     ) -> Result<Allocation, ApiError> {
         let mut taken = Allocation::default();
-        let result = self.allocate_into(info, svc, kept, &mut taken).await;
+        let result = self
+            .allocate_into(info, svc, kept, &mut taken, dry_run)
+            .await;
         if let Err(e) = result {
             self.release(&taken).await;
             return Err(e);
@@ -117,6 +128,7 @@ impl ServiceAllocators {
         svc: &mut Value,
         kept: &Allocation,
         taken: &mut Allocation,
+        dry_run: bool,
     ) -> Result<(), ApiError> {
         let name = svc["metadata"]["name"].as_str().unwrap_or("").to_string();
         let invalid = |field: String, value: Value, why: String| {
@@ -156,9 +168,11 @@ impl ServiceAllocators {
                 })?)
             };
             if !ip.is_some_and(|ip| kept.ips.contains(&ip)) {
-                match self.ips.allocate(ip).await? {
+                match self.take_ip(ip, dry_run).await? {
                     Ok(ip) => {
-                        taken.ips.push(ip);
+                        if !dry_run {
+                            taken.ips.push(ip);
+                        }
                         svc["spec"]["clusterIP"] = ip.to_string().into();
                         svc["spec"]["clusterIPs"] = json!([ip.to_string()]);
                     }
@@ -197,9 +211,11 @@ impl ServiceAllocators {
             if requested.is_some_and(|p| kept.ports.contains(&p)) {
                 continue;
             }
-            match self.ports.allocate(requested).await? {
+            match self.take_port(requested, dry_run).await? {
                 Ok(p) => {
-                    taken.ports.push(p);
+                    if !dry_run {
+                        taken.ports.push(p);
+                    }
                     svc["spec"]["ports"][i]["nodePort"] = p.into();
                 }
                 Err(refusal) => {
@@ -221,6 +237,48 @@ impl ServiceAllocators {
         }
         Ok(())
     }
+}
+
+impl ServiceAllocators {
+    /// Allocates `ip` (or any), or in a dry run only checks it: upstream's dry-run allocator
+    /// checks the range, not whether the address is free, and answers the network address
+    /// for "any" rather than searching the bitmap.
+    async fn take_ip(
+        &self,
+        ip: Option<Ipv4Addr>,
+        dry_run: bool,
+    ) -> Result<Result<Ipv4Addr, Refusal>, ApiError> {
+        if !dry_run {
+            return self.ips.allocate(ip).await;
+        }
+        Ok(match ip {
+            None => Ok(self.ips.nth(0)),
+            Some(ip) if usable(&self.ips, ip) => Ok(ip),
+            Some(_) => Err(Refusal::OutOfRange),
+        })
+    }
+
+    /// As [`ServiceAllocators::take_ip`] for a NodePort ("any" is the range's first port).
+    async fn take_port(
+        &self,
+        port: Option<i64>,
+        dry_run: bool,
+    ) -> Result<Result<i64, Refusal>, ApiError> {
+        if !dry_run {
+            return self.ports.allocate(port).await;
+        }
+        Ok(match port {
+            None => Ok(self.ports.nth(0)),
+            Some(p) if self.ports.offset(p).is_some() => Ok(p),
+            Some(_) => Err(Refusal::OutOfRange),
+        })
+    }
+}
+
+/// Whether `ip` lies in the range and is neither its network nor its broadcast address.
+fn usable(ips: &ServiceIps, ip: Ipv4Addr) -> bool {
+    let next = u32::from(ip).checked_add(1).map(Ipv4Addr::from);
+    ips.offset(ip).is_some_and(|o| o != 0) && next.is_some_and(|n| ips.offset(n).is_some())
 }
 
 /// Upstream's dropTypeDependentFields: when an update changes the type so that a field no

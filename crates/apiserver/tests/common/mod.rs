@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod raw;
+
 use rkube_apiserver::server::{RunningServer, ServerConfig, start, start_with_store};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -31,6 +33,15 @@ pub async fn cluster() -> Cluster {
     Cluster { server, dir }
 }
 
+/// An apiserver on the embedded store with settings changed by `change`.
+pub async fn cluster_with(change: impl FnOnce(&mut ServerConfig, &std::path::Path)) -> Cluster {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&dir);
+    change(&mut config, dir.path());
+    let server = start(config).await.expect("apiserver starts");
+    Cluster { server, dir }
+}
+
 /// An apiserver on a store the test keeps a handle to.
 pub async fn cluster_on(store: Arc<dyn rkube_store::Store>) -> Cluster {
     let dir = tempfile::tempdir().unwrap();
@@ -48,6 +59,8 @@ pub struct Out {
     pub stdout: String,
     /// Its stderr.
     pub stderr: String,
+    /// Its exit code (`None` if a signal ended it).
+    pub code: Option<i32>,
 }
 
 impl Cluster {
@@ -89,6 +102,7 @@ impl Cluster {
             ok: out.status.success(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code(),
         }
     }
 

@@ -1,0 +1,16 @@
+//! Server-side apply and `managedFields`, after upstream's structured-merge-diff: field sets
+//! and their `FieldsV1` encoding ([`set`]), an object's fields and changes by the built-in
+//! types' list semantics ([`walk`]), merging an applied configuration and pruning what its
+//! applier dropped ([`merge`]), and the ownership bookkeeping of updates and applies with
+//! conflict detection ([`managers`]). Pure functions over JSON objects.
+
+pub mod managers;
+pub mod merge;
+pub mod set;
+pub mod walk;
+
+#[cfg(test)]
+mod tests;
+
+pub use managers::{Conflict, Entry, ManagedFields, Operation, Write, conflict_error};
+pub use set::{FieldSet, PathElement};
