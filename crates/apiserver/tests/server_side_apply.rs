@@ -342,7 +342,7 @@ async fn apply_requires_a_field_manager_and_valid_yaml() {
         "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"
     );
     let (code, _) = raw(&c, req("?fieldManager=m", body)).await;
-    assert_eq!(code, 200, "apply creates a missing object");
+    assert_eq!(code, 201, "apply creates a missing object");
     let (code, status) = raw(&c, req("?fieldManager=m", b"data: [a: b\n  - :")).await;
     assert_eq!(code, 400, "{status}");
     assert_eq!(status["reason"], "BadRequest");

@@ -103,7 +103,7 @@ pub async fn update(
     subresource: Option<&str>,
     config: &Value,
     write: WriteOptions,
-) -> Result<Written, ApiError> {
+) -> Result<(Written, bool), ApiError> {
     check_options(true)?;
     let ctx = current_context().unwrap_or_else(|| Context {
         manager: String::new(),
@@ -176,7 +176,7 @@ pub async fn update(
             {
                 attempt += 1;
             }
-            result => return result,
+            result => return result.map(|w| (w, live.is_none())),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! between, rather than failing with 409.
 
 use axum::body::Body;
+use http::StatusCode;
 use rkube_api::patch::json::JsonPatch;
 use rkube_api::patch::{PatchError, schema, strategic};
 use rkube_api::resources::ResourceInfo;
@@ -99,6 +100,7 @@ pub fn definition(info: &ResourceInfo) -> Option<String> {
 
 /// Patches the object (or its `status`) and stores it, re-reading and re-applying when a
 /// concurrent write wins the race and the patch did not ask for a specific resourceVersion.
+/// Returns the status to answer with: 201 when an apply created the object, else 200.
 pub async fn update(
     app: &App,
     info: &'static ResourceInfo,
@@ -107,9 +109,16 @@ pub async fn update(
     subresource: Option<&str>,
     patch: &Patch,
     write: WriteOptions,
-) -> Result<Written, ApiError> {
+) -> Result<(Written, StatusCode), ApiError> {
     if let Patch::Apply(config) = patch {
-        return super::apply::update(app, info, namespace, name, subresource, config, write).await;
+        let (written, created) =
+            super::apply::update(app, info, namespace, name, subresource, config, write).await?;
+        let status = if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        return Ok((written, status));
     }
     let definition = definition(info);
     let mut attempt = 1;
@@ -124,7 +133,7 @@ pub async fn update(
             .await
         {
             Err(e) if e.code == 409 && !pinned && attempt < MAX_ATTEMPTS => attempt += 1,
-            result => return result,
+            result => return result.map(|w| (w, StatusCode::OK)),
         }
     }
 }

@@ -134,18 +134,10 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
             let (body, mut warnings) =
                 checked_patch_body(&parts.headers, body, write.field_validation).await?;
             let patch = super::patch::read(&parts.headers, body).await?;
-            let written =
+            let (written, status) =
                 super::patch::update(app, info, ns, name(&ri), sub, &patch, write).await?;
             warnings.extend(written.warnings);
-            render_one(
-                app,
-                info,
-                written.object,
-                output,
-                &query,
-                StatusCode::OK,
-                &warnings,
-            )
+            render_one(app, info, written.object, output, &query, status, &warnings)
         }
         (Verb::Get, Some("scale")) => {
             let obj = app.registry.get(info, ns, name(&ri)).await?;
