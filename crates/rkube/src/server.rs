@@ -46,6 +46,12 @@ pub struct ServerArgs {
     /// The node join secret agents present (default: generated, kept in <data-dir>/node-token).
     #[arg(long, env = "RKUBE_TOKEN")]
     token: Option<String>,
+    /// Read-only requests served at once; more get 429 (0: no limit).
+    #[arg(long, default_value_t = rkube_apiserver::inflight::DEFAULT_MAX_REQUESTS_INFLIGHT)]
+    max_requests_inflight: usize,
+    /// Mutating requests served at once; more get 429 (0: no limit).
+    #[arg(long, default_value_t = rkube_apiserver::inflight::DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT)]
+    max_mutating_requests_inflight: usize,
     /// Run the control plane only (no node agent on this machine).
     #[arg(long)]
     disable_agent: bool,
@@ -92,6 +98,8 @@ impl ServerArgs {
         c.token_auth_file = self.token_auth_file.clone();
         c.tls_sans = self.tls_san.clone();
         c.join_secret = self.token.clone();
+        c.max_requests_inflight = self.max_requests_inflight;
+        c.max_mutating_requests_inflight = self.max_mutating_requests_inflight;
         c
     }
 }
