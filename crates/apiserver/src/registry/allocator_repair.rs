@@ -166,17 +166,10 @@ mod tests {
     use super::*;
     use crate::registry::allocator::{LEAK_PASSES, NodePorts, ServiceIps};
     use bytes::Bytes;
-    use rkube_store::embedded::{EmbeddedOptions, EmbeddedStore};
     use serde_json::json;
     use std::sync::Arc;
 
-    async fn store(dir: &std::path::Path) -> Arc<dyn Store> {
-        Arc::new(
-            EmbeddedStore::open(EmbeddedOptions::new(dir.join("db")))
-                .await
-                .unwrap(),
-        )
-    }
+    use crate::registry::test_store as store;
 
     #[tokio::test]
     async fn leaks_are_freed_after_the_grace_passes_and_lost_allocations_marked() {

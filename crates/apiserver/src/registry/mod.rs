@@ -1029,3 +1029,14 @@ fn normalize(
         _ => Ok((normalized.object, Vec::new())),
     }
 }
+
+/// A fresh embedded store under `dir`, for the registry's unit tests.
+#[cfg(test)]
+pub(crate) async fn test_store(dir: &std::path::Path) -> Arc<dyn Store> {
+    use rkube_store::embedded::{EmbeddedOptions, EmbeddedStore};
+    Arc::new(
+        EmbeddedStore::open(EmbeddedOptions::new(dir.join("db")))
+            .await
+            .expect("embedded store opens"),
+    )
+}

@@ -360,15 +360,8 @@ async fn feed(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rkube_store::embedded::{EmbeddedOptions, EmbeddedStore};
 
-    async fn store(dir: &std::path::Path) -> Arc<dyn Store> {
-        Arc::new(
-            EmbeddedStore::open(EmbeddedOptions::new(dir.join("db")))
-                .await
-                .unwrap(),
-        )
-    }
+    use crate::registry::test_store as store;
 
     async fn put(store: &Arc<dyn Store>, key: &str) -> Revision {
         match store
