@@ -24,6 +24,7 @@ use tokio::time::Instant;
 
 use crate::context::Context;
 use crate::informer;
+use crate::node_lifecycle::health::ready_status;
 
 /// Upstream's `--terminated-pod-gc-threshold` default.
 pub const DEFAULT_TERMINATED_THRESHOLD: usize = 12500;
@@ -166,15 +167,6 @@ fn sort_for_deletion(pods: &mut [Arc<Pod>]) {
     });
 }
 
-fn is_ready(node: &Node) -> bool {
-    node.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|c| c.type_ == "Ready" && c.status == "True")
-}
-
 fn out_of_service(node: &Node) -> bool {
     node.spec
         .as_ref()
@@ -235,7 +227,7 @@ impl PodGc {
             .filter(|p| {
                 by_name
                     .get(node_name(p))
-                    .is_some_and(|n| !is_ready(n) && out_of_service(n))
+                    .is_some_and(|n| ready_status(n) != "True" && out_of_service(n))
             })
             .cloned()
             .collect();

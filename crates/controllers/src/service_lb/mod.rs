@@ -26,6 +26,7 @@ pub use pool::{Pool, PoolError};
 
 use crate::context::Context;
 use crate::informer::{self, Change};
+use crate::node_lifecycle::health::ready_status;
 use crate::workqueue::{Requeue, WorkQueue, run_workers};
 
 /// The component the controller's events are reported as (upstream's service controller).
@@ -172,15 +173,6 @@ fn node_addresses(node: &Node) -> Option<IpAddr> {
     of("ExternalIP").or_else(|| of("InternalIP"))
 }
 
-fn node_ready(node: &Node) -> bool {
-    node.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|c| c.type_ == "Ready" && c.status == "True")
-}
-
 fn service_ref(ns: &str, name: &str, uid: Option<String>) -> ObjectReference {
     ObjectReference {
         api_version: Some("v1".into()),
@@ -204,7 +196,7 @@ impl Shared {
                 .nodes
                 .state()
                 .iter()
-                .filter(|n| node_ready(n))
+                .filter(|n| ready_status(n) == "True")
                 .filter_map(|n| node_addresses(n))
                 .collect();
             ips.sort();

@@ -108,10 +108,13 @@ async fn run(config: PodNetworkConfig, client: Client, cidr_tx: watch::Sender<Op
     let mut written: Option<Ipv4Cidr> = config.static_pod_cidr;
     // The reflector's store is complete once the first list has been read.
     let mut listed = false;
+    // Node status updates arrive every few seconds per node; the kernel's routes are read
+    // only when the wanted set changed or on the periodic resync.
+    let mut last_want = None;
     let mut resync = tokio::time::interval(config.resync);
     resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
+        let periodic = tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(ev)) => {
                     listed |= matches!(ev, watcher::Event::InitDone);
@@ -128,6 +131,7 @@ async fn run(config: PodNetworkConfig, client: Client, cidr_tx: watch::Sender<Op
                             },
                         }
                     }
+                    false
                 }
                 Some(Err(e)) => {
                     tracing::debug!(error = %e, "node watch interrupted");
@@ -135,8 +139,8 @@ async fn run(config: PodNetworkConfig, client: Client, cidr_tx: watch::Sender<Op
                 }
                 None => return,
             },
-            _ = resync.tick() => {}
-        }
+            _ = resync.tick() => true,
+        };
         if !listed {
             continue;
         }
@@ -170,8 +174,11 @@ async fn run(config: PodNetworkConfig, client: Client, cidr_tx: watch::Sender<Op
         }
         if config.routes {
             let want = desired_routes(nodes.iter().map(|n| n.as_ref()), &config.node_name);
-            if let Err(e) = routes.sync(&want).await {
-                tracing::warn!(error = %e, "routes to other nodes' pods not synced");
+            if periodic || last_want.as_ref() != Some(&want) {
+                match routes.sync(&want).await {
+                    Ok(_) => last_want = Some(want),
+                    Err(e) => tracing::warn!(error = %e, "routes to other nodes' pods not synced"),
+                }
             }
         }
     }
