@@ -391,12 +391,19 @@ impl MultiNode {
         }
     }
 
-    /// Runs `cmd` in `pod`'s container: (exit ok, stdout+stderr).
+    /// Runs `cmd` in `pod`'s container: (exit ok, stdout; stdout+stderr when it failed).
+    /// kubectl 1.32's WebSocket client may log a harmless "Unknown stream id" to stderr when
+    /// the server's ready message beats its stream setup (client-go fixed that race later),
+    /// so a successful command's output is its stdout alone.
     pub fn exec(&self, pod: &str, cmd: &[&str]) -> (bool, String) {
         let mut args = vec!["exec", pod, "--"];
         args.extend_from_slice(cmd);
         let (ok, out, err) = self.kubectl(&args);
-        (ok, format!("{out}{err}"))
+        if ok {
+            (ok, out)
+        } else {
+            (ok, format!("{out}{err}"))
+        }
     }
 
     /// Stops agent `i` cleanly (SIGTERM, waited for; its containerd stops, its pods and
