@@ -55,7 +55,7 @@ pub struct Entry {
 impl Entry {
     /// Whether `self` and `other` are the same manager (upstream's manager identifier:
     /// appliers are one entry across API versions).
-    fn same_manager(&self, other: &Entry) -> bool {
+    pub(super) fn same_manager(&self, other: &Entry) -> bool {
         self.manager == other.manager
             && self.operation == other.operation
             && self.subresource == other.subresource
@@ -74,7 +74,16 @@ impl Entry {
         out
     }
 
-    fn decode(value: &Value) -> Result<Entry, String> {
+    pub(super) fn decode(value: &Value) -> Result<Entry, String> {
+        let mut entry = Entry::decode_header(value)?;
+        if let Some(v) = value.get("fieldsV1").filter(|v| !v.is_null()) {
+            entry.fields = FieldSet::from_fields_v1(v)?;
+        }
+        Ok(entry)
+    }
+
+    /// Everything but the fields (left empty).
+    pub(super) fn decode_header(value: &Value) -> Result<Entry, String> {
         let s = |k: &str| {
             value
                 .get(k)
@@ -91,21 +100,29 @@ impl Entry {
             Some("FieldsV1") | None => {}
             Some(other) => return Err(format!("invalid fieldsType {other:?}")),
         }
-        let fields = match value.get("fieldsV1") {
-            Some(v) if !v.is_null() => FieldSet::from_fields_v1(v)?,
-            _ => FieldSet::new(),
-        };
         Ok(Entry {
             manager: s("manager"),
             operation,
             api_version: s("apiVersion"),
             time: value.get("time").and_then(Value::as_str).map(String::from),
             subresource: s("subresource"),
-            fields,
+            fields: FieldSet::new(),
         })
     }
 
-    fn encode(&self) -> Value {
+    /// Upstream's order of entries: appliers first, then by time, manager, API version and
+    /// subresource.
+    pub(super) fn order(&self) -> impl Ord + '_ {
+        (
+            self.operation,
+            &self.time,
+            &self.manager,
+            &self.api_version,
+            &self.subresource,
+        )
+    }
+
+    pub(super) fn encode(&self) -> Value {
         let mut map = Map::new();
         map.insert("manager".into(), self.manager.clone().into());
         map.insert("operation".into(), self.operation.as_str().into());
@@ -144,7 +161,7 @@ impl Write<'_> {
     /// Leaves out what upstream never tracks (identity and server-set metadata) and what
     /// this endpoint cannot change (status on the main resource, all but status on
     /// `/status`).
-    fn filter(&self, set: &mut FieldSet) {
+    pub(super) fn filter(&self, set: &mut FieldSet) {
         for field in ["apiVersion", "kind"] {
             set.remove(&[PathElement::Field(field.into())]);
         }
@@ -177,7 +194,7 @@ impl Write<'_> {
         }
     }
 
-    fn entry(&self, operation: Operation) -> Entry {
+    pub(super) fn entry(&self, operation: Operation) -> Entry {
         Entry {
             manager: self.manager.to_string(),
             operation,
@@ -300,22 +317,7 @@ impl ManagedFields {
     /// manager, API version and subresource).
     pub fn encode(&self) -> Value {
         let mut entries: Vec<&Entry> = self.entries.iter().collect();
-        entries.sort_by(|a, b| {
-            (
-                a.operation,
-                &a.time,
-                &a.manager,
-                &a.api_version,
-                &a.subresource,
-            )
-                .cmp(&(
-                    b.operation,
-                    &b.time,
-                    &b.manager,
-                    &b.api_version,
-                    &b.subresource,
-                ))
-        });
+        entries.sort_by(|a, b| a.order().cmp(&b.order()));
         Value::Array(entries.into_iter().map(Entry::encode).collect())
     }
 

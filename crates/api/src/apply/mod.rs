@@ -7,10 +7,14 @@
 pub mod managers;
 pub mod merge;
 pub mod set;
+pub mod update;
 pub mod walk;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod update_tests;
 
 pub use managers::{Conflict, Entry, ManagedFields, Operation, Write, conflict_error};
 pub use set::{FieldSet, PathElement};
+pub use update::record_update;

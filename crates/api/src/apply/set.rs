@@ -251,6 +251,34 @@ impl FieldSet {
         out
     }
 
+    /// Whether any path of `self` is in the set `fields_v1` encodes, read from the encoding
+    /// itself (so an entry a write does not touch need not be decoded). Unreadable
+    /// encodings count as intersecting: the caller decodes them and reports the error.
+    pub fn intersects_fields_v1(&self, fields_v1: &Value) -> bool {
+        let Some(map) = fields_v1.as_object() else {
+            return true;
+        };
+        for (element, mine) in &self.children {
+            let theirs = map.get(&element.encode()).or_else(|| match element {
+                // Another spelling of the same key (`k:{"b":1,"a":2}`, extra spaces).
+                PathElement::Key(_) | PathElement::Value(_) => map
+                    .iter()
+                    .find(|(k, _)| PathElement::decode(k).as_ref() == Some(element))
+                    .map(|(_, v)| v),
+                _ => None,
+            });
+            let Some(theirs) = theirs else { continue };
+            let Some(theirs_map) = theirs.as_object() else {
+                return true;
+            };
+            let member = theirs_map.is_empty() || theirs_map.contains_key(".");
+            if mine.member && member || mine.intersects_fields_v1(theirs) {
+                return true;
+            }
+        }
+        false
+    }
+
     /// The `FieldsV1` encoding.
     pub fn to_fields_v1(&self) -> Value {
         let mut map = Map::new();

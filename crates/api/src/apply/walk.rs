@@ -187,7 +187,7 @@ pub fn compare(old: &Value, new: &Value, def: Option<&str>) -> Comparison {
         modified: &mut out.modified,
         removed: &mut out.removed,
     };
-    compare_objects(old_map, new_map, def, &mut nodes, true);
+    compare_objects(old_map, new_map, def, &mut nodes, Level::Root);
     out.map_sets(FieldSet::prune_empty);
     out
 }
@@ -209,33 +209,43 @@ impl Nodes<'_> {
     }
 }
 
+/// Where in the object a map being compared is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    /// The object itself.
+    Root,
+    /// The root's `metadata`, whose `managedFields` is never compared.
+    RootMetadata,
+    /// Anywhere else.
+    Nested,
+}
+
 fn compare_objects(
     old: &Map<String, Value>,
     new: &Map<String, Value>,
     def: Option<&str>,
     nodes: &mut Nodes,
-    root: bool,
+    level: Level,
 ) {
+    let root = level == Level::Root;
     for (key, old_value) in old {
+        if level == Level::RootMetadata && skipped(true, key) {
+            continue;
+        }
+        let new_value = new.get(key);
+        // Unchanged subtrees are most of an update: skipped before any node is made.
+        if new_value == Some(old_value) {
+            continue;
+        }
         let element = PathElement::Field(key.clone());
         let info = info(def, key);
         let mut child = nodes.child(&element);
-        match new.get(key) {
+        match new_value {
             Some(new_value) if root && key == "metadata" => {
                 let empty = Map::new();
                 let om = old_value.as_object().unwrap_or(&empty);
                 let nm = new_value.as_object().unwrap_or(&empty);
-                let om: Map<String, Value> = om
-                    .iter()
-                    .filter(|(k, _)| !skipped(true, k))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                let nm: Map<String, Value> = nm
-                    .iter()
-                    .filter(|(k, _)| !skipped(true, k))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                compare_objects(&om, &nm, info.def, &mut child, false);
+                compare_objects(om, nm, info.def, &mut child, Level::RootMetadata);
             }
             Some(new_value) => compare_values(old_value, new_value, &info, &mut child),
             None if root && key == "metadata" => {
@@ -253,7 +263,7 @@ fn compare_objects(
         }
     }
     for (key, new_value) in new {
-        if old.contains_key(key) {
+        if old.contains_key(key) || level == Level::RootMetadata && skipped(true, key) {
             continue;
         }
         let info = info(def, key);
@@ -276,7 +286,7 @@ fn compare_values(old: &Value, new: &Value, info: &Info, nodes: &mut Nodes) {
         (Value::Object(om), Value::Object(nm))
             if !(info.atomic || om.is_empty() && nm.is_empty()) =>
         {
-            compare_objects(om, nm, info.def, nodes, false);
+            compare_objects(om, nm, info.def, nodes, Level::Nested);
             if nm.is_empty() {
                 nodes.added.set_member(true);
             } else if om.is_empty() {
@@ -310,11 +320,15 @@ fn compare_lists(old: &[Value], new: &[Value], info: &Info, nodes: &mut Nodes) {
         atomic: false,
     };
     for (element, i) in &old_keys {
+        let found = find(&new_keys, element);
+        if found.is_some_and(|j| old[*i] == new[j]) {
+            continue;
+        }
         let mut child = nodes.child(element);
-        match find(&new_keys, element) {
+        match found {
             Some(j) => match (&old[*i], &new[j]) {
                 (Value::Object(om), Value::Object(nm)) if info.list != ListType::Set => {
-                    compare_objects(om, nm, info.def, &mut child, false);
+                    compare_objects(om, nm, info.def, &mut child, Level::Nested);
                 }
                 (a, b) if a != b => child.modified.set_member(true),
                 _ => {}

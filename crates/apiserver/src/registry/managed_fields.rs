@@ -3,7 +3,7 @@
 //! the create and update paths call to record its `Update` entry. A server-side apply
 //! computes its entries itself (`handlers::apply`) and marks the write so the hooks keep them.
 
-use rkube_api::apply::{ManagedFields, Write};
+use rkube_api::apply::{ManagedFields, Write, record_update};
 use rkube_api::patch::schema;
 use rkube_api::resources::ResourceInfo;
 use serde_json::Value;
@@ -117,7 +117,8 @@ pub fn on_create(
 }
 
 /// Records the update from `old` to `new` (through `subresource`), starting from the
-/// entries upstream's rules pick (see `ManagedFields::for_update`).
+/// entries upstream's rules pick (see `ManagedFields::for_update`); only the entries the
+/// update touches are decoded (`record_update`).
 pub fn on_update(
     info: &ResourceInfo,
     stored: &ResourceInfo,
@@ -135,8 +136,6 @@ pub fn on_update(
             }
             return;
         }
-        let mut managed = ManagedFields::for_update(old, new, subresource);
-        managed.update(Some(old), new, w);
-        managed.write_to(new);
+        record_update(old, new, w);
     });
 }
