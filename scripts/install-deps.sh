@@ -11,9 +11,10 @@
 #   nftables           nft: the proxy programs Services into the kernel through it
 #   docker-registry    a local OCI registry the tests pull images from (no other is reachable)
 #   apache2-utils      htpasswd -B: the bcrypt login file of the kubelet tests' authenticated registry
+#   debootstrap        builds the seed example's MariaDB images (examples/seed/images/build.sh)
 set -euo pipefail
 
-packages=(protobuf-compiler etcd-server etcd-client containerd runc containernetworking-plugins busybox-static iptables iproute2 conntrack nftables docker-registry apache2-utils)
+packages=(protobuf-compiler etcd-server etcd-client containerd runc containernetworking-plugins busybox-static iptables iproute2 conntrack nftables docker-registry apache2-utils debootstrap)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -277,8 +277,8 @@ async fn seed_manifests_create_and_scale() {
     let tmpl = &rc["spec"]["template"]["spec"];
     assert_eq!(tmpl["restartPolicy"], "Always");
     assert_eq!(
-        tmpl["containers"][0]["imagePullPolicy"], "Always",
-        "untagged image"
+        tmpl["containers"][0]["imagePullPolicy"], "IfNotPresent",
+        "as the manifest says: its image is built locally"
     );
     assert_eq!(
         tmpl["containers"][0]["terminationMessagePath"],

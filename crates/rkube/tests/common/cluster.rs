@@ -421,6 +421,38 @@ impl MultiNode {
         self.agents[i] = Process(child);
     }
 
+    /// Node `i`'s data directory (0 is the server's node, then the agents in order).
+    pub fn data_dir(&self, i: usize) -> PathBuf {
+        self.dirs[i].path().to_path_buf()
+    }
+
+    /// Imports `archive` into every running node's runtime with the real
+    /// `rkube images import --data-dir <node's dir>` (containerd's socket is a file, so this
+    /// works from the host namespace for agents too); panics with its output when one fails.
+    pub fn import_images(&self, archive: &Path) {
+        for (i, d) in self.dirs.iter().enumerate() {
+            let start = Instant::now();
+            let out = Command::new(env!("CARGO_BIN_EXE_rkube"))
+                .args(["images", "import", "--data-dir"])
+                .arg(d.path())
+                .arg(archive)
+                .output()
+                .expect("run rkube images import");
+            assert!(
+                out.status.success(),
+                "rkube images import on node {i}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            eprintln!(
+                "imported {} into node {} in {:.1} s",
+                archive.display(),
+                self.nodes[i],
+                start.elapsed().as_secs_f64()
+            );
+        }
+    }
+
     /// Stops agent `i` abruptly (SIGKILL by PID; its containerd and pods keep running).
     pub fn kill_agent(&mut self, i: usize) {
         let p = &mut self.agents[i].0;
