@@ -165,6 +165,7 @@ resources! {
     "" "v1" "Secret" "secrets" "secret" ns=true short=[] cat=[] sub=[] storage="secrets";
     "" "v1" "ServiceAccount" "serviceaccounts" "serviceaccount" ns=true short=["sa"] cat=[] sub=[] storage="serviceaccounts";
     "" "v1" "Service" "services" "service" ns=true short=["svc"] cat=["all"] sub=["status"] storage="services/specs";
+    "apiextensions.k8s.io" "v1" "CustomResourceDefinition" "customresourcedefinitions" "customresourcedefinition" ns=false short=["crd", "crds"] cat=["api-extensions"] sub=["status"] storage="apiextensions.k8s.io/customresourcedefinitions";
     "apps" "v1" "ControllerRevision" "controllerrevisions" "controllerrevision" ns=true short=[] cat=[] sub=[] storage="controllerrevisions";
     "apps" "v1" "DaemonSet" "daemonsets" "daemonset" ns=true short=["ds"] cat=["all"] sub=["status"] storage="daemonsets";
     "apps" "v1" "Deployment" "deployments" "deployment" ns=true short=["deploy"] cat=["all"] sub=["status", "scale"] storage="deployments";
@@ -202,6 +203,14 @@ pub fn storage_version(info: &'static ResourceInfo) -> &'static ResourceInfo {
 /// Whether `info` is the version its objects are stored in (not another version's view).
 pub fn is_storage_version(info: &'static ResourceInfo) -> bool {
     std::ptr::eq(storage_version(info), info)
+}
+
+/// Whether `info` is one of the built-in resources (not one a CustomResourceDefinition serves).
+pub fn is_builtin(info: &ResourceInfo) -> bool {
+    // The table is one contiguous slice: an address check, not a scan (hot: every response).
+    BUILTIN
+        .as_ptr_range()
+        .contains(&(info as *const ResourceInfo))
 }
 
 /// Resources that are only a verb on another object (POST-only), not stored or listed.
@@ -269,6 +278,13 @@ mod tests {
     fn lookups() {
         let pods = find("", "v1", "pods").unwrap();
         assert_eq!(pods.kind, "Pod");
+        assert!(is_builtin(pods));
+        assert!(
+            !is_builtin(&pods.clone()),
+            "a copy is not the table's entry"
+        );
+        let crds = find("apiextensions.k8s.io", "v1", "customresourcedefinitions").unwrap();
+        assert!(!crds.namespaced && crds.short_names == ["crd", "crds"]);
         assert_eq!(
             pods.storage_key(Some("default"), "a"),
             "/registry/pods/default/a"

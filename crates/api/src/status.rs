@@ -280,17 +280,19 @@ impl ApiError {
     /// The usual conflict reason: the object changed since it was read.
     pub const MODIFIED: &'static str = "the object has been modified; please apply your changes to the latest version and try again";
 
-    /// 422: `Pod "x" is invalid: <causes>`.
+    /// 422: `Pod "x" is invalid: <causes>` (the kind group-qualified as upstream's
+    /// `GroupKind.String()`: `Deployment.apps "x" is invalid`).
     pub fn invalid(info: &ResourceInfo, name: &str, causes: Vec<FieldCause>) -> ApiError {
         let joined: Vec<String> = causes.iter().map(FieldCause::to_message).collect();
+        let kind = if info.group.is_empty() {
+            info.kind.to_string()
+        } else {
+            format!("{}.{}", info.kind, info.group)
+        };
         let message = match joined.len() {
-            0 => format!("{} \"{name}\" is invalid", info.kind),
-            1 => format!("{} \"{name}\" is invalid: {}", info.kind, joined[0]),
-            _ => format!(
-                "{} \"{name}\" is invalid: [{}]",
-                info.kind,
-                joined.join(", ")
-            ),
+            0 => format!("{kind} \"{name}\" is invalid"),
+            1 => format!("{kind} \"{name}\" is invalid: {}", joined[0]),
+            _ => format!("{kind} \"{name}\" is invalid: [{}]", joined.join(", ")),
         };
         ApiError {
             details: Some(Box::new(ErrorDetails {

@@ -47,6 +47,7 @@ typed_kinds! {
     "" "Secret" => k8s_openapi::api::core::v1::Secret;
     "" "ServiceAccount" => k8s_openapi::api::core::v1::ServiceAccount;
     "" "Service" => k8s_openapi::api::core::v1::Service;
+    "apiextensions.k8s.io" "CustomResourceDefinition" => k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     "apps" "ControllerRevision" => k8s_openapi::api::apps::v1::ControllerRevision;
     "apps" "DaemonSet" => k8s_openapi::api::apps::v1::DaemonSet;
     "apps" "Deployment" => k8s_openapi::api::apps::v1::Deployment;

@@ -2,6 +2,7 @@
 //! touches the store.
 
 pub mod authn;
+pub mod crd;
 pub mod handlers;
 pub mod inflight;
 pub mod join;

@@ -127,6 +127,7 @@ pub struct RunningServer {
     serving: JoinHandle<Result<(), crate::serve::ServeError>>,
     _compactor: Compactor,
     _repair: AbortOnDrop,
+    _crds: AbortOnDrop,
 }
 
 /// A background task that stops with the server.
@@ -310,6 +311,12 @@ pub async fn start_with_store(
             .allocator_repair()
             .spawn(crate::registry::allocator_repair::REPAIR_INTERVAL),
     );
+    // Establishes CRDs and serves their resources; cleans up deleted ones. A first pass before
+    // readiness, so CRDs stored before a restart are served once the server is ready.
+    if let Err(e) = crate::crd::controller::reconcile_all(&registry, registry.crds()).await {
+        tracing::warn!(error = %e.message, "serving the stored CRDs failed; the controller retries");
+    }
+    let crds = AbortOnDrop(crate::crd::controller::spawn(registry.clone()));
     let advertised = config.advertise_address.unwrap_or_else(|| {
         crate::registry::kubernetes_endpoints::advertise_address(
             addr.ip(),
@@ -336,5 +343,6 @@ pub async fn start_with_store(
         serving,
         _compactor: compactor,
         _repair: repair,
+        _crds: crds,
     })
 }

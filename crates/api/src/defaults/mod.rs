@@ -43,6 +43,9 @@ pub fn apply(group: &str, kind: &str, obj: &mut Value) {
         ("", "PersistentVolumeClaim") => typed(obj, core::default_persistent_volume_claim),
         ("", "LimitRange") => typed(obj, core::default_limit_range),
         ("", "ResourceQuota") => typed(obj, core::default_resource_quota),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            crate::validation::apiextensions::default_crd(obj)
+        }
         ("apps", "Deployment") => keep_absent_selector(obj, apps::default_deployment),
         ("apps", "ReplicaSet") => keep_absent_selector(obj, apps::default_replica_set),
         ("apps", "StatefulSet") => keep_absent_selector(obj, apps::default_stateful_set),

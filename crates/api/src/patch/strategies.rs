@@ -1242,6 +1242,12 @@ pub(super) static DEFINITIONS: &[(&str, &[Field])] = &[
     ("io.k8s.api.storagemigration.v1alpha1.StorageVersionMigrationStatus", &[
         f("conditions", "merge", "type", ""),
     ]),
+    ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition", &[
+        f("metadata", "", "", "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"),
+    ]),
+    ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionList", &[
+        f("items", "", "", "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition"),
+    ]),
     ("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", &[
         f("finalizers", "merge", "", ""),
         f("ownerReferences", "merge", "uid", ""),

@@ -65,7 +65,14 @@ def definition(key):
 
 # Not linked into kubectl: the tagged fields of apiextensions-apiserver and kube-aggregator
 # (from their Go definitions), as (definition, json field, strategy, merge key, target).
-MANUAL = []
+MANUAL = [
+    # CustomResourceDefinitions have no tagged fields; listed so their metadata patches as
+    # ObjectMeta (finalizers, ownerReferences) and the kind is known.
+    ('io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition',
+     'metadata', '', '', 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta'),
+    ('io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionList',
+     'items', '', '', 'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition'),
+]
 for v in ['v1', 'v1beta1']:
     MANUAL.append(('io.k8s.kube-aggregator.pkg.apis.apiregistration.%s.APIServiceStatus' % v,
                    'conditions', 'merge', 'type', None))

@@ -5,6 +5,7 @@
 //! Objects arrive as JSON that already decodes into the k8s-openapi type of their kind; each
 //! kind's checks decode it and work on the typed struct. Nothing here panics on any input.
 
+pub mod apiextensions;
 pub mod apps;
 pub mod autoscaling;
 pub mod batch;
@@ -23,6 +24,7 @@ pub mod rbac;
 pub mod scheduling;
 pub mod service;
 pub mod storage;
+pub mod structural;
 pub mod volumes;
 
 use crate::status::FieldCause;
@@ -53,6 +55,9 @@ pub fn validate_create(group: &str, kind: &str, obj: &Value) -> Vec<FieldCause> 
         ("", "PersistentVolume") => core::validate_persistent_volume(obj, None),
         ("", "PersistentVolumeClaim") => core::validate_persistent_volume_claim(obj, None),
         ("", "Binding") => core::validate_binding(obj),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            apiextensions::validate_crd(obj, None)
+        }
         ("apps", "Deployment") => apps::validate_deployment(obj, None),
         ("apps", "ReplicaSet") => apps::validate_replica_set(obj, None),
         ("apps", "StatefulSet") => apps::validate_stateful_set(obj, None),
@@ -101,6 +106,9 @@ pub fn validate_update(group: &str, kind: &str, new: &Value, old: &Value) -> Vec
         ("", "ResourceQuota") => core::validate_resource_quota(new, old),
         ("", "PersistentVolume") => core::validate_persistent_volume(new, old),
         ("", "PersistentVolumeClaim") => core::validate_persistent_volume_claim(new, old),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            apiextensions::validate_crd(new, old)
+        }
         ("apps", "Deployment") => apps::validate_deployment(new, old),
         ("apps", "ReplicaSet") => apps::validate_replica_set(new, old),
         ("apps", "StatefulSet") => apps::validate_stateful_set(new, old),

@@ -43,7 +43,7 @@ fn aggregated(body: Value) -> Response {
 /// `GET /api`.
 pub async fn core(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if wants_aggregated(&headers) {
-        return aggregated(discovery_list(&[("", vec!["v1"])]));
+        return aggregated(discovery_list(&app, &[("", vec!["v1"])]));
     }
     respond::json(
         StatusCode::OK,
@@ -65,10 +65,10 @@ fn group_doc(group: &str, versions: &[&str]) -> Value {
 }
 
 /// `GET /apis`.
-pub async fn groups(headers: HeaderMap) -> Response {
-    let groups = resources::groups();
+pub async fn groups(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let groups = crate::crd::discovery::groups(app.registry.crds());
     if wants_aggregated(&headers) {
-        return aggregated(discovery_list(&groups));
+        return aggregated(discovery_list(&app, &groups));
     }
     let docs: Vec<Value> = groups.iter().map(|(g, v)| group_doc(g, v)).collect();
     respond::json(
@@ -79,8 +79,11 @@ pub async fn groups(headers: HeaderMap) -> Response {
 }
 
 /// `GET /apis/{group}`.
-pub async fn group(Path(group): Path<String>) -> Response {
-    match resources::groups().into_iter().find(|(g, _)| *g == group) {
+pub async fn group(State(app): State<Arc<App>>, Path(group): Path<String>) -> Response {
+    match crate::crd::discovery::groups(app.registry.crds())
+        .into_iter()
+        .find(|(g, _)| *g == group)
+    {
         Some((g, versions)) => {
             let mut doc = group_doc(g, &versions);
             doc["kind"] = "APIGroup".into();
@@ -92,17 +95,21 @@ pub async fn group(Path(group): Path<String>) -> Response {
 }
 
 /// `GET /api/v1`.
-pub async fn core_resources() -> Response {
-    resource_list("", "v1")
+pub async fn core_resources(State(app): State<Arc<App>>) -> Response {
+    resource_list(&app, "", "v1")
 }
 
 /// `GET /apis/{group}/{version}`.
-pub async fn group_resources(Path((group, version)): Path<(String, String)>) -> Response {
-    resource_list(&group, &version)
+pub async fn group_resources(
+    State(app): State<Arc<App>>,
+    Path((group, version)): Path<(String, String)>,
+) -> Response {
+    resource_list(&app, &group, &version)
 }
 
-fn resource_list(group: &str, version: &str) -> Response {
-    let infos: Vec<&ResourceInfo> = resources::in_group_version(group, version).collect();
+fn resource_list(app: &App, group: &str, version: &str) -> Response {
+    let infos: Vec<&ResourceInfo> =
+        crate::crd::discovery::in_group_version(app.registry.crds(), group, version);
     if infos.is_empty() {
         return respond::error(&ApiError::no_route());
     }
@@ -149,14 +156,16 @@ fn resource_list(group: &str, version: &str) -> Response {
 }
 
 /// The aggregated discovery document for `groups` (`""` = the core group).
-fn discovery_list(groups: &[(&str, Vec<&str>)]) -> Value {
+fn discovery_list(app: &App, groups: &[(&str, Vec<&str>)]) -> Value {
     let items: Vec<Value> = groups
         .iter()
         .map(|(group, versions)| {
             let versions: Vec<Value> = versions
                 .iter()
                 .map(|version| {
-                    let resources: Vec<Value> = resources::in_group_version(group, version)
+                    let resources: Vec<Value> =
+                        crate::crd::discovery::in_group_version(app.registry.crds(), group, version)
+                        .into_iter()
                         .filter(|r| !resources::is_virtual(r))
                         .map(|r| {
                             let subresources: Vec<Value> = discovery_subresources(r)

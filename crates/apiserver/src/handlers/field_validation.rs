@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use rkube_api::resources::ResourceInfo;
 use rkube_api::status::ApiError;
@@ -94,7 +94,7 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
         let mut i = 0usize;
         loop {
             let len = walk.path.len();
-            walk.path.push_str(&format!("[{i}]"));
+            let _ = write!(walk.path, "[{i}]");
             let more = seq.next_element_seed(Node(walk))?;
             walk.path.truncate(len);
             if more.is_none() {
@@ -106,7 +106,7 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let walk = self.0;
-        let mut seen: HashSet<Cow<'de, str>> = HashSet::new();
+        let mut seen = Seen::default();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             let len = walk.path.len();
             if len > 0 {
@@ -132,6 +132,30 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
             walk.path.truncate(len);
         }
         Ok(())
+    }
+}
+
+/// The keys of one object so far: a short list scanned in place (most objects have a few
+/// keys, and this walk runs on every write), a hash set past [`Seen::SCAN`] keys.
+#[derive(Default)]
+struct Seen<'de> {
+    few: Vec<Cow<'de, str>>,
+    many: HashSet<Cow<'de, str>>,
+}
+
+impl<'de> Seen<'de> {
+    const SCAN: usize = 16;
+
+    fn contains(&self, key: &str) -> bool {
+        self.few.iter().any(|k| k == key) || self.many.contains(key)
+    }
+
+    fn insert(&mut self, key: Cow<'de, str>) {
+        if self.few.len() < Self::SCAN {
+            self.few.push(key);
+        } else {
+            self.many.insert(key);
+        }
     }
 }
 

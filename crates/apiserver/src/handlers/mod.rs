@@ -6,6 +6,7 @@ pub mod body;
 pub mod discovery;
 mod field_validation;
 pub mod health;
+mod list_json;
 pub mod metrics;
 pub mod openapi;
 mod options;

@@ -14,6 +14,8 @@ fn document(content_type: &'static str, body: bytes::Bytes) -> Response {
 
 /// `GET /openapi/v2`.
 pub async fn v2(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let with_crds = crate::crd::openapi::documents(app.registry.crds()).await;
+    let docs = with_crds.as_deref().unwrap_or(&app.openapi);
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -21,21 +23,25 @@ pub async fn v2(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if accepts_v2_protobuf(accept) {
         document(
             V2_PROTOBUF_RESPONSE_CONTENT_TYPE,
-            app.openapi.v2_protobuf().clone(),
+            docs.v2_protobuf().clone(),
         )
     } else {
-        document("application/json", app.openapi.v2().clone())
+        document("application/json", docs.v2().clone())
     }
 }
 
 /// `GET /openapi/v3`.
 pub async fn v3_root(State(app): State<Arc<App>>) -> Response {
-    document("application/json", app.openapi.v3_root().clone())
+    let with_crds = crate::crd::openapi::documents(app.registry.crds()).await;
+    let docs = with_crds.as_deref().unwrap_or(&app.openapi);
+    document("application/json", docs.v3_root().clone())
 }
 
 /// `GET /openapi/v3/{group-version path}`.
 pub async fn v3_group_version(State(app): State<Arc<App>>, Path(prefix): Path<String>) -> Response {
-    match app.openapi.v3_group_version(&prefix) {
+    let with_crds = crate::crd::openapi::documents(app.registry.crds()).await;
+    let docs = with_crds.as_deref().unwrap_or(&app.openapi);
+    match docs.v3_group_version(&prefix) {
         Some(doc) => document("application/json", doc.clone()),
         None => super::respond::error(&ApiError::no_route()),
     }

@@ -6,11 +6,14 @@
 use rkube_api::convert;
 use rkube_api::resources::{ResourceInfo, is_storage_version, storage_version};
 use rkube_api::status::ApiError;
-use rkube_api::table::Table;
+use rkube_api::table::{IncludeObject, Table, to_table};
 use serde_json::Value;
 
 /// A stored object as `view`'s version shows it.
 pub(super) fn object(view: &'static ResourceInfo, obj: Value) -> Result<Value, ApiError> {
+    if let Some(cv) = crate::crd::custom(view) {
+        return Ok(crate::crd::admit::present(cv, obj));
+    }
     if is_storage_version(view) {
         return Ok(obj);
     }
@@ -21,6 +24,25 @@ pub(super) fn object(view: &'static ResourceInfo, obj: Value) -> Result<Value, A
 /// The resource whose printer renders `view`'s Tables (its stored version's).
 pub(super) fn printer(view: &'static ResourceInfo) -> &'static ResourceInfo {
     storage_version(view)
+}
+
+/// The Table of `objects` (stored forms) as `view` prints them: a custom resource's from its
+/// CRD's printer columns, a built-in's by its stored version's printer.
+pub(super) fn table(
+    view: &'static ResourceInfo,
+    objects: &[Value],
+    now: jiff::Timestamp,
+    include: IncludeObject,
+) -> Table {
+    if let Some(cv) = crate::crd::custom(view) {
+        let shown: Vec<Value> = objects
+            .iter()
+            .map(|o| crate::crd::admit::present(cv, o.clone()))
+            .collect();
+        return crate::crd::table::table(cv, &shown, now, include);
+    }
+    let p = printer(view);
+    to_table(p.group, p.plural, objects, now, include)
 }
 
 /// Converts the full objects a Table's rows embed (`includeObject=Object`) to `view`'s

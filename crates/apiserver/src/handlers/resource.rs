@@ -21,7 +21,7 @@ use http::StatusCode;
 use rkube_api::resources::{self, ResourceInfo};
 use rkube_api::selector::{parse_field_selector, parse_label_selector};
 use rkube_api::status::ApiError;
-use rkube_api::table::{IncludeObject, to_table};
+use rkube_api::table::IncludeObject;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -40,9 +40,15 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
     let query = Query::parse(parts.uri.query());
     let ri = request::parse(&parts.method, parts.uri.path(), query.flag("watch"))
         .ok_or_else(ApiError::no_route)?;
-    let info =
-        resources::find(&ri.group, &ri.version, &ri.resource).ok_or_else(ApiError::no_route)?;
+    let info = app
+        .registry
+        .crds()
+        .resolve(&ri.group, &ri.version, &ri.resource)
+        .ok_or_else(ApiError::no_route)?;
     check_scope(info, &ri)?;
+    if let Some(cv) = crate::crd::custom(info) {
+        crate::crd::request::check_request(app.registry.crds(), cv, ri.verb, &parts.headers)?;
+    }
     // Served by the pod's kubelet (streamed or upgraded), not the registry.
     if super::proxy::is_kubelet_subresource(info, ri.subresource.as_deref()) {
         return super::proxy::pod_subresource(app, &ri, Request::from_parts(parts, body)).await;
@@ -62,6 +68,9 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         (Verb::List, None) => {
             options::validate_list(&query, false)?;
             let opts = list_options(info, &query)?;
+            if matches!(output, Output::Json) {
+                return super::list_json::respond(app, info, ns, &opts).await;
+            }
             let list = app.registry.list(info, ns, &opts).await?;
             render_list(app, info, list, output, &query)
         }
@@ -141,7 +150,7 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         }
         (Verb::Get, Some("scale")) => {
             let obj = app.registry.get(info, ns, name(&ri)).await?;
-            Ok(respond::json(StatusCode::OK, &scale_of(&obj), &[]))
+            Ok(respond::json(StatusCode::OK, &scale_view(info, &obj), &[]))
         }
         (Verb::Update | Verb::Patch, Some("scale")) => {
             let current = app.registry.get(info, ns, name(&ri)).await?;
@@ -154,22 +163,29 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
                 let (body, warnings) =
                     checked_patch_body(&parts.headers, body, write.field_validation).await?;
                 let patch = super::patch::read(&parts.headers, body).await?;
-                let scale =
-                    super::patch::apply(&patch, &scale_of(&current), Some(super::patch::SCALE))?;
+                let scale = super::patch::apply(
+                    &patch,
+                    &scale_view(info, &current),
+                    Some(super::patch::SCALE),
+                )?;
                 (scale, warnings)
             };
             warnings.extend(field_validation::check_scale(
                 write.field_validation,
                 &scale,
             )?);
-            let obj = scaled(info, current, &scale)?;
+            let obj = match crate::crd::custom(info) {
+                Some(_) => crate::crd::scale::scaled(info, current, &scale)
+                    .unwrap_or_else(|| Err(ApiError::no_route()))?,
+                None => scaled(info, current, &scale)?,
+            };
             let written = app
                 .registry
                 .update(info, ns, name(&ri), obj, None, write)
                 .await?;
             Ok(respond::json(
                 StatusCode::OK,
-                &scale_of(&written.object),
+                &scale_view(info, &written.object),
                 &warnings,
             ))
         }
@@ -457,6 +473,11 @@ async fn bind(
     ))
 }
 
+/// The Scale of an object: a custom resource's from its CRD's paths, else [`scale_of`].
+fn scale_view(info: &ResourceInfo, obj: &Value) -> Value {
+    crate::crd::scale::scale_of(info, obj).unwrap_or_else(|| scale_of(obj))
+}
+
 /// The `autoscaling/v1` Scale view of an object with `spec.replicas`.
 fn scale_of(obj: &Value) -> Value {
     let meta = &obj["metadata"];
@@ -549,10 +570,8 @@ fn render_one(
             warnings,
         )),
         Output::Table => {
-            let printer = present::printer(info);
-            let mut table = to_table(
-                printer.group,
-                printer.plural,
+            let mut table = present::table(
+                info,
                 std::slice::from_ref(&obj),
                 app.now(),
                 include_object(query)?,
@@ -612,14 +631,7 @@ fn render_list(
             )
         }
         Output::Table => {
-            let printer = present::printer(info);
-            let mut table = to_table(
-                printer.group,
-                printer.plural,
-                &list.items,
-                app.now(),
-                include_object(query)?,
-            );
+            let mut table = present::table(info, &list.items, app.now(), include_object(query)?);
             present::table_objects(info, &mut table)?;
             table.metadata.resource_version = Some(rv);
             table.metadata.continue_ = list.continue_token;

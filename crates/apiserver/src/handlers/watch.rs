@@ -11,7 +11,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use http::{StatusCode, header};
 use rkube_api::resources::ResourceInfo;
-use rkube_api::table::{IncludeObject, to_table};
+use rkube_api::table::IncludeObject;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -74,14 +74,8 @@ pub fn respond(
             };
             let object = match (output, kind) {
                 (Output::Table, "ADDED" | "MODIFIED" | "DELETED") => {
-                    let printer = present::printer(info);
-                    let mut table = to_table(
-                        printer.group,
-                        printer.plural,
-                        std::slice::from_ref(&object),
-                        clock(),
-                        include,
-                    );
+                    let mut table =
+                        present::table(info, std::slice::from_ref(&object), clock(), include);
                     if let Err(e) = present::table_objects(info, &mut table) {
                         return error_line(&e);
                     }

@@ -72,6 +72,22 @@ const PATCH_CONTENT_TYPES: [&str; 4] = [
     "application/strategic-merge-patch+json",
 ];
 
+/// The patch types `op` accepts: [`PATCH_CONTENT_TYPES`], but no strategic merge patch for a
+/// kind of a group no built-in resource is in (custom resources have no patch strategies;
+/// kubectl's client-side apply reads this to choose a JSON merge patch, as against upstream).
+fn patch_content_types(op: &operations::Operation) -> Vec<&'static str> {
+    let custom = op.gvk.as_ref().is_some_and(|g| {
+        !rkube_api::resources::BUILTIN
+            .iter()
+            .any(|r| r.group == g.group)
+    });
+    PATCH_CONTENT_TYPES
+        .iter()
+        .copied()
+        .filter(|t| !custom || *t != "application/strategic-merge-patch+json")
+        .collect()
+}
+
 /// The description of a response status.
 fn status_text(code: u16) -> &'static str {
     match code {

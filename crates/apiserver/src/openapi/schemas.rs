@@ -62,6 +62,12 @@ impl Catalog {
         }
         for r in resources {
             let item = builder.kind(r.group, r.version, r.kind);
+            // A custom resource publishes its CRD version's schema.
+            if let Some(cv) = crate::crd::custom(r) {
+                builder
+                    .placeholders
+                    .insert(item.clone(), crate::crd::openapi::definition(cv));
+            }
             if !is_virtual(r) {
                 builder.lists.push(ListSpec {
                     gvk: Gvk::new(r.group, r.version, &r.list_kind()),

@@ -6,7 +6,7 @@ use super::operations::{Body, GroupVersion, Method, Operation, PathItem};
 use super::params::Param;
 use super::refs::V2_PREFIX;
 use super::schemas::{DELETE_OPTIONS, PATCH};
-use super::{KUBERNETES_VERSION, PATCH_CONTENT_TYPES, status_text};
+use super::{KUBERNETES_VERSION, status_text};
 
 /// The whole v2 document, taking the catalog's definitions.
 pub(crate) fn document(gvs: &[GroupVersion], definitions: Map<String, Value>) -> Value {
@@ -84,7 +84,7 @@ fn operation(op: &Operation) -> Value {
     params.extend(op.params.iter().map(param));
 
     let consumes: Vec<&str> = if op.method == Method::Patch {
-        PATCH_CONTENT_TYPES.to_vec()
+        super::patch_content_types(op)
     } else {
         vec!["*/*"]
     };

@@ -7,7 +7,7 @@ use super::operations::{self, Body, GroupVersion, Method, Operation, PathItem};
 use super::params::Param;
 use super::refs::{self, V2_PREFIX, V3_PREFIX};
 use super::schemas::{Catalog, DELETE_OPTIONS, PATCH};
-use super::{KUBERNETES_VERSION, PATCH_CONTENT_TYPES, status_text};
+use super::{KUBERNETES_VERSION, status_text};
 
 /// The document of one group version.
 pub(crate) fn document(gv: &GroupVersion, catalog: &Catalog) -> Value {
@@ -116,7 +116,7 @@ fn operation(op: &Operation) -> Value {
         }
         Some(Body::Patch) => {
             out["requestBody"] = json!({
-                "content": content(PATCH_CONTENT_TYPES.iter().copied(), PATCH),
+                "content": content(super::patch_content_types(op), PATCH),
                 "required": true,
             });
         }

@@ -92,6 +92,15 @@ pub struct ListResult {
     pub continue_token: Option<String>,
 }
 
+/// What a list was besides its items ([`Registry::list_each`]).
+#[derive(Debug)]
+pub struct ListSummary {
+    /// The revision the list was read at.
+    pub resource_version: Revision,
+    /// Token for the next page.
+    pub continue_token: Option<String>,
+}
+
 /// Options of a delete (`DeleteOptions`).
 #[derive(Clone, Debug, Default)]
 pub struct DeleteOptions {
@@ -134,6 +143,8 @@ pub struct Registry {
     clock: Clock,
     services: services::ServiceAllocators,
     watch_cache: Arc<watch_cache::WatchCaches>,
+    /// The resources CRDs serve (kept by `crate::crd::controller`).
+    crds: Arc<crate::crd::CrdTable>,
 }
 
 /// Address ranges the registry hands out from.
@@ -236,7 +247,18 @@ impl Registry {
             store,
             clock,
             services,
+            crds: Default::default(),
         }
+    }
+
+    /// The resources CustomResourceDefinitions serve through this registry.
+    pub fn crds(&self) -> &Arc<crate::crd::CrdTable> {
+        &self.crds
+    }
+
+    /// The registry's clock.
+    pub fn clock_now(&self) -> jiff::Timestamp {
+        self.now()
     }
 
     /// The repair loop of the Service allocators over this registry's store.
@@ -291,9 +313,33 @@ impl Registry {
         namespace: Option<&str>,
         opts: &ListOptions,
     ) -> Result<ListResult, ApiError> {
+        let mut items = Vec::new();
+        let summary = self
+            .list_each(info, namespace, opts, &mut |obj| {
+                items.push(obj);
+                Ok(())
+            })
+            .await?;
+        Ok(ListResult {
+            items,
+            resource_version: summary.resource_version,
+            continue_token: summary.continue_token,
+        })
+    }
+
+    /// [`Registry::list`], handing each object to `sink` as soon as it is read instead of
+    /// collecting them: a LIST of every pod then holds one decoded object at a time, not
+    /// all of them (decoded JSON is several times its encoded size).
+    pub async fn list_each(
+        &self,
+        info: &'static ResourceInfo,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+        sink: &mut (dyn FnMut(Value) -> Result<(), ApiError> + Send),
+    ) -> Result<ListSummary, ApiError> {
         if opts.continue_token.is_none()
             && opts.resource_version.as_deref() == Some("0")
-            && let Some(cached) = self.list_from_cache(info, namespace, opts).await?
+            && let Some(cached) = self.list_from_cache(info, namespace, opts, sink).await?
         {
             return Ok(cached);
         }
@@ -314,7 +360,7 @@ impl Registry {
             }
             None => (self.list_revision(opts).await?, None),
         };
-        let mut items = Vec::new();
+        let mut count = 0i64;
         let page = if opts.limit > 0 {
             opts.limit.max(100)
         } else {
@@ -342,26 +388,25 @@ impl Registry {
                 last_key = Some(kv.key.clone());
                 let obj = decode(kv)?;
                 if opts.filter.as_ref().is_none_or(|f| f(&obj)) {
-                    items.push(obj);
-                    if opts.limit > 0 && items.len() as i64 == opts.limit {
+                    sink(obj)?;
+                    count += 1;
+                    if opts.limit > 0 && count == opts.limit {
                         break;
                     }
                 }
             }
             let consumed_all = last_key.as_ref() == resp.kvs.last().map(|kv| &kv.key);
             let more = resp.more || !consumed_all;
-            if opts.limit > 0 && items.len() as i64 == opts.limit {
+            if opts.limit > 0 && count == opts.limit {
                 let continue_token = more
                     .then(|| encode_continue(revision, last_key.as_deref().unwrap_or_default()));
-                return Ok(ListResult {
-                    items,
+                return Ok(ListSummary {
                     resource_version: revision,
                     continue_token,
                 });
             }
             if !resp.more {
-                return Ok(ListResult {
-                    items,
+                return Ok(ListSummary {
                     resource_version: revision,
                     continue_token: None,
                 });
@@ -495,7 +540,10 @@ impl Registry {
             }
             (false, _) => set_meta(&mut obj, "namespace", None),
         }
-        let (mut obj, warnings) = normalize(stored, obj, opts.field_validation)?;
+        let (mut obj, warnings) = match crate::crd::custom(info) {
+            Some(cv) => crate::crd::admit::normalize(cv, obj, opts.field_validation)?,
+            None => normalize(stored, obj, opts.field_validation)?,
+        };
         strategy::prepare_for_create(stored, &mut obj, self.now());
         // Admission errors name the object as sent: its generateName if it has no name yet.
         let shown_name = meta_str(&obj, "name")
@@ -532,13 +580,14 @@ impl Registry {
         if limit_ranger::applies(stored) {
             self.admit_limit_ranges(info, &mut obj, &shown_name).await?;
         }
-        let causes = rkube_api::validation::validate_create_via(
+        let mut causes = rkube_api::validation::validate_create_via(
             info.group,
             info.version,
             stored.group,
             stored.kind,
             &obj,
         );
+        causes.extend(crate::crd::admit::validate(info, &obj, None));
         if !causes.is_empty() {
             return Err(ApiError::invalid(info, name(&obj), causes));
         }
@@ -625,7 +674,10 @@ impl Registry {
         let body_uid = meta_str(&obj, "uid")
             .filter(|u| !u.is_empty())
             .map(String::from);
-        let (obj, warnings) = normalize(stored, obj, opts.field_validation)?;
+        let (obj, warnings) = match crate::crd::custom(info) {
+            Some(cv) => crate::crd::admit::normalize(cv, obj, opts.field_validation)?,
+            None => normalize(stored, obj, opts.field_validation)?,
+        };
         let key = info.storage_key(namespace, name_in_url);
         loop {
             let (old, old_rev) = self.get_kv(info, namespace, name_in_url).await?;
@@ -662,7 +714,7 @@ impl Registry {
                 "resourceVersion",
                 Some(old_rev.to_string().into()),
             );
-            let causes = rkube_api::validation::validate_update_via(
+            let mut causes = rkube_api::validation::validate_update_via(
                 info.group,
                 info.version,
                 stored.group,
@@ -670,6 +722,7 @@ impl Registry {
                 &new,
                 &old,
             );
+            causes.extend(crate::crd::admit::validate(info, &new, Some(&old)));
             set_meta(&mut new, "resourceVersion", None);
             if !causes.is_empty() {
                 return Err(ApiError::invalid(info, name_in_url, causes));
@@ -782,6 +835,7 @@ impl Registry {
                 return Ok(obj);
             }
             let original = obj.clone();
+            crate::crd::admit::on_delete(info, &mut obj, now);
             if let Some(f) = deletion::gc_finalizers(info, &obj, opts) {
                 set_meta(&mut obj, "finalizers", (!f.is_empty()).then(|| json!(f)));
             }

@@ -19,7 +19,8 @@ fn tracks_generation(info: &ResourceInfo) -> bool {
             | ("autoscaling", "HorizontalPodAutoscaler")
             | ("policy", "PodDisruptionBudget")
             | ("networking.k8s.io", "Ingress" | "NetworkPolicy")
-    )
+            | ("apiextensions.k8s.io", "CustomResourceDefinition")
+    ) || crate::crd::custom(info).is_some()
 }
 
 fn has_status(info: &ResourceInfo) -> bool {
@@ -53,6 +54,9 @@ pub fn prepare_for_create(info: &ResourceInfo, obj: &mut Value, now: jiff::Times
         ("", "Pod") => Some(json!({"phase": "Pending"})),
         ("", "Namespace") => Some(json!({"phase": "Active"})),
         ("", "PersistentVolume" | "PersistentVolumeClaim") => Some(json!({"phase": "Pending"})),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            Some(crate::crd::admit::initial_crd_status(obj))
+        }
         // The kubelet registers a node with its status filled in.
         ("", "Node") => return,
         _ => None,
@@ -133,7 +137,9 @@ pub fn prepare_for_update(
                     None => map.remove("status"),
                 };
             }
-            if tracks_generation(info) && new.get("spec") != old.get("spec") {
+            let changed = crate::crd::admit::bumps_generation(info, new, old)
+                .unwrap_or_else(|| new.get("spec") != old.get("spec"));
+            if tracks_generation(info) && changed {
                 let generation = old_meta
                     .get("generation")
                     .and_then(Value::as_i64)

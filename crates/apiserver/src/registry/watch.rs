@@ -214,22 +214,21 @@ impl Registry {
         info: &'static ResourceInfo,
         namespace: Option<&str>,
         opts: &ListOptions,
-    ) -> Result<Option<super::ListResult>, ApiError> {
+        sink: &mut (dyn FnMut(Value) -> Result<(), ApiError> + Send),
+    ) -> Result<Option<super::ListSummary>, ApiError> {
         let prefix = list_prefix(info, namespace);
         let Ok(Some((objects, revision))) =
             self.watch_cache.list(&info.storage_prefix(), &prefix).await
         else {
             return Ok(None);
         };
-        let mut items = Vec::with_capacity(objects.len());
         for (bytes, rev) in objects {
             let obj = decode_at(&bytes, rev)?;
             if opts.filter.as_ref().is_none_or(|f| f(&obj)) {
-                items.push(obj);
+                sink(obj)?;
             }
         }
-        Ok(Some(super::ListResult {
-            items,
+        Ok(Some(super::ListSummary {
             resource_version: revision,
             continue_token: None,
         }))

@@ -1,6 +1,6 @@
 """Drives an rkube apiserver with the official Python client (PyPI `kubernetes`), as users'
 scripts do: CRUD, optimistic concurrency, the three patch types, selectors, a watch, the scale
-subresource and error Status bodies. Prints one line per check; exits non-zero on the first
+subresource, error Status bodies, and a CRD with its custom objects. Prints one line per check; exits non-zero on the first
 failure. Usage: client_flows.py KUBECONFIG"""
 
 import json
@@ -111,6 +111,45 @@ check(body["reason"] == "NotFound" and body["details"]["name"] == "nope", "the 4
 bad = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="Not_Valid"))
 body = expect_status(lambda: v1.create_namespaced_config_map(ns, bad), 422, "an invalid name")
 check(body["details"]["causes"][0]["field"] == "metadata.name", "the 422 names the field")
+
+ext = client.ApiextensionsV1Api()
+custom = client.CustomObjectsApi()
+ext.create_custom_resource_definition({
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "crontabs.py.example.com"},
+    "spec": {"group": "py.example.com", "scope": "Namespaced",
+             "names": {"plural": "crontabs", "singular": "crontab", "kind": "CronTab"},
+             "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                 "openAPIV3Schema": {"type": "object", "properties": {"spec": {
+                     "type": "object", "properties": {
+                         "cronSpec": {"type": "string"},
+                         "replicas": {"type": "integer", "default": 1}}}}}}}]}})
+deadline = time.time() + 2
+while not any(c.type == "Established" and c.status == "True"
+              for c in (ext.read_custom_resource_definition("crontabs.py.example.com")
+                        .status.conditions or [])):
+    check(time.time() < deadline, "the CRD is established within two seconds")
+    time.sleep(0.05)
+check(True, "the CRD is established")
+tab = {"apiVersion": "py.example.com/v1", "kind": "CronTab", "metadata": {"name": "tab"},
+       "spec": {"cronSpec": "* * * * */5"}}
+created = custom.create_namespaced_custom_object("py.example.com", "v1", ns, "crontabs", tab)
+check(created["spec"]["replicas"] == 1 and created["metadata"]["uid"],
+      "create a custom object (defaulted)")
+got = custom.get_namespaced_custom_object("py.example.com", "v1", ns, "crontabs", "tab")
+check(got["spec"]["cronSpec"] == "* * * * */5", "get a custom object")
+listed = custom.list_namespaced_custom_object("py.example.com", "v1", ns, "crontabs")
+check([i["metadata"]["name"] for i in listed["items"]] == ["tab"], "list custom objects")
+patched = custom.patch_namespaced_custom_object("py.example.com", "v1", ns, "crontabs", "tab",
+                                                {"spec": {"replicas": 3}})
+check(patched["spec"]["replicas"] == 3, "merge-patch a custom object")
+bad = dict(tab, metadata={"name": "bad"}, spec={"replicas": "many"})
+body = expect_status(lambda: custom.create_namespaced_custom_object(
+    "py.example.com", "v1", ns, "crontabs", bad), 422, "a custom object against its schema")
+check(body["details"]["causes"][0]["field"] == "spec.replicas", "the 422 names the field")
+custom.delete_namespaced_custom_object("py.example.com", "v1", ns, "crontabs", "tab")
+expect_status(lambda: custom.get_namespaced_custom_object(
+    "py.example.com", "v1", ns, "crontabs", "tab"), 404, "a deleted custom object")
 
 v1.delete_namespace(ns)
 check(v1.read_namespace(ns).status.phase == "Terminating", "namespace deletion starts")

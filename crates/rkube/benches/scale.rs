@@ -1,0 +1,432 @@
+//! The API server at upstream's documented limits: 5000 (simulated) nodes and 150 000 pods.
+//! A real `rkube server` process (control plane only: no scheduler, controllers or node
+//! agent, so its memory is the apiserver's and the store's), driven from this process:
+//!
+//! 1. `rkube-sim` registers the nodes and keeps their Leases (the background churn every
+//!    cluster of that size has), and moves each pod bound to them to Running;
+//! 2. the pods are created already bound (`spec.nodeName`, round robin), 64 in flight;
+//! 3. one watch per node filtered by `spec.nodeName`, as every kubelet has;
+//! 4. steady churn: label patches on random pods at a fixed rate; each call's latency, and
+//!    the time until the patched pod's node watch sees it;
+//! 5. LISTs of every pod: consistent (from the store), `resourceVersion=0` (from the watch
+//!    cache) and paginated (500 per page), each with the server's peak RSS while it ran.
+//!
+//! Printed as a Markdown table with the goals and upstream's SLOs beside each figure.
+//! `cargo bench -p rkube --bench scale`; `RKUBE_SCALE_NODES`, `RKUBE_SCALE_PODS`,
+//! `RKUBE_SCALE_CHURN_RATE` (patches/s) and `RKUBE_SCALE_CHURN_SECS` override the sizes.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::{Client, Config};
+use rkube_sim::{SimConfig, SimNodes};
+use serde_json::json;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The server process, stopped (SIGTERM, then SIGKILL) by PID when dropped.
+struct Server {
+    child: Child,
+    kubeconfig: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        for _ in 0..200 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start() -> anyhow::Result<Server> {
+        let dir = tempfile::tempdir()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rkube"))
+            .args([
+                "server",
+                "--bind-address",
+                "127.0.0.1",
+                "--https-listen-port",
+            ])
+            .arg(port.to_string())
+            .args([
+                "--disable-agent",
+                "--disable-scheduler",
+                "--disable-controller-manager",
+                "--disable-dns",
+            ])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("start rkube server")?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(path) = line.strip_prefix("kubeconfig: ") {
+                    let _ = tx.send(PathBuf::from(path));
+                }
+            }
+        });
+        let kubeconfig = rx
+            .recv_timeout(Duration::from_secs(60))
+            .context("the server did not print its kubeconfig path")?;
+        Ok(Server {
+            child,
+            kubeconfig,
+            _dir: dir,
+        })
+    }
+
+    /// (resident, peak resident) in bytes, from `/proc`.
+    fn rss(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or(0, |kb| kb * 1024)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// Restarts the peak-RSS count (`clear_refs` 5), so the next peak is one operation's.
+    fn reset_peak(&self) {
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
+    }
+}
+
+fn gib(bytes: u64) -> String {
+    format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn pod(name: &str, node: &str) -> Pod {
+    serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": "scale", "churn": "0"}},
+        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10",
+            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}
+    }))
+    .expect("a valid pod")
+}
+
+/// Creates `count` pods bound round robin to `nodes`, `inflight` at a time, with progress.
+async fn create_pods(
+    client: &Client,
+    nodes: &[String],
+    count: usize,
+    inflight: usize,
+) -> anyhow::Result<(f64, Vec<Duration>)> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let started = Instant::now();
+    let mut latencies = Vec::with_capacity(count);
+    let mut calls = futures::stream::iter(0..count)
+        .map(|i| {
+            let api = api.clone();
+            let p = pod(&format!("scale-{i}"), &nodes[i % nodes.len()]);
+            async move {
+                let t = Instant::now();
+                api.create(&PostParams::default(), &p)
+                    .await
+                    .map(|_| t.elapsed())
+            }
+        })
+        .buffer_unordered(inflight);
+    while let Some(latency) = calls.next().await {
+        latencies.push(latency.context("create a pod")?);
+        if latencies.len() % 10_000 == 0 {
+            eprintln!(
+                "  {} / {count} pods created ({:.0}/s)",
+                latencies.len(),
+                latencies.len() as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok((count as f64 / started.elapsed().as_secs_f64(), latencies))
+}
+
+/// Patch send times by pod name, and the delays the node watches saw.
+#[derive(Default)]
+struct Deliveries {
+    sent: HashMap<String, Instant>,
+    delays: Vec<Duration>,
+}
+
+/// One watch per node (`spec.nodeName=<node>`), from `rv`; each MODIFIED event of a pod the
+/// churn patched records its delivery delay.
+fn watch_nodes(
+    client: &Client,
+    nodes: &[String],
+    rv: &str,
+    deliveries: Arc<Mutex<Deliveries>>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    nodes
+        .iter()
+        .map(|node| {
+            let api: Api<Pod> = Api::all(client.clone());
+            let params = WatchParams::default()
+                .fields(&format!("spec.nodeName={node}"))
+                .timeout(290);
+            let (rv, deliveries) = (rv.to_string(), deliveries.clone());
+            tokio::spawn(async move {
+                let Ok(stream) = api.watch(&params, &rv).await else {
+                    return;
+                };
+                let mut stream = std::pin::pin!(stream);
+                while let Some(Ok(event)) = stream.next().await {
+                    if let WatchEvent::Modified(p) = event {
+                        let name = p.metadata.name.unwrap_or_default();
+                        let mut d = deliveries.lock().expect("not poisoned");
+                        if let Some(t) = d.sent.remove(&name) {
+                            d.delays.push(t.elapsed());
+                        }
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// Patches random pods' labels at `rate` per second for `secs`; the calls' latencies.
+async fn churn(
+    client: &Client,
+    pods: usize,
+    rate: usize,
+    secs: usize,
+    deliveries: Arc<Mutex<Deliveries>>,
+) -> anyhow::Result<Vec<Duration>> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+    let mut tasks = Vec::new();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..rate * secs {
+        ticker.tick().await;
+        // xorshift: a fixed, cheap sequence of pod indices.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let name = format!("scale-{}", seed as usize % pods);
+        let (api, deliveries) = (api.clone(), deliveries.clone());
+        tasks.push(tokio::spawn(async move {
+            let patch = json!({"metadata": {"labels": {"churn": i.to_string()}}});
+            let t = Instant::now();
+            deliveries
+                .lock()
+                .expect("not poisoned")
+                .sent
+                .insert(name.clone(), t);
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map(|_| t.elapsed())
+        }));
+    }
+    let mut latencies = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        latencies.push(t.await?.context("patch a pod")?);
+    }
+    Ok(latencies)
+}
+
+/// Lists every pod with `params`, page by page; (items, time, server's peak RSS meanwhile).
+async fn list_all(
+    server: &Server,
+    client: &Client,
+    params: ListParams,
+) -> anyhow::Result<(usize, Duration, u64)> {
+    let api: Api<Pod> = Api::all(client.clone());
+    server.reset_peak();
+    let started = Instant::now();
+    let mut params = params;
+    let mut items = 0;
+    loop {
+        let list = api.list(&params).await.context("list pods")?;
+        items += list.items.len();
+        match list.metadata.continue_ {
+            Some(c) if !c.is_empty() => params = params.continue_token(&c),
+            _ => break,
+        }
+    }
+    let elapsed = started.elapsed();
+    Ok((items, elapsed, server.rss().1))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let nodes = env_or("RKUBE_SCALE_NODES", 5000);
+    let pods = env_or("RKUBE_SCALE_PODS", 150_000);
+    let rate = env_or("RKUBE_SCALE_CHURN_RATE", 100);
+    let secs = env_or("RKUBE_SCALE_CHURN_SECS", 30);
+    eprintln!("scale: {nodes} simulated nodes, {pods} pods");
+
+    let server = Server::start()?;
+    let config = Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&server.kubeconfig)?,
+        &Default::default(),
+    )
+    .await?;
+    let client = Client::try_from(config)?;
+    let (idle, _) = server.rss();
+
+    let started = Instant::now();
+    let mut sim_config = SimConfig::new(nodes);
+    sim_config.register_concurrency = 32;
+    let sim = SimNodes::start_with_progress(client.clone(), sim_config, |done, total| {
+        if done % 1000 == 0 || done == total {
+            eprintln!("  {done} / {total} nodes registered");
+        }
+    })
+    .await?;
+    let names: Vec<String> = sim.nodes().iter().map(|n| n.name.clone()).collect();
+    eprintln!("nodes up in {:.1?}", started.elapsed());
+    let (with_nodes, _) = server.rss();
+
+    let (create_rate, mut create_lat) = create_pods(&client, &names, pods, 64).await?;
+    create_lat.sort();
+    // The simulated kubelets move every pod to Running: wait for them (status writes).
+    let api: Api<Pod> = Api::all(client.clone());
+    let wait_from = Instant::now();
+    loop {
+        let running = api
+            .list(
+                &ListParams::default()
+                    .fields("status.phase=Running")
+                    .limit(1),
+            )
+            .await?;
+        let remaining =
+            running.metadata.remaining_item_count.unwrap_or(0) as usize + running.items.len();
+        if remaining >= pods {
+            break;
+        }
+        if wait_from.elapsed() > Duration::from_secs(1800) {
+            bail!("only {remaining} of {pods} pods went Running");
+        }
+        eprintln!("  {remaining} / {pods} pods Running");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    eprintln!("all pods Running after {:.1?}", started.elapsed());
+    let (loaded, loaded_peak) = server.rss();
+
+    let rv = api
+        .list_metadata(&ListParams::default().limit(1))
+        .await?
+        .metadata
+        .resource_version
+        .unwrap_or_default();
+    let deliveries = Arc::new(Mutex::new(Deliveries::default()));
+    let watches = watch_nodes(&client, &names, &rv, deliveries.clone());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (watching, _) = server.rss();
+    eprintln!(
+        "{} node watches open; churn at {rate}/s for {secs} s",
+        watches.len()
+    );
+    let mut patch_lat = churn(&client, pods, rate, secs, deliveries.clone()).await?;
+    patch_lat.sort();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (mut delays, lost) = {
+        let d = deliveries.lock().expect("not poisoned");
+        (d.delays.clone(), d.sent.len())
+    };
+    delays.sort();
+    for w in &watches {
+        w.abort();
+    }
+
+    let consistent = list_all(&server, &client, ListParams::default()).await?;
+    let cached = list_all(&server, &client, ListParams::default().match_any()).await?;
+    let paged = list_all(&server, &client, ListParams::default().limit(500)).await?;
+    sim.stop().await;
+
+    println!();
+    println!("| {nodes} nodes, {pods} pods | figure | goal | upstream SLO / reference |");
+    println!("|---|---:|---:|---:|");
+    println!("| apiserver RSS idle | {} | | |", gib(idle));
+    println!(
+        "| apiserver RSS with {nodes} nodes | {} | | |",
+        gib(with_nodes)
+    );
+    println!(
+        "| apiserver RSS with {pods} pods Running (peak so far) | {} ({}) | ≤ 4 GiB | hundreds of GB reported at a few thousand nodes |",
+        gib(loaded),
+        gib(loaded_peak)
+    );
+    println!(
+        "| apiserver RSS with {} node watches | {} | | |",
+        watches.len(),
+        gib(watching)
+    );
+    println!("| pod create rate (64 in flight) | {create_rate:.0}/s | | |");
+    println!(
+        "| pod create latency p50 / p99 | {} / {} | p99 ≤ 100 ms | p99 ≤ 1 s |",
+        ms(percentile(&create_lat, 0.5)),
+        ms(percentile(&create_lat, 0.99))
+    );
+    println!(
+        "| patch latency under churn ({rate}/s) p50 / p99 | {} / {} | p99 ≤ 100 ms | p99 ≤ 1 s |",
+        ms(percentile(&patch_lat, 0.5)),
+        ms(percentile(&patch_lat, 0.99))
+    );
+    println!(
+        "| node-watch delivery after the patch p50 / p99 ({} seen, {lost} not seen) | {} / {} | | |",
+        delays.len(),
+        ms(percentile(&delays, 0.5)),
+        ms(percentile(&delays, 0.99))
+    );
+    for (what, (items, took, peak)) in [
+        ("LIST all pods, consistent (store)", consistent),
+        ("LIST all pods, resourceVersion=0 (watch cache)", cached),
+        ("LIST all pods, 500 per page", paged),
+    ] {
+        println!(
+            "| {what}: {items} items | {} (server peak RSS {}) | | p99 ≤ 30 s (cluster-scoped LIST) |",
+            ms(took),
+            gib(peak)
+        );
+    }
+    Ok(())
+}
