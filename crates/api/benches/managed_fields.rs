@@ -4,6 +4,9 @@
 //! every write pays anyway (one JSON encode + decode of the object).
 //!
 //! `cargo bench -p rkube-api --bench managed_fields`. `RKUBE_BENCH_ITERS` overrides the count.
+//!
+//! Ends with one `SUMMARY | what | figure | reference or goal` line per headline figure,
+//! collected by `scripts/bench.sh` into BENCHMARKS.md (the contract is in that script).
 
 use rkube_api::apply::{ManagedFields, Write, record_update};
 use serde_json::{Value, json};
@@ -178,4 +181,21 @@ fn main() {
         "  the same, entries decoded only if touched",
         noop_incremental - clone
     );
+
+    // Headline figures for scripts/bench.sh: `SUMMARY | what | figure | reference or goal`.
+    println!();
+    let floor_ref = format!("JSON decode + encode of the pod {floor:.1} µs");
+    for (what, us) in [
+        ("create (controller)", create - build),
+        (
+            "status update (kubelet), entries decoded only if touched",
+            status_incremental - clone,
+        ),
+        (
+            "label update (kubectl), entries decoded only if touched",
+            spec_incremental - clone,
+        ),
+    ] {
+        println!("SUMMARY | managedFields: {what} | {us:.1} µs | {floor_ref}");
+    }
 }

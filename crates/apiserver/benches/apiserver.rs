@@ -5,6 +5,9 @@
 //! `cargo bench -p rkube-apiserver` (add `-- --quick` for a short run). Prints a Markdown table
 //! for BENCHMARKS.md. The apiservers run in this process, so the clients' own work (TLS,
 //! JSON) shares the machine with the server's.
+//!
+//! Ends with one `SUMMARY | what | figure | reference or goal` line per headline figure,
+//! collected by `scripts/bench.sh` into BENCHMARKS.md (the contract is in that script).
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -944,6 +947,37 @@ fn print_table(plan: &Plan, results: &[Results]) {
          the WAL) for etcd.",
         r.sent_len, r.stored_len
     );
+    print_summary(plan, results);
+}
+
+/// Headline figures for scripts/bench.sh: `SUMMARY | what | figure | reference or goal`.
+fn print_summary(plan: &Plan, results: &[Results]) {
+    println!();
+    for (backend, r) in ["embedded", "etcd"].iter().zip(results) {
+        for (clients, api, raw) in &r.creates {
+            println!(
+                "SUMMARY | apiserver ({backend}): pod creates/s, {clients} client(s) | {api:.0} ({:.2}× raw) | raw Store create {raw:.0}/s",
+                api / raw
+            );
+        }
+        if let Some((api, raw)) = r.lists.first() {
+            println!(
+                "SUMMARY | apiserver ({backend}): LIST {} pods, JSON | {:.0} ms | raw Store range {}",
+                plan.pods(),
+                api.elapsed.as_secs_f64() * 1000.0,
+                raw.as_ref().map_or("–".into(), |l| format!(
+                    "{:.0} ms",
+                    l.elapsed.as_secs_f64() * 1000.0
+                ))
+            );
+        }
+        println!(
+            "SUMMARY | apiserver ({backend}): watch latency p50 / p99, {} watchers | {} | raw Store watch {}",
+            plan.watchers,
+            latency(&r.watch),
+            latency(&r.raw_watch)
+        );
+    }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

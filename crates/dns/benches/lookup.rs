@@ -3,6 +3,9 @@
 //! and our forward path answering from its cache. Also the pure `resolve` cost per lookup.
 //!
 //! `cargo bench -p rkube-dns --bench lookup` (env `DNS_BENCH_QUERIES`, default 20000 per run).
+//!
+//! Ends with one `SUMMARY | what | figure | reference or goal` line per headline figure,
+//! collected by `scripts/bench.sh` into BENCHMARKS.md (the contract is in that script).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -267,21 +270,49 @@ fn main() {
         println!(
             "{total} A queries per run, {CLIENTS} concurrent closed-loop UDP clients, {SERVICES} Services"
         );
+        let mut rounds = Vec::new();
         for round in 1..=2 {
-            print(
-                &format!("[{round}] rkube-dns cluster names"),
-                &load(ours_addr, cluster.clone(), total).await,
+            let (c, r, f) = (
+                load(ours_addr, cluster.clone(), total).await,
+                load(ref_addr, cluster.clone(), total).await,
+                load(ours_addr, external.clone(), total).await,
             );
-            print(
-                &format!("[{round}] hickory in-memory authority"),
-                &load(ref_addr, cluster.clone(), total).await,
-            );
-            print(
-                &format!("[{round}] rkube-dns forward path (cached)"),
-                &load(ours_addr, external.clone(), total).await,
-            );
+            print(&format!("[{round}] rkube-dns cluster names"), &c);
+            print(&format!("[{round}] hickory in-memory authority"), &r);
+            print(&format!("[{round}] rkube-dns forward path (cached)"), &f);
+            rounds.push((c, r, f));
         }
         ours.stop().await;
         let _ = reference.shutdown_gracefully().await;
+
+        // Headline figures for scripts/bench.sh: `SUMMARY | what | figure | reference or goal`.
+        let brief = |r: &Run| {
+            format!(
+                "{:.1}k q/s, p99 {:.0} µs, {} lost, {} wrong",
+                r.qps / 1e3,
+                r.p99.as_secs_f64() * 1e6,
+                r.lost,
+                r.wrong
+            )
+        };
+        println!();
+        for (i, (c, r, _)) in rounds.iter().enumerate() {
+            println!(
+                "SUMMARY | dns: cluster-name A queries, {SERVICES} Services, {CLIENTS} UDP clients, run {} | {} | hickory in-memory authority {}",
+                i + 1,
+                brief(c),
+                brief(r)
+            );
+        }
+        if let Some((_, _, f)) = rounds.last() {
+            println!(
+                "SUMMARY | dns: forwarded name answered from the cache | {} | –",
+                brief(f)
+            );
+        }
+        println!(
+            "SUMMARY | dns: resolve() per A lookup, no I/O | {:.2} µs | –",
+            per.as_secs_f64() * 1e6
+        );
     });
 }

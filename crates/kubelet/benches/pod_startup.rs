@@ -20,6 +20,9 @@
 //! The phase breakdown comes from containerd's own log (it logs the start and the return of
 //! every RunPodSandbox, CreateContainer and StartContainer with nanosecond timestamps) and
 //! from this process's watches on pods and on events (`Pulled`, `Created`, `Started`).
+//!
+//! Ends with one `SUMMARY | what | figure | reference or goal` line per headline figure,
+//! collected by `scripts/bench.sh` into BENCHMARKS.md (the contract is in that script).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -1464,6 +1467,19 @@ fn print_report(r: &Results<'_>) {
         );
     }
     println!();
+
+    // Headline figures for scripts/bench.sh: `SUMMARY | what | figure | reference or goal`.
+    for (what, k, r) in [("one at a time", ks, rs), ("all in one burst", kb, rb)] {
+        println!(
+            "SUMMARY | kubelet: pod startup p50 / p99, {n} pods {what} | {:.0} / {:.0} ms ({:.2}× / {:.2}× raw) | raw CRI {:.0} / {:.0} ms; goal p99 ≤ 1000 ms and ≤ 1.3× raw",
+            k.p50,
+            k.p99,
+            k.p50 / r.p50,
+            k.p99 / r.p99,
+            r.p50,
+            r.p99
+        );
+    }
 }
 
 /// CRI requests containerd logged (at trace level) per pod in each phase, by method.

@@ -4,6 +4,9 @@
 //! endpoints change — next to references measured in the same run: raw `nft -f` of the same
 //! full script (no proxy bookkeeping) and `iptables-restore` of an upstream-iptables-shaped
 //! ruleset of the same size. `SERVICES` / `ENDPOINTS` override the sizes.
+//!
+//! Ends with one `SUMMARY | what | figure | reference or goal` line per headline figure,
+//! collected by `scripts/bench.sh` into BENCHMARKS.md (the contract is in that script).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -278,11 +281,12 @@ async fn main() {
     println!("  full sync phases: {:?}", first.last_phases);
 
     // --- Network programming latency under churn: 10 slice updates/s for 20 s.
+    let mut programming = Vec::new();
     for (label, min_sync) in [
         ("minSyncPeriod 1s (default)", Duration::from_secs(1)),
         ("minSyncPeriod 0", Duration::ZERO),
     ] {
-        proxy_latency_phase(
+        let (p50, p99) = proxy_latency_phase(
             &cluster,
             &proxy,
             label,
@@ -293,6 +297,7 @@ async fn main() {
             config.clone(),
         )
         .await;
+        programming.push((label, p50, p99));
     }
     let fulls = proxy.stats();
     proxy.stop().await;
@@ -337,6 +342,26 @@ async fn main() {
     );
     drop(node);
     cluster.stop().await;
+
+    // Headline figures for scripts/bench.sh: `SUMMARY | what | figure | reference or goal`.
+    println!();
+    println!(
+        "SUMMARY | proxy: full sync, {services} Services × {endpoints} endpoints | {:.0} ms | raw `nft -f` of the same script {:.0} ms; `iptables-restore` of an upstream-shaped ruleset {:.0} ms",
+        first.last_duration.as_secs_f64() * 1e3,
+        nft_time.as_secs_f64() * 1e3,
+        ipt_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "SUMMARY | proxy: incremental sync, 1 endpoint of 1 Service changed | p50 {:.0} ms | –",
+        percentile(&inc, 0.5)
+    );
+    for (label, p50, p99) in programming {
+        println!(
+            "SUMMARY | proxy: network programming latency p50 / p99, {label} | {:.0} / {:.0} ms | –",
+            p50 * 1e3,
+            p99 * 1e3
+        );
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -349,7 +374,7 @@ async fn proxy_latency_phase(
     endpoints: usize,
     all: u32,
     mut config: rkube_proxy::ProxyConfig,
-) {
+) -> (f64, f64) {
     // A separate proxy with this min_sync_period on its own namespace (the first keeps running).
     let _ = first;
     let ns = Netns::new(if min_sync.is_zero() { "lat0" } else { "lat1" });
@@ -390,4 +415,5 @@ async fn proxy_latency_phase(
         lat.last().copied().unwrap_or(f64::NAN) * 1e3
     );
     proxy.stop().await;
+    (percentile(&lat, 0.5), percentile(&lat, 0.99))
 }

@@ -10,6 +10,9 @@
 //!
 //! `cargo bench -p rkube-scheduler --bench throughput [-- --quick] [--algorithm-only]
 //! [--only basic|anti|node|spread]`
+//!
+//! Ends with one `SUMMARY | what | figure | reference or goal` line per headline figure,
+//! collected by `scripts/bench.sh` into BENCHMARKS.md (the contract is in that script).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -306,6 +309,8 @@ fn main() {
         "workload", "pods", "algorithm", "e2e backlog", "e2e stream", "upstream floor"
     );
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    // Headline figures for scripts/bench.sh: `SUMMARY | what | figure | reference or goal`.
+    let mut summary = Vec::new();
     for w in ALL {
         let key = match w {
             Workload::Basic => "basic",
@@ -334,5 +339,18 @@ fn main() {
             stream,
             w.upstream_floor()
         );
+        let reference = match w {
+            Workload::Basic => "upstream floor 680; goal ≥ 3000 end to end",
+            Workload::RequiredAntiAffinity => "upstream floor 24–60; goal ≥ 300 end to end",
+            Workload::NodeAffinity | Workload::TopologySpread => "–",
+        };
+        summary.push(format!(
+            "SUMMARY | scheduler: {}, {nodes} nodes, {measured} pods, pods/s (algorithm / e2e backlog / e2e stream) | {algo:.0} / {backlog:.0} / {stream:.0} | {reference}",
+            w.name()
+        ));
+    }
+    println!();
+    for line in summary {
+        println!("{line}");
     }
 }

@@ -11,6 +11,9 @@
 //! window, 60), `RKUBE_SIM_BENCH_PODS` (5000; 0 skips the pod phase),
 //! `RKUBE_SIM_BENCH_KUBECONFIG` (use a running apiserver, e.g. `rkube server --disable-agent`,
 //! instead of the child; its CPU is then not measured).
+//!
+//! Ends with one `SUMMARY | what | figure | reference or goal` line per headline figure,
+//! collected by `scripts/bench.sh` into BENCHMARKS.md (the contract is in that script).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -230,6 +233,8 @@ async fn bench(load: tokio::runtime::Handle) {
     let bench_client = on_load(&load, async move { client(&kc).await }).await;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("rkube-sim bench: {nodes_n} nodes, {cores} cores");
+    // Headline figures for scripts/bench.sh: `SUMMARY | what | figure | reference or goal`.
+    let mut summary = Vec::new();
 
     let before = measure(child_pid);
     let started = Instant::now();
@@ -251,6 +256,11 @@ async fn bench(load: tokio::runtime::Handle) {
         nodes_n as f64 / registered.as_secs_f64()
     );
     report("  during registration", &before, &after);
+    summary.push(format!(
+        "SUMMARY | sim: register {nodes_n} nodes + Leases | {:.2} s ({:.0} nodes/s) | no reference (kwok not on the machine)",
+        registered.as_secs_f64(),
+        nodes_n as f64 / registered.as_secs_f64()
+    ));
 
     // Steady state: heartbeats only.
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -285,6 +295,13 @@ async fn bench(load: tokio::runtime::Handle) {
         "  leases: {} listed, oldest renewTime {oldest:.1} s ago (renew every 10 s, expire after 40 s)",
         ages.len()
     );
+    summary.push(format!(
+        "SUMMARY | sim: nodes held idle for {window} s | {} Leases, oldest renewal {oldest:.1} s old, {} renewals failed; sim {:.1}% CPU, {:.0} MiB | goal 5000 nodes; renewed every 10 s, expire after 40 s",
+        ages.len(),
+        s1.lease_failures - s0.lease_failures,
+        100.0 * (b.sim.cpu_s - a.sim.cpu_s) / secs,
+        b.sim.rss_mib
+    ));
 
     if pods_n > 0 {
         // Pod CIDRs, as the node IPAM controller would assign them.
@@ -361,6 +378,11 @@ async fn bench(load: tokio::runtime::Handle) {
             pods_n as f64 / running.as_secs_f64()
         );
         report("  creating and starting pods", &a, &b);
+        summary.push(format!(
+            "SUMMARY | sim: {pods_n} bound pods created → all Running | {:.2} s ({:.0}/s) | no reference",
+            running.as_secs_f64(),
+            pods_n as f64 / running.as_secs_f64()
+        ));
 
         let a = measure(child_pid);
         let t = Instant::now();
@@ -403,4 +425,8 @@ async fn bench(load: tokio::runtime::Handle) {
     }
     sim.stop().await;
     drop(child);
+    println!();
+    for line in summary {
+        println!("{line}");
+    }
 }

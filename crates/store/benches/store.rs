@@ -4,6 +4,9 @@
 //!
 //! `cargo bench -p rkube-store` (add `-- --quick` for a short run). Prints a Markdown table for
 //! BENCHMARKS.md.
+//!
+//! Ends with one `SUMMARY | what | figure | reference or goal` line per headline figure,
+//! collected by `scripts/bench.sh` into BENCHMARKS.md (the contract is in that script).
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -187,6 +190,8 @@ async fn main() {
         .expect("raw etcd client");
 
     let mut rows: Vec<(String, [String; 5])> = Vec::new();
+    // Headline figures for scripts/bench.sh: `SUMMARY | what | figure | reference or goal`.
+    let mut summary: Vec<String> = Vec::new();
     for (writers, total) in [(1, plan.single_writes), (64, plan.concurrent_writes)] {
         eprintln!("durable writes, {writers} writer(s), {total} × {VALUE_LEN} B…");
         let e = store_rate(
@@ -210,6 +215,14 @@ async fn main() {
         let q = tokio::task::spawn_blocking(move || raw_sqlite_rate(&path, per_commit, total))
             .await
             .expect("raw sqlite");
+        summary.push(format!(
+            "SUMMARY | store: embedded durable writes/s, {writers} writer(s) | {e:.0} | raw SQLite {q:.0} ({per_commit}/commit){}",
+            if writers == 64 { "; goal ≥ 5000" } else { "" }
+        ));
+        summary.push(format!(
+            "SUMMARY | store: etcd backend durable writes/s, {writers} writer(s) | {s:.0} ({:.2}× raw put) | raw etcd put {r:.0}, txn {t:.0}; goal ≥ 0.7× raw",
+            s / r
+        ));
         rows.push((
             format!("durable writes/s, {writers} writer(s)"),
             [
@@ -227,6 +240,9 @@ async fn main() {
     );
     let (e50, e99) = watch_latency(Arc::clone(&embedded), "emb", plan.watch_events).await;
     let (s50, s99) = watch_latency(Arc::clone(&etcd_store), "etcd", plan.watch_events).await;
+    summary.push(format!(
+        "SUMMARY | store: watch latency p50 / p99, {WATCHERS} watchers | embedded {e50:.2} / {e99:.2} ms | etcd backend {s50:.2} / {s99:.2} ms"
+    ));
     rows.push((
         format!("watch latency p50 / p99, {WATCHERS} watchers"),
         [
@@ -244,5 +260,9 @@ async fn main() {
     println!("|---|---|---|---|---|---|");
     for (name, cols) in rows {
         println!("| {name} | {} |", cols.join(" | "));
+    }
+    println!();
+    for line in summary {
+        println!("{line}");
     }
 }
