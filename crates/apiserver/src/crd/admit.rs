@@ -36,17 +36,7 @@ pub fn normalize(
         .iter()
         .map(|f| format!("unknown field {f:?}"))
         .collect();
-    match validation {
-        FieldValidation::Strict if !unknown.is_empty() => Err(ApiError::bad_request(format!(
-            "{} in version {:?} cannot be handled as a {}: strict decoding error: {}",
-            info.kind,
-            info.version,
-            info.kind,
-            unknown.join(", ")
-        ))),
-        FieldValidation::Warn => Ok((obj, unknown)),
-        _ => Ok((obj, Vec::new())),
-    }
+    crate::registry::unknown_fields_verdict(info, validation, obj, unknown)
 }
 
 /// The causes of a custom object (`old` on update): metadata rules and its schema's rules.

@@ -1071,6 +1071,18 @@ fn normalize(
         .iter()
         .map(|f| format!("unknown field {:?}", f.trim_start_matches('.')))
         .collect();
+    unknown_fields_verdict(info, validation, normalized.object, unknown)
+}
+
+/// `fieldValidation`'s verdict on `obj`'s unknown fields (as `unknown field "…"` texts):
+/// `Strict` refuses the body naming them all, `Warn` returns them as warnings, `Ignore`
+/// keeps quiet.
+pub(crate) fn unknown_fields_verdict(
+    info: &ResourceInfo,
+    validation: FieldValidation,
+    obj: Value,
+    unknown: Vec<String>,
+) -> Result<(Value, Vec<String>), ApiError> {
     match validation {
         FieldValidation::Strict if !unknown.is_empty() => Err(ApiError::bad_request(format!(
             "{} in version {:?} cannot be handled as a {}: strict decoding error: {}",
@@ -1079,8 +1091,8 @@ fn normalize(
             info.kind,
             unknown.join(", ")
         ))),
-        FieldValidation::Warn => Ok((normalized.object, unknown)),
-        _ => Ok((normalized.object, Vec::new())),
+        FieldValidation::Warn => Ok((obj, unknown)),
+        _ => Ok((obj, Vec::new())),
     }
 }
 
