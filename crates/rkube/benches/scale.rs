@@ -369,9 +369,39 @@ async fn main() -> anyhow::Result<()> {
         w.abort();
     }
 
-    let consistent = list_all(&server, &client, ListParams::default()).await?;
-    let cached = list_all(&server, &client, ListParams::default().match_any()).await?;
-    let paged = list_all(&server, &client, ListParams::default().limit(500)).await?;
+    // What is measured so far, in case the LISTs below never finish.
+    eprintln!(
+        "RSS idle {} → nodes {} → pods Running {} (peak {}) → watches {}; creates {create_rate:.0}/s, \
+         p99 {}; patch p99 {}; watch delivery p99 {}",
+        gib(idle),
+        gib(with_nodes),
+        gib(loaded),
+        gib(loaded_peak),
+        gib(watching),
+        ms(percentile(&create_lat, 0.99)),
+        ms(percentile(&patch_lat, 0.99)),
+        ms(percentile(&delays, 0.99))
+    );
+    let listed = |what: &str, (items, took, peak): (usize, Duration, u64)| {
+        eprintln!(
+            "{what}: {items} pods in {} (server peak RSS {})",
+            ms(took),
+            gib(peak)
+        );
+        (items, took, peak)
+    };
+    let consistent = listed(
+        "consistent LIST",
+        list_all(&server, &client, ListParams::default()).await?,
+    );
+    let cached = listed(
+        "LIST from the watch cache",
+        list_all(&server, &client, ListParams::default().match_any()).await?,
+    );
+    let paged = listed(
+        "LIST by pages of 500",
+        list_all(&server, &client, ListParams::default().limit(500)).await?,
+    );
     sim.stop().await;
 
     println!();
