@@ -10,7 +10,7 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-/// One request; (200 or the error code, body or error Status as JSON).
+/// One request; (200 for any success or the error code, body or error Status as JSON).
 async fn call(
     client: &kube::Client,
     method: &str,
@@ -18,30 +18,25 @@ async fn call(
     body: Option<&Value>,
     content_type: &str,
 ) -> (u16, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("Content-Type", content_type);
-    let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    match client.request_text(req.body(body).unwrap()).await {
-        Ok(text) => (200, serde_json::from_str(&text).unwrap_or(Value::Null)),
-        Err(kube::Error::Api(s)) => (
-            s.code,
-            json!({"reason": s.reason, "message": s.message, "details": s.details}),
-        ),
-        Err(e) => panic!("{method} {path}: {e}"),
-    }
+    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let reply = common::raw::send(client, method, path, content_type, bytes).await;
+    let code = if (200..300).contains(&reply.code) {
+        200
+    } else {
+        reply.code
+    };
+    (code, reply.body)
 }
 
 async fn ok(client: &kube::Client, method: &str, path: &str, body: Option<&Value>) -> Value {
-    let ct = if method == "PATCH" {
-        "application/merge-patch+json"
-    } else {
-        "application/json"
-    };
-    let (code, v) = call(client, method, path, body, ct).await;
-    assert_eq!(code, 200, "{method} {path}: {v}");
-    v
+    let reply = common::raw::json(client, method, path, body).await;
+    assert!(
+        (200..300).contains(&reply.code),
+        "{method} {path}: {} {}",
+        reply.code,
+        reply.body
+    );
+    reply.body
 }
 
 const CRDS: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
