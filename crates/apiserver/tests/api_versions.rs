@@ -3,7 +3,7 @@
 //! `autoscaling/v2` ones. Conversion on read, write, list and watch; discovery; OpenAPI;
 //! Tables; the real kubectl and kube-rs.
 
-mod common;
+use crate::common;
 
 use futures::{AsyncBufReadExt, StreamExt};
 use http::Request;

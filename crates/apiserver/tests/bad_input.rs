@@ -1,6 +1,6 @@
 //! Bad input gets a `Status` with the right code and reason, and changes nothing.
 
-mod common;
+use crate::common;
 
 use http::Request;
 use serde_json::{Value, json};

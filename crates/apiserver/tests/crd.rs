@@ -3,7 +3,7 @@
 //! defaulting, pruning, subresources, printer columns, several versions), deletion with the
 //! cleanup finalizer — driven by the real kubectl and kube-rs.
 
-mod common;
+use crate::common;
 
 use http::Request;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};

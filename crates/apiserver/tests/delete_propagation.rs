@@ -4,7 +4,7 @@
 //! update removing the last finalizer of a deleted object deletes it; pods' graceful
 //! deletion only ever shortens.
 
-mod common;
+use crate::common;
 
 use http::Request;
 use serde_json::{Value, json};

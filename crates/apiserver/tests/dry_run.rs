@@ -2,7 +2,7 @@
 //! allocation, no quota charge), kubectl's server-side dry runs and `kubectl diff`,
 //! `fieldValidation` warnings and refusals, and the inflight limits' 429.
 
-mod common;
+use crate::common;
 
 use common::raw::{self, Reply};
 use futures::{StreamExt, TryStreamExt};

@@ -1,12 +1,12 @@
 //! kube-rs against our apiserver, as third-party operators use it: typed CRUD through
 //! `Api<T>`, errors as `Status`, `watcher` and `reflector`, and 410 recovery after compaction.
 
+use crate::common;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
-mod common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! fields, and its Events — kubectl finds them with a field selector on `involvedObject`, so an
 //! Event created for the object must show its reason and message.
 
-mod common;
+use crate::common;
 
 use common::Cluster;
 

@@ -1,7 +1,7 @@
 //! End to end with the real kubectl (`/usr/bin/kubectl`, v1.32) against an apiserver started
 //! in-process on the embedded store, over HTTPS with its generated CA and admin certificate.
 
-mod common;
+use crate::common;
 
 use common::cluster;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! as Kubernetes protobuf; the real kubectl (`/usr/bin/kubectl`, v1.32) against an apiserver
 //! started in-process, reading the objects back as JSON.
 
-mod common;
+use crate::common;
 
 use common::cluster;
 use serde_json::Value;

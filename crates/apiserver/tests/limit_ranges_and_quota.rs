@@ -3,7 +3,7 @@
 //! message, quota exhaustion and the "must specify" rule refusing creates, `status.used`
 //! charged by admission, and quotas naming unknown resources refused with 422.
 
-mod common;
+use crate::common;
 
 use common::{Cluster, cluster};
 use serde_json::Value;

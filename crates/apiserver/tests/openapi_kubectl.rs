@@ -2,7 +2,7 @@
 //! `kubectl explain` (OpenAPI v3), `kubectl create` choosing server-side field validation after
 //! reading `/openapi/v3`, and the raw v2/v3 documents.
 
-mod common;
+use crate::common;
 
 use common::cluster;
 

@@ -3,7 +3,7 @@
 //! `rollout pause|resume|restart`, client-side `apply` twice, `edit`), against an in-process
 //! apiserver. No deployment controller runs: the tests check the stored Deployment.
 
-mod common;
+use crate::common;
 
 use common::{Cluster, cluster};
 use k8s_openapi::api::apps::v1::Deployment;

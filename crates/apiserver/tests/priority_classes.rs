@@ -1,7 +1,7 @@
 //! `scheduling.k8s.io/v1` PriorityClasses and the Priority admission of pods, with the real
 //! kubectl: the built-in classes, upstream's table, validation and admission messages.
 
-mod common;
+use crate::common;
 
 use common::{Cluster, cluster};
 use serde_json::Value;

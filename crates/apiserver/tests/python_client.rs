@@ -1,7 +1,7 @@
 //! The official Python client (PyPI `kubernetes`, installed into target/python-client by
 //! scripts/install-python-client.sh) drives the apiserver: tests/python/client_flows.py.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! Request options as upstream checks them: `resourceVersionMatch` on lists and watches,
 //! bookmarks, `dryRun` values.
 
-mod common;
+use crate::common;
 
 use futures::{AsyncBufReadExt, StreamExt};
 use http::Request;

@@ -2,7 +2,7 @@
 //! conflicts and `--force-conflicts`), kube-rs `Patch::Apply`, and the `managedFields` that
 //! creates, updates and applies record, against an in-process apiserver.
 
-mod common;
+use crate::common;
 
 use common::{Cluster, cluster};
 use k8s_openapi::api::apps::v1::Deployment;

@@ -4,7 +4,7 @@
 //! audience, deleted bound pod, recreated account → 401), the signing key surviving a
 //! restart, OIDC discovery, and the ServiceAccount admission plugin on pods.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

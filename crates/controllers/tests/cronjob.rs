@@ -3,7 +3,7 @@
 //! schedules with startingDeadlineSeconds, `kubectl create job --from=cronjob/…`, and a
 //! malformed schedule refused by the API.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! maxUnavailable and maxSurge, OnDelete, ControllerRevisions, status, events, and the real
 //! kubectl's `rollout status`.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

@@ -4,7 +4,7 @@
 //! Recreate; proportional scaling mid-rollout; history cleanup; pause/resume; a rollout that
 //! can never become ready; a controller-manager restart mid-rollout; the kubectl flows.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

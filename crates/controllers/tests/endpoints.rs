@@ -1,7 +1,7 @@
 //! The Endpoints, EndpointSlice and mirroring controllers against a real apiserver, scheduler
 //! and simulated nodes (pods get IPs from the node IPAM controller's podCIDRs).
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! (or exist with another uid), and the three `kubectl delete --cascade` flows.
 //! Owners and dependents are made by hand (no workload controller runs).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! patching a pod's status to Failed with a container exit code, as a kubelet would; the
 //! controller's clock is injected and jumped for backoff and deadlines.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

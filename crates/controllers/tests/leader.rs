@@ -1,7 +1,7 @@
 //! Two controller managers with leader election on `kube-system/kube-controller-manager`: only
 //! the leader acts; the standby starts no controller until the leader stops, then takes over.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! its progress in status conditions, and finalizes it; objects with stuck finalizers keep it
 //! Terminating with a condition naming them.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

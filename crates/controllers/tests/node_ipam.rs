@@ -1,7 +1,7 @@
 //! The node IPAM controller against a real apiserver: distinct ranges, kept across restarts,
 //! freed on deletion, CIDRNotAvailable when the cluster CIDR is full.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::Duration;

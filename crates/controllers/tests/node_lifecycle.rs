@@ -3,7 +3,7 @@
 //! after their tolerationSeconds and replaced elsewhere by their RC, taints cleared on
 //! recovery.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

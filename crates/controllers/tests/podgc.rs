@@ -2,7 +2,7 @@
 //! over the threshold (oldest first), pods of a node that was deleted (after the quarantine,
 //! marked Failed with the DisruptionTarget condition), terminating pods never scheduled.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

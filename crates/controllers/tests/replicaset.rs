@@ -2,7 +2,7 @@
 //! scheduler and simulated nodes: scaling, replacement, adoption and release, deletion order,
 //! minReadySeconds, events, and the seed's RCs through the real kubectl.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

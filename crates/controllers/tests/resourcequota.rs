@@ -2,7 +2,7 @@
 //! follows creates and deletes of pods (terminal pods no longer count) and of counted
 //! objects, including a quota created after the objects and a hand-corrupted status.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

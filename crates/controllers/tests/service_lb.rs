@@ -3,7 +3,7 @@
 //! being a LoadBalancer, an event when the pool is exhausted; without a pool, the Ready nodes'
 //! addresses (simulated nodes).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! `default` ServiceAccount and its `kube-root-ca.crt` ConfigMap (holding the cluster CA from
 //! the kubeconfig), and both come back after deletion; an edited ConfigMap is restored.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

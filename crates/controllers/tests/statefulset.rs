@@ -4,7 +4,7 @@
 //! partition, OnDelete, failed-pod replacement, events, ControllerRevisions, and the real
 //! kubectl's `scale` and `rollout status`.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

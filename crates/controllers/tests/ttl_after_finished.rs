@@ -1,7 +1,7 @@
 //! The TTL-after-finished controller deletes a finished Job once its TTL passes (the clock is
 //! injected and jumped), and leaves it before.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! oversized names and labels, odd opcodes and classes over UDP and TCP each get the
 //! protocol's error response or silence, and real queries are answered afterwards.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::Duration;

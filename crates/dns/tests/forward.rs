@@ -2,7 +2,7 @@
 //! host's): caching as `cache 30`, TCP retry on truncation, truncation towards UDP clients,
 //! SERVFAIL when no upstream answers, and the CoreDNS metrics that count it all.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};

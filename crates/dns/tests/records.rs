@@ -1,7 +1,7 @@
 //! Cluster records end to end: Services, EndpointSlices and Namespaces created in a real
 //! in-process apiserver, answered by the DNS server over UDP and TCP.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! with modes, subPath, memory-backed emptyDir, a PVC bound to a hostPath PV), and Secret and
 //! ConfigMap updates reaching the files of a running pod within the sync period.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Node housekeeping on a real containerd: container log rotation through CRI
 //! ReopenContainerLog, and image garbage collection sparing images in use and the pause image.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! environment, graceful deletion, image errors, lifecycle hooks (postStart before Ready, a
 //! failing postStart reported and restarted, preStop) and adoption after a kubelet restart.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

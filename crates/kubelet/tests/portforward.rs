@@ -3,7 +3,7 @@
 //! over WebSockets (SPDY tunneled, kubectl's default) and over plain SPDY; and exec when
 //! kubectl insists on SPDY.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};

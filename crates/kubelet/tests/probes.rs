@@ -2,7 +2,7 @@
 //! liveness failures restarting the container with upstream's events, tcpSocket liveness
 //! keeping a healthy container, and a startup probe holding `started` back.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

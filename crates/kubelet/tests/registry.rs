@@ -4,7 +4,7 @@
 //! a registry behind htpasswd (bcrypt) authentication: without credentials the pull fails
 //! with the registry's answer, with `imagePullSecrets` (dockerconfigjson, dockercfg) it works.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -4,7 +4,7 @@
 //! `kube-root-ca.crt`; the namespace), and the token file's content authenticates to the
 //! apiserver as the pod's service account.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

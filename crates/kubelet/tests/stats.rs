@@ -1,7 +1,7 @@
 //! Resource usage from real containers: the Summary API document and the
 //! `/metrics/resource` text, with a CPU-burning container showing up in both.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

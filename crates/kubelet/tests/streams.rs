@@ -3,7 +3,7 @@
 //! bridges WebSocket to containerd's stream server. Also the kubelet API's authentication
 //! and authorization, and the apiserver's errors for bad containers and unreachable kubelets.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::sync::Arc;

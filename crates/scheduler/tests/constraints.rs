@@ -1,7 +1,7 @@
 //! Pods with each kind of constraint land where they must, or stay Pending with a
 //! FailedScheduling message that says why.
 
-mod common;
+use crate::common;
 
 use common::Cluster;
 use rkube_scheduler::config::default_frameworks;

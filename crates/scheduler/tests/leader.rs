@@ -1,7 +1,7 @@
 //! Two schedulers with leader election: only the leader binds; every pod is bound exactly once;
 //! when the leader stops, the other takes over.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Preemption: a high-priority pod that fits nowhere evicts the lowest-priority pods that make
 //! room, is nominated to that node, and runs there once they are gone.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

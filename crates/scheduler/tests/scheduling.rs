@@ -1,7 +1,7 @@
 //! The scheduler against a real in-process apiserver: pods land where their constraints say,
 //! or stay Pending with upstream's event and condition, and wait for the cluster to change.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -20,6 +20,9 @@ fn run_child_and_kill(dir: &std::path::Path, after: Duration) -> Vec<(String, i6
         .spawn()
         .expect("start the crash writer");
     let stdout = child.stdout.take().expect("stdout");
+    // The kill is timed from the first acknowledged write, not from the spawn: a slow start
+    // (a loaded machine, a large file to check on open) must not leave a round with nothing.
+    let (first_ack, started) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
         let mut acked = Vec::new();
         for line in BufReader::new(stdout).lines() {
@@ -30,12 +33,17 @@ fn run_child_and_kill(dir: &std::path::Path, after: Duration) -> Vec<(String, i6
                 (parts.next(), parts.next(), parts.next(), parts.next())
                 && let Ok(r) = r.parse()
             {
+                if acked.is_empty() {
+                    let _ = first_ack.send(());
+                }
                 acked.push((k.to_string(), r, v.to_string()));
             }
         }
         acked
     });
-    std::thread::sleep(after);
+    if started.recv_timeout(Duration::from_secs(60)).is_ok() {
+        std::thread::sleep(after);
+    }
     child.kill().expect("SIGKILL the writer"); // Child::kill sends SIGKILL
     let status = child.wait().expect("reap the writer");
     assert!(

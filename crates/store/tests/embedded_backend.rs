@@ -64,6 +64,55 @@ async fn state_history_and_compaction_survive_reopen() {
     assert_eq!(revs, [r2, r3, r4]);
 }
 
+fn index_names(path: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'log' ORDER BY name")
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_store_with_the_older_key_index_is_upgraded_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await.unwrap();
+    let r1 = create(&s, "/pods/a", "1").await;
+    update(&s, "/pods/a", "2", r1).await;
+    create(&s, "/pods/b", "1").await;
+    s.delete("/pods/b", None).await.unwrap();
+    s.close().await;
+    // The layout before the key index carried `deleted`.
+    let path = dir.path().join(DB_FILE);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP INDEX log_key_rev_deleted; CREATE INDEX log_key_rev ON log(key, rev);",
+        )
+        .unwrap();
+    }
+    assert_eq!(index_names(&path), ["log_expiry", "log_key_rev"]);
+
+    let s = open(dir.path()).await.unwrap();
+    assert_eq!(index_names(&path), ["log_expiry", "log_key_rev_deleted"]);
+    let listed = s
+        .range(rkube_store::RangeRequest {
+            prefix: "/pods/".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let values: Vec<_> = listed
+        .kvs
+        .iter()
+        .map(|kv| (kv.key.as_str(), kv.value.clone()))
+        .collect();
+    assert_eq!(values, [("/pods/a", Bytes::from("2"))]);
+    s.close().await;
+}
+
 #[tokio::test]
 async fn a_file_that_is_not_a_store_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();

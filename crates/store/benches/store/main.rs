@@ -1,9 +1,10 @@
-//! Store benchmark: durable write throughput and watch latency of both backends, side by side
-//! with the references they are built on (raw etcd puts through the same client, raw SQLite
-//! with the same durability settings), in one run on one machine.
+//! Store benchmark: durable write throughput, watch latency and the full-prefix range read
+//! of a LIST, on both backends, side by side with the references they are built on (raw etcd
+//! through the same client, raw SQLite with the same durability settings), in one run on one
+//! machine.
 //!
-//! `cargo bench -p rkube-store` (add `-- --quick` for a short run). Prints a Markdown table for
-//! BENCHMARKS.md.
+//! `cargo bench -p rkube-store` (add `-- --quick` for a short run; `RKUBE_BENCH_RANGE_KEYS`
+//! sets the range read's size). Prints a Markdown table for BENCHMARKS.md.
 //!
 //! Ends with one `SUMMARY | what | figure | reference or goal` line per headline figure,
 //! collected by `scripts/bench.sh` into BENCHMARKS.md (the contract is in that script).
@@ -18,6 +19,8 @@ use rkube_testkit::bench::rate;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+mod range;
+
 /// About a Pod object.
 const VALUE_LEN: usize = 2048;
 const WATCHERS: usize = 1000;
@@ -26,7 +29,11 @@ struct Plan {
     single_writes: usize,
     concurrent_writes: usize,
     watch_events: usize,
+    range_keys: usize,
 }
+
+/// Each key of the range read is written this many times (create + updates) first.
+const RANGE_VERSIONS: usize = 4;
 
 fn value() -> Bytes {
     Bytes::from(vec![b'v'; VALUE_LEN])
@@ -164,14 +171,20 @@ async fn main() {
             single_writes: 300,
             concurrent_writes: 3000,
             watch_events: 20,
+            range_keys: 5_000,
         }
     } else {
         Plan {
             single_writes: 2000,
             concurrent_writes: 20000,
             watch_events: 100,
+            range_keys: 50_000,
         }
     };
+    let range_keys = std::env::var("RKUBE_BENCH_RANGE_KEYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(plan.range_keys);
     let dir = tempfile::tempdir().expect("temp dir");
     eprintln!("starting etcd…");
     let etcd = EtcdCluster::start(1).await.expect("start etcd");
@@ -254,8 +267,49 @@ async fn main() {
         ],
     ));
 
+    eprintln!("range read: {range_keys} keys × {RANGE_VERSIONS} versions, writing the history…");
+    for store in [&embedded, &etcd_store] {
+        range::fill_history(
+            Arc::clone(store),
+            "/range/",
+            range_keys,
+            RANGE_VERSIONS,
+            value(),
+        )
+        .await;
+    }
+    // Best of three: the figure is the read, not the first read's page-cache misses.
+    let mut best = [Duration::MAX; 4];
+    for _ in 0..3 {
+        let reads = [
+            range::range_all(&*embedded, "/range/").await,
+            range::range_all(&*etcd_store, "/range/").await,
+            range::raw_etcd_range_all(raw.clone(), "/range/").await,
+        ];
+        for (b, (n, took)) in best.iter_mut().zip(reads) {
+            assert_eq!(n, range_keys, "every key read");
+            *b = (*b).min(took);
+        }
+    }
+    let path = dir.path().to_path_buf();
+    let (n, raw_sqlite) = tokio::task::spawn_blocking(move || {
+        range::raw_sqlite_latest_scan(&path, range_keys, VALUE_LEN)
+    })
+    .await
+    .expect("raw sqlite scan");
+    assert_eq!(n, range_keys);
+    best[3] = raw_sqlite;
+    let [e, s, r, q] = best.map(|d| format!("{:.0} ms", d.as_secs_f64() * 1000.0));
+    summary.push(format!(
+        "SUMMARY | store: range read of {range_keys} keys × {RANGE_VERSIONS} versions, pages of 1000 | embedded {e}, etcd backend {s} | raw etcd {r}; raw SQLite latest-only table {q}"
+    ));
+    rows.push((
+        format!("range read of {range_keys} keys × {RANGE_VERSIONS} versions (pages of 1000)"),
+        [e, s, "–".into(), r, q],
+    ));
+
     println!(
-        "| measurement | embedded (SQLite) | etcd backend | raw etcd put | raw etcd txn | raw SQLite |"
+        "| measurement | embedded (SQLite) | etcd backend | raw etcd put | raw etcd txn / range | raw SQLite |"
     );
     println!("|---|---|---|---|---|---|");
     for (name, cols) in rows {
