@@ -1,6 +1,8 @@
 //! The watch cache's event side: one store watch per resource, however many clients watch
 //! it. Each resource's recent changes are kept in a ring (as the store's bytes; each event is
-//! decoded once, when the first watcher needs it, and shared), and fanned out to watchers
+//! decoded once, when the first watcher needs it, and shared while it is among the newest
+//! [`DECODED_WINDOW`] events — decoded objects are several times their bytes, so the ring
+//! must not keep them all), and fanned out to watchers
 //! through a bounded broadcast: a watcher that falls behind by more than the buffer is
 //! closed — its client re-watches from the last revision it saw — and never slows the
 //! others or the writers.
@@ -13,7 +15,7 @@
 //! what informers send first — is answered from memory as upstream's watch cache does.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -30,6 +32,10 @@ const RING_CAPACITY: usize = 20_000;
 /// How far a watcher may fall behind the newest event before it is closed.
 const WATCHER_BUFFER: usize = 16_384;
 
+/// The newest events whose decoded objects are kept for the watchers still to see them;
+/// older events drop theirs (a watcher that far behind decodes again, once for all).
+const DECODED_WINDOW: usize = 2048;
+
 /// One change of a resource, shared by every watcher.
 pub struct CachedEvent {
     /// The revision of the change.
@@ -40,7 +46,17 @@ pub struct CachedEvent {
     pub key: String,
     value: Bytes,
     prev: Option<(Bytes, Revision)>,
-    decoded: OnceLock<Decoded>,
+    decoded: Mutex<DecodedSlot>,
+}
+
+/// Where an event's decoded objects are, if anywhere.
+enum DecodedSlot {
+    /// Not decoded yet.
+    Pending,
+    /// Decoded, shared by the watchers that see the event.
+    Ready(Arc<Decoded>),
+    /// Left the decoded window: the objects were dropped.
+    Dropped,
 }
 
 /// The event's objects, decoded once.
@@ -59,34 +75,59 @@ impl CachedEvent {
             key: e.kv.key,
             value: e.kv.value,
             prev: e.prev.map(|p| (p.value, p.mod_revision)),
-            decoded: OnceLock::new(),
+            decoded: Mutex::new(DecodedSlot::Pending),
         }
     }
 
-    /// The objects of the change, decoded on first use.
-    pub fn decoded(&self) -> &Decoded {
-        self.decoded.get_or_init(|| {
-            let mut old = self
-                .prev
-                .as_ref()
-                .and_then(|(bytes, rev)| decode_at(bytes, *rev).ok());
-            let new = match self.kind {
-                WatchEventKind::Put => {
-                    Some(decode_at(&self.value, self.revision).map_err(|e| e.to_string()))
+    /// The objects of the change, decoded on first use (or first use after they were
+    /// dropped: whoever is that far behind shares one decoding again).
+    pub fn decoded(&self) -> Arc<Decoded> {
+        // Decoding under the lock: the watchers that would decode the same event meanwhile
+        // wait for this one instead.
+        let mut slot = self.decoded.lock().unwrap_or_else(|p| p.into_inner());
+        if let DecodedSlot::Ready(d) = &*slot {
+            return Arc::clone(d);
+        }
+        let d = Arc::new(self.decode());
+        *slot = DecodedSlot::Ready(Arc::clone(&d));
+        d
+    }
+
+    /// Drops the decoded objects (the event left the decoded window).
+    fn drop_decoded(&self) {
+        *self.decoded.lock().unwrap_or_else(|p| p.into_inner()) = DecodedSlot::Dropped;
+    }
+
+    /// Whether the decoded objects are held.
+    #[cfg(test)]
+    fn holds_decoded(&self) -> bool {
+        matches!(
+            *self.decoded.lock().unwrap_or_else(|p| p.into_inner()),
+            DecodedSlot::Ready(_)
+        )
+    }
+
+    fn decode(&self) -> Decoded {
+        let mut old = self
+            .prev
+            .as_ref()
+            .and_then(|(bytes, rev)| decode_at(bytes, *rev).ok());
+        let new = match self.kind {
+            WatchEventKind::Put => {
+                Some(decode_at(&self.value, self.revision).map_err(|e| e.to_string()))
+            }
+            WatchEventKind::Delete => {
+                if let Some(o) = old.as_mut() {
+                    super::meta::set_meta(
+                        o,
+                        "resourceVersion",
+                        Some(self.revision.to_string().into()),
+                    );
                 }
-                WatchEventKind::Delete => {
-                    if let Some(o) = old.as_mut() {
-                        super::meta::set_meta(
-                            o,
-                            "resourceVersion",
-                            Some(self.revision.to_string().into()),
-                        );
-                    }
-                    None
-                }
-            };
-            Decoded { old, new }
-        })
+                None
+            }
+        };
+        Decoded { old, new }
     }
 }
 
@@ -132,6 +173,7 @@ pub struct WatchCaches {
     caches: Mutex<HashMap<String, Arc<ResourceCache>>>,
     ring_capacity: usize,
     watcher_buffer: usize,
+    decoded_window: usize,
 }
 
 impl WatchCaches {
@@ -152,7 +194,14 @@ impl WatchCaches {
             caches: Mutex::new(HashMap::new()),
             ring_capacity: ring_capacity.max(1),
             watcher_buffer: watcher_buffer.max(1),
+            decoded_window: DECODED_WINDOW,
         }
+    }
+
+    /// Keeps the decoded objects of only the newest `events` events.
+    pub fn with_decoded_window(mut self, events: usize) -> WatchCaches {
+        self.decoded_window = events;
+        self
     }
 
     /// How many resources have a cache (each one store watch).
@@ -214,7 +263,7 @@ impl WatchCaches {
             return Ok(existing.clone());
         }
         let weak = Arc::downgrade(&cache);
-        let task = tokio::spawn(feed(weak, events, self.ring_capacity));
+        let task = tokio::spawn(feed(weak, events, self.ring_capacity, self.decoded_window));
         if let Ok(mut t) = cache.task.lock() {
             *t = Some(task);
         }
@@ -309,11 +358,13 @@ fn rx_state(rx: broadcast::Receiver<Arc<CachedEvent>>, cache: Arc<ResourceCache>
 }
 
 /// Moves the store's events into the ring and out to the watchers until the store watch
-/// ends or the cache is dropped.
+/// ends or the cache is dropped; events older than the newest `decoded_window` drop their
+/// decoded objects.
 async fn feed(
     cache: std::sync::Weak<ResourceCache>,
     mut events: rkube_store::WatchStream,
     capacity: usize,
+    decoded_window: usize,
 ) {
     while let Some(event) = events.next().await {
         let Some(cache) = cache.upgrade() else {
@@ -349,6 +400,14 @@ async fn feed(
         }
         ring.revision = ring.revision.max(event.revision);
         ring.events.push_back(event.clone());
+        if let Some(leaving) = ring
+            .events
+            .len()
+            .checked_sub(decoded_window + 1)
+            .and_then(|i| ring.events.get(i))
+        {
+            leaving.drop_decoded();
+        }
         if let Ok(live) = cache.live.lock()
             && let Some(tx) = live.as_ref()
         {
@@ -525,6 +584,42 @@ mod tests {
                 .await
                 .unwrap()
                 .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn only_the_newest_events_keep_their_decoded_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        let caches = WatchCaches::with_limits(store.clone(), 100, 100).with_decoded_window(3);
+        let from = store.current_revision().await.unwrap() + 1;
+        let mut w = caches
+            .watch("/registry/pods/", "/registry/pods/", from)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut seen = Vec::new();
+        for i in 0..6 {
+            put(&store, &format!("/registry/pods/default/p{i}")).await;
+            let e = tokio::time::timeout(std::time::Duration::from_secs(5), w.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            // Every watcher decodes (and so the cache would keep) each event.
+            assert!(e.decoded().new.as_ref().unwrap().is_ok());
+            seen.push(e);
+        }
+        put(&store, "/registry/pods/default/last").await;
+        w.next().await.unwrap().unwrap().decoded();
+        let held: Vec<bool> = seen.iter().map(|e| e.holds_decoded()).collect();
+        // p4, p5 and `last` are the newest three (the window); p0..p3 dropped theirs.
+        assert_eq!(held, [false, false, false, false, true, true]);
+        // One far behind decodes again, and the same objects come out.
+        let again = seen[0].decoded();
+        assert_eq!(
+            again.new.as_ref().unwrap().as_ref().unwrap()["metadata"]["resourceVersion"],
+            seen[0].revision.to_string()
         );
     }
 }
