@@ -273,10 +273,15 @@ fn pods_on_different_nodes_reach_each_other_and_a_killed_node_is_evacuated() {
         ]);
         out == "Unknown"
     });
-    let (_, taints, _) = c.kubectl(&["get", "node", &a, "-o", "jsonpath={.spec.taints[*].key}"]);
-    assert!(
-        taints.contains("node.kubernetes.io/unreachable"),
-        "{taints}"
+    // The taint follows the condition in a later pass of the controller, as upstream's does.
+    c.wait(
+        "agent 0 tainted unreachable",
+        Duration::from_secs(30),
+        || {
+            let (_, taints, _) =
+                c.kubectl(&["get", "node", &a, "-o", "jsonpath={.spec.taints[*].key}"]);
+            taints.contains("node.kubernetes.io/unreachable")
+        },
     );
     c.wait(
         "the replacement running elsewhere",

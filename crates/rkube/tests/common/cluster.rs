@@ -464,7 +464,7 @@ impl MultiNode {
 impl Drop for MultiNode {
     /// Pods go first (their shims would outlive the namespaces), then the agents (SIGTERM stops
     /// their containerd), any containerd a killed agent left behind (by the PID it recorded),
-    /// the server, and finally the network.
+    /// the server, any shim still running from the nodes' dirs, and finally the network.
     fn drop(&mut self) {
         // Workload controllers first, or they replace what is removed below.
         let _ = self.kubectl(&[
@@ -511,5 +511,8 @@ impl Drop for MultiNode {
             }
         }
         self.server.take();
+        // A pod the kubelets started after the sandbox removal above outlives them.
+        let dirs: Vec<&Path> = self.dirs.iter().map(|d| d.path()).collect();
+        super::leftovers::remove(&dirs);
     }
 }

@@ -7,6 +7,7 @@
 //!   compaction. No VACUUM, defrag or restart is ever needed.
 //! - Watches read from an in-memory ring of recent events, falling back to the file.
 
+mod count_memo;
 mod expiry;
 mod hub;
 mod readers;
@@ -23,6 +24,7 @@ use crate::{
 };
 use async_trait::async_trait;
 use bytes::Bytes;
+use count_memo::CountMemo;
 use expiry::Clock;
 use readers::Readers;
 use shared::Shared;
@@ -63,6 +65,7 @@ pub struct EmbeddedStore {
     jobs: Sender<Job>,
     shared: Arc<Shared>,
     readers: Arc<Readers>,
+    counts: CountMemo,
     latest: watch::Receiver<Revision>,
     clock: Clock,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -108,6 +111,7 @@ impl EmbeddedStore {
             jobs,
             shared,
             readers,
+            counts: CountMemo::default(),
             latest,
             clock,
             writer: Mutex::new(Some(handle)),
@@ -180,6 +184,8 @@ impl Store for EmbeddedStore {
     async fn range(&self, req: RangeRequest) -> Result<RangeResponse, StoreError> {
         validate_prefix(&req.prefix)?;
         let at = self.shared.resolve(req.revision)?;
+        let counted = self.counts.get(&req.prefix, at);
+        let prefix = req.prefix.clone();
         let (kvs, more, count) = self
             .readers
             .with(move |c| {
@@ -187,15 +193,18 @@ impl Store for EmbeddedStore {
                     readers::range(c, &req.prefix, req.start_after.as_deref(), req.limit, at)?;
                 // A listing from the start that returned everything has counted already;
                 // counting again would scan the prefix a second time.
-                let count = if req.start_after.is_none() && !more {
-                    kvs.len() as i64
-                } else {
-                    readers::count(c, &req.prefix, at)?
+                let count = match counted {
+                    Some(n) => n,
+                    None if req.start_after.is_none() && !more => kvs.len() as i64,
+                    None => readers::count(c, &req.prefix, at)?,
                 };
                 Ok((kvs, more, count))
             })
             .await?;
         self.shared.check_not_compacted(at)?;
+        if more {
+            self.counts.put(&prefix, at, count);
+        }
         Ok(RangeResponse {
             kvs,
             more,
