@@ -75,6 +75,23 @@ async fn wait_jobs(c: &Cluster, cronjob: &str, n: usize) -> Vec<Job> {
     .await
 }
 
+/// Waits until `cronjob`'s status lists `n` active Jobs, then a moment more for the
+/// controller's own cache to catch up with it: the next tick decides from that cache, and a
+/// clock moved on before it has the status would run a Forbid CronJob twice.
+async fn wait_active(c: &Cluster, cronjob: &str, n: usize) {
+    let api: Api<CronJob> = Api::namespaced(c.client.clone(), "default");
+    eventually(
+        WAIT,
+        &format!("{n} active jobs in {cronjob}'s status"),
+        || async {
+            let cj = api.get(cronjob).await.ok()?;
+            (cj.status?.active.unwrap_or_default().len() == n).then_some(())
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
 async fn wait_event(c: &Cluster, name: &str, reason: &str) -> String {
     let events: Api<Event> = Api::namespaced(c.client.clone(), "default");
     eventually(WAIT, &format!("event {reason} on {name}"), || async {
@@ -170,6 +187,8 @@ async fn forbid_and_replace() {
     to_next_minute(&clock);
     let first = wait_jobs(&c, "swap", 1).await;
     wait_jobs(&c, "one", 1).await;
+    wait_active(&c, "one", 1).await;
+    wait_active(&c, "swap", 1).await;
     to_next_minute(&clock);
     assert_eq!(
         wait_event(&c, "one", "JobAlreadyActive").await,
