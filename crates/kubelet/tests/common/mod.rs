@@ -258,6 +258,7 @@ impl TestNode {
             s.shutdown().await;
         }
         host_cleanup(&self.bridge, &self.net);
+        unmount_under(self.dir.path());
     }
 }
 
@@ -292,6 +293,7 @@ impl Drop for TestNode {
             return;
         };
         let (bridge, net) = (self.bridge.clone(), self.net.clone());
+        let dir = self.dir.path().to_path_buf();
         self.kubelet.take();
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Runtime::new().unwrap();
@@ -303,8 +305,30 @@ impl Drop for TestNode {
                 let _ = containerd.stop().await;
             });
             host_cleanup(&bridge, &net);
+            unmount_under(&dir);
         })
         .join();
+    }
+}
+
+/// Detaches whatever is still mounted under `dir` (a memory-medium emptyDir's tmpfs: the
+/// kubelet stopped before tearing its pods' volumes down), so the directory can be removed.
+fn unmount_under(dir: &std::path::Path) {
+    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    // Field 5 is the mount point; the deepest first.
+    let mut points: Vec<&str> = mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|p| std::path::Path::new(p).starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        let _ = std::process::Command::new("umount")
+            .args(["-l", p])
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 }
 
