@@ -46,17 +46,9 @@ pub struct CachedEvent {
     pub key: String,
     value: Bytes,
     prev: Option<(Bytes, Revision)>,
-    decoded: Mutex<DecodedSlot>,
-}
-
-/// Where an event's decoded objects are, if anywhere.
-enum DecodedSlot {
-    /// Not decoded yet.
-    Pending,
-    /// Decoded, shared by the watchers that see the event.
-    Ready(Arc<Decoded>),
-    /// Left the decoded window: the objects were dropped.
-    Dropped,
+    /// The decoded objects, shared by the watchers that see the event; `None` until first
+    /// needed, and again once the event leaves the decoded window.
+    decoded: Mutex<Option<Arc<Decoded>>>,
 }
 
 /// The event's objects, decoded once.
@@ -75,7 +67,7 @@ impl CachedEvent {
             key: e.kv.key,
             value: e.kv.value,
             prev: e.prev.map(|p| (p.value, p.mod_revision)),
-            decoded: Mutex::new(DecodedSlot::Pending),
+            decoded: Mutex::new(None),
         }
     }
 
@@ -85,26 +77,21 @@ impl CachedEvent {
         // Decoding under the lock: the watchers that would decode the same event meanwhile
         // wait for this one instead.
         let mut slot = self.decoded.lock().unwrap_or_else(|p| p.into_inner());
-        if let DecodedSlot::Ready(d) = &*slot {
-            return Arc::clone(d);
-        }
-        let d = Arc::new(self.decode());
-        *slot = DecodedSlot::Ready(Arc::clone(&d));
-        d
+        Arc::clone(slot.get_or_insert_with(|| Arc::new(self.decode())))
     }
 
     /// Drops the decoded objects (the event left the decoded window).
     fn drop_decoded(&self) {
-        *self.decoded.lock().unwrap_or_else(|p| p.into_inner()) = DecodedSlot::Dropped;
+        *self.decoded.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// Whether the decoded objects are held.
     #[cfg(test)]
     fn holds_decoded(&self) -> bool {
-        matches!(
-            *self.decoded.lock().unwrap_or_else(|p| p.into_inner()),
-            DecodedSlot::Ready(_)
-        )
+        self.decoded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
     }
 
     fn decode(&self) -> Decoded {
