@@ -11,6 +11,7 @@
 pub mod allocator;
 pub mod allocator_repair;
 pub mod binding;
+mod cache_list;
 pub mod default_tolerations;
 pub mod deletion;
 mod dry_run;
