@@ -213,6 +213,67 @@ async fn bookmarks_carry_the_latest_revision_of_the_watch() {
     assert!(end.is_none(), "{end:?}");
 }
 
+/// A kubelet's watch (pods with `spec.nodeName=<its node>`) is offered only its node's pods
+/// by the watch cache, yet its bookmarks still carry the newest revision — other nodes'
+/// changes included — or its client would resume from a revision long gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_filtered_pod_watch_sees_its_pods_and_bookmarks_the_latest_revision() {
+    let c = common::cluster().await;
+    let client = c.client().await;
+    let pods = "/api/v1/namespaces/default/pods";
+    let create_pod = |name: &'static str, node: &'static str| {
+        let client = client.clone();
+        async move {
+            let pod = json!({
+                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox"}]},
+            });
+            let (code, obj) = call(&client, "POST", pods, Some(&pod)).await;
+            assert_eq!(code, 200, "{obj}");
+            obj["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
+        }
+    };
+    // A list from the cache starts the pods' watch cache, so the watch below is served by it
+    // (the first watch of a resource from a past revision goes to the store).
+    let (code, _) = call(&client, "GET", &format!("{pods}?resourceVersion=0"), None).await;
+    assert_eq!(code, 200);
+    let start = create_pod("before", "n2").await;
+    let req = Request::get(format!(
+        "{pods}?watch=true&resourceVersion={start}&fieldSelector=spec.nodeName%3Dn1&allowWatchBookmarks=true&timeoutSeconds=5"
+    ))
+    .body(Vec::new())
+    .unwrap();
+    let mut events = client
+        .request_stream(req)
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(&l.unwrap()).unwrap())
+        .boxed();
+    let mine = create_pod("mine", "n1").await;
+    let mut last = mine;
+    for name in ["o1", "o2", "o3"] {
+        last = create_pod(name, "n2").await;
+    }
+    let added = next(&mut events, Duration::from_secs(5)).await;
+    assert_eq!(
+        (
+            added["type"].as_str(),
+            added["object"]["metadata"]["name"].as_str()
+        ),
+        (Some("ADDED"), Some("mine")),
+        "{added}"
+    );
+    assert_eq!(rv_of(&added), mine);
+    let bookmark = next(&mut events, Duration::from_secs(5)).await;
+    assert_eq!(bookmark["type"], "BOOKMARK", "{bookmark}");
+    assert_eq!(rv_of(&bookmark), last, "{bookmark}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_values_are_validated_and_reads_ignore_them() {
     // What a dry run does is tested in tests/dry_run.rs; here, the option's validation.

@@ -299,6 +299,15 @@ fn filter(info: &'static ResourceInfo, query: &Query) -> Result<Option<Filter>, 
     })))
 }
 
+/// The value the field selector pins the resource's indexed field to (the watch cache then
+/// offers the watch only the changes of objects with that value).
+fn index_value(info: &'static ResourceInfo, query: &Query) -> Option<String> {
+    let (field, _) = crate::registry::watch_index::indexed_field(info)?;
+    let selector = parse_field_selector(query.get("fieldSelector")?).ok()?;
+    let selector = selector.canonicalize_for(info.group, info.plural).ok()?;
+    selector.requires_exact_match(field).map(String::from)
+}
+
 fn list_options(info: &'static ResourceInfo, query: &Query) -> Result<ListOptions, ApiError> {
     let limit = match query.get("limit") {
         None | Some("") => 0,
@@ -323,6 +332,7 @@ fn list_options(info: &'static ResourceInfo, query: &Query) -> Result<ListOption
 fn watch_options(info: &'static ResourceInfo, query: &Query) -> Result<WatchOptions, ApiError> {
     Ok(WatchOptions {
         filter: filter(info, query)?,
+        index_value: index_value(info, query),
         resource_version: query.get("resourceVersion").map(String::from),
         allow_bookmarks: query.flag("allowWatchBookmarks"),
         send_initial_events: query.get("sendInitialEvents").map(|v| v == "true"),

@@ -26,6 +26,7 @@ pub mod services;
 pub mod strategy;
 mod versions;
 mod watch;
+pub mod watch_index;
 pub mod watch_cache;
 
 pub use watch::{WatchItem, WatchOptions};

@@ -3,7 +3,7 @@
 //! DELETED for that watcher, one entering it ADDED), bookmarks, and `410 Expired` when the
 //! requested revision is compacted.
 
-use super::watch_cache::CachedEvent;
+use super::watch_cache::{CacheWatch, CachedEvent};
 use super::{Filter, ListOptions, Registry, decode_at, list_prefix, parse_resource_version};
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -40,6 +40,10 @@ pub enum WatchItem {
 pub struct WatchOptions {
     /// Keeps only matching objects.
     pub filter: Option<Filter>,
+    /// The value the field selector pins the resource's indexed field to
+    /// ([`super::watch_index`]), if it does: the watch cache then offers the watch only
+    /// the changes of objects with that value.
+    pub index_value: Option<String>,
     /// `resourceVersion`.
     pub resource_version: Option<String>,
     /// `allowWatchBookmarks`.
@@ -121,34 +125,30 @@ impl Registry {
             )));
         };
         let filter = opts.filter.clone();
+        let index = super::watch_index::indexed_field(info)
+            .zip(opts.index_value.clone())
+            .map(|((_, value_of), value)| (value_of, value));
         // One store watch per resource, shared: the cache, unless it no longer holds `from`.
         let cached = self
             .watch_cache
-            .watch(&info.storage_prefix(), &prefix, from)
+            .watch(&info.storage_prefix(), &prefix, from, index)
             .await
             .ok()
             .flatten();
         let changes = match cached {
-            Some(events) => events
-                .map(move |event| match event {
-                    Ok(e) => Change {
-                        revision: Some(e.revision),
-                        items: translate_cached(&e, filter.as_ref()),
-                    },
-                    Err(e) => Change {
-                        revision: None,
-                        items: vec![WatchItem::Error(super::store_error(e))],
-                    },
-                })
-                .boxed(),
+            Some(watch) => Changes::Cache { watch, filter },
             None => match self.store_changes(&prefix, start, from, filter).await? {
-                Ok(changes) => changes,
+                Ok(changes) => Changes::Store(changes),
                 Err(expired) => return Ok(futures::stream::iter([expired]).boxed()),
             },
         };
         if !opts.allow_bookmarks {
             return Ok(futures::stream::iter(initial)
-                .chain(changes.flat_map(|c| futures::stream::iter(c.items)))
+                .chain(
+                    changes
+                        .into_stream()
+                        .flat_map(|c| futures::stream::iter(c.items)),
+                )
                 .boxed());
         }
         let schedule = BookmarkSchedule {
@@ -270,6 +270,49 @@ struct Change {
     items: Vec<WatchItem>,
 }
 
+/// Where a watch's changes come from.
+enum Changes {
+    /// The watch cache, through the watcher's selector.
+    Cache {
+        watch: CacheWatch,
+        filter: Option<Filter>,
+    },
+    /// The store directly (a revision the cache no longer holds), already translated.
+    Store(BoxStream<'static, Change>),
+}
+
+impl Changes {
+    async fn next(&mut self) -> Option<Change> {
+        match self {
+            Changes::Store(changes) => changes.next().await,
+            Changes::Cache { watch, filter } => {
+                let e = watch.next().await?;
+                Some(Change {
+                    revision: Some(e.revision),
+                    items: translate_cached(&e, filter.as_ref()),
+                })
+            }
+        }
+    }
+
+    /// A revision the watcher is known to be up to date with beyond the changes it has
+    /// been given (the cache's newest, when nothing more is queued for it).
+    fn up_to_date(&self) -> Option<Revision> {
+        match self {
+            Changes::Store(_) => None,
+            Changes::Cache { watch, .. } => watch.up_to_date(),
+        }
+    }
+
+    fn into_stream(self) -> BoxStream<'static, Change> {
+        futures::stream::unfold(self, |mut changes| async move {
+            let change = changes.next().await?;
+            Some((change, changes))
+        })
+        .boxed()
+    }
+}
+
 /// When bookmarks go out: every `interval` from the start of the watch, and a last one
 /// shortly before its `end`, as upstream's watch cache schedules them.
 #[derive(Clone, Copy)]
@@ -295,15 +338,15 @@ impl BookmarkSchedule {
 
 /// Passes the items of `changes` through, adding bookmarks on `schedule`. A bookmark carries
 /// the revision of the last store event the watcher has been brought up to — including
-/// events its selector filtered out — and goes out only after every item of that event, so
-/// it is never older than anything already sent.
+/// events its selector filtered out or the cache did not offer it — and goes out only after
+/// every item of that event, so it is never older than anything already sent.
 fn with_bookmarks(
-    changes: BoxStream<'static, Change>,
+    changes: Changes,
     start: Revision,
     schedule: BookmarkSchedule,
 ) -> BoxStream<'static, WatchItem> {
     struct State {
-        changes: BoxStream<'static, Change>,
+        changes: Changes,
         last: Revision,
         pending: VecDeque<WatchItem>,
         next_bookmark: Option<Instant>,
@@ -324,6 +367,9 @@ fn with_bookmarks(
                     Ok(next) => next,
                     Err(_) => {
                         st.next_bookmark = schedule.next(Instant::now());
+                        if let Some(revision) = st.changes.up_to_date() {
+                            st.last = st.last.max(revision);
+                        }
                         let bookmark = WatchItem::Bookmark {
                             revision: st.last,
                             initial_events_end: false,

@@ -1,11 +1,12 @@
 //! The watch cache's event side: one store watch per resource, however many clients watch
 //! it. Each resource's recent changes are kept in a ring (as the store's bytes; each event is
-//! decoded once, when the first watcher needs it, and shared while it is among the newest
+//! decoded once, when first needed, and shared while it is among the newest
 //! [`DECODED_WINDOW`] events — decoded objects are several times their bytes, so the ring
-//! must not keep them all), and fanned out to watchers
-//! through a bounded broadcast: a watcher that falls behind by more than the buffer is
-//! closed — its client re-watches from the last revision it saw — and never slows the
-//! others or the writers.
+//! must not keep them all), and offered to the watchers they concern ([`watchers`]: by key
+//! prefix, and by the value of an indexed field such as a pod's node), each through its own
+//! bounded queue: a watcher that falls behind by more than the buffer is closed — its
+//! client re-watches from the last revision it saw — and never slows the others or the
+//! writers.
 //!
 //! A watch from a revision the ring no longer covers goes to the store directly (which
 //! answers with the older events or 410 Gone when compacted), as before the cache.
@@ -14,15 +15,21 @@
 //! the cache starts and then as the events change them), so a `resourceVersion=0` list —
 //! what informers send first — is answered from memory as upstream's watch cache does.
 
+mod watchers;
+
+pub use watchers::IndexFn;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use futures::stream::BoxStream;
 use rkube_store::{Revision, Store, StoreError, WatchEventKind};
 use serde_json::Value;
-use tokio::sync::broadcast;
+use tokio::sync::mpsc;
+
+use watchers::Watchers;
 
 use super::decode_at;
 
@@ -131,14 +138,19 @@ struct Ring {
 /// The cache of one resource.
 struct ResourceCache {
     ring: RwLock<Ring>,
-    /// Dropped (closing every watcher) when the store watch fails.
-    live: Mutex<Option<broadcast::Sender<Arc<CachedEvent>>>>,
+    /// Who receives the events; dropped (closing every watcher) when the store watch fails.
+    /// Locked after `ring` when both are.
+    watchers: Mutex<Option<Watchers>>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl ResourceCache {
     fn failed(&self) -> bool {
-        self.live.lock().map(|l| l.is_none()).unwrap_or(true)
+        self.watchers.lock().map(|w| w.is_none()).unwrap_or(true)
+    }
+
+    fn watchers(&self) -> std::sync::MutexGuard<'_, Option<Watchers>> {
+        self.watchers.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -150,9 +162,54 @@ impl Drop for ResourceCache {
     }
 }
 
-/// What a watch of the cache yields: shared events, or the store error that ended the
-/// cache's own watch.
-pub type CachedStream = BoxStream<'static, Result<Arc<CachedEvent>, StoreError>>;
+/// One watcher of the cache: the events it asked to replay, then those offered to it live.
+/// Its stream ends when it fell behind or the cache's store watch failed (the client
+/// re-watches from the last revision it saw).
+pub struct CacheWatch {
+    replay: VecDeque<Arc<CachedEvent>>,
+    rx: mpsc::Receiver<Arc<CachedEvent>>,
+    /// Live events taken from `rx`, against the count queued (`sent`).
+    received: u64,
+    sent: Arc<AtomicU64>,
+    cache: Arc<ResourceCache>,
+    id: u64,
+    /// The indexed field's value the watcher is filed under.
+    value: Option<String>,
+}
+
+impl CacheWatch {
+    /// The next event under the watcher's prefix (and index value, if any); `None` once the
+    /// watch is over.
+    pub async fn next(&mut self) -> Option<Arc<CachedEvent>> {
+        if let Some(e) = self.replay.pop_front() {
+            return Some(e);
+        }
+        let e = self.rx.recv().await?;
+        self.received += 1;
+        Some(e)
+    }
+
+    /// The cache's newest revision when the watcher has taken every event it was offered
+    /// (so it has seen all that concerns it up to there), else `None`. A watcher filed
+    /// under an index value is offered few events: its bookmarks must still advance, as
+    /// upstream's do, or its client would resume from a revision long gone.
+    pub fn up_to_date(&self) -> Option<Revision> {
+        if !self.replay.is_empty() {
+            return None;
+        }
+        // The feeder queues under the ring's write lock, after moving its revision on.
+        let ring = self.cache.ring.read().unwrap_or_else(|p| p.into_inner());
+        (self.sent.load(Ordering::Acquire) == self.received).then_some(ring.revision)
+    }
+}
+
+impl Drop for CacheWatch {
+    fn drop(&mut self) {
+        if let Some(w) = self.cache.watchers().as_mut() {
+            w.remove(self.id, self.value.as_deref());
+        }
+    }
+}
 
 /// The caches of every watched resource.
 pub struct WatchCaches {
@@ -233,7 +290,6 @@ impl WatchCaches {
         };
         let from = revision + 1;
         let events = self.store.watch(resource_prefix, from).await?;
-        let (live, _) = broadcast::channel(self.watcher_buffer);
         let cache = Arc::new(ResourceCache {
             ring: RwLock::new(Ring {
                 events: VecDeque::new(),
@@ -241,7 +297,7 @@ impl WatchCaches {
                 objects,
                 revision,
             }),
-            live: Mutex::new(Some(live)),
+            watchers: Mutex::new(Some(Watchers::new(self.watcher_buffer))),
             task: Mutex::new(None),
         });
         let mut map = self.caches.lock().unwrap_or_else(|p| p.into_inner());
@@ -256,6 +312,22 @@ impl WatchCaches {
         }
         map.insert(resource_prefix.to_owned(), cache.clone());
         Ok(cache)
+    }
+
+    /// How many watchers `resource_prefix`'s cache has.
+    #[cfg(test)]
+    fn watchers(&self, resource_prefix: &str) -> usize {
+        let caches = self.caches.lock().unwrap();
+        let cache = caches.get(resource_prefix).expect("a cache");
+        cache.watchers().as_ref().map_or(0, Watchers::len)
+    }
+
+    /// The revision `resource_prefix`'s cache has reached.
+    #[cfg(test)]
+    fn revision(&self, resource_prefix: &str) -> Revision {
+        let caches = self.caches.lock().unwrap();
+        let cache = caches.get(resource_prefix).expect("a cache");
+        cache.ring.read().unwrap().revision
     }
 
     /// The stored bytes (with their mod revisions) of every object under `prefix` (inside
@@ -280,68 +352,45 @@ impl WatchCaches {
         Ok(Some((items, ring.revision)))
     }
 
-    /// Events under `prefix` (inside `resource_prefix`) from revision `from` on, or `None`
-    /// when the cache no longer holds that far back (the caller asks the store).
+    /// Events under `prefix` (inside `resource_prefix`) from revision `from` on — only
+    /// those whose object had or has the indexed field's value, when `index` names the
+    /// field and the value —, or `None` when the cache no longer holds that far back (the
+    /// caller asks the store).
     pub async fn watch(
         &self,
         resource_prefix: &str,
         prefix: &str,
         from: Revision,
-    ) -> Result<Option<CachedStream>, StoreError> {
+        index: Option<(IndexFn, String)>,
+    ) -> Result<Option<CacheWatch>, StoreError> {
         let cache = self.cache(resource_prefix).await?;
-        let (replay, rx) = {
-            let ring = cache.ring.read().unwrap_or_else(|p| p.into_inner());
-            if from < ring.complete_from {
-                return Ok(None);
-            }
-            let Some(rx) = cache
-                .live
-                .lock()
-                .ok()
-                .and_then(|l| l.as_ref().map(|s| s.subscribe()))
-            else {
-                return Ok(None);
-            };
-            let replay: Vec<Arc<CachedEvent>> = ring
-                .events
-                .iter()
-                .filter(|e| e.revision >= from)
-                .cloned()
-                .collect();
-            // Subscribed under the lock: the feeder appends and sends under the write lock,
-            // so nothing falls between the replay and the live events.
-            (replay, rx)
+        let value = index.as_ref().map(|(_, v)| v.clone());
+        let ring = cache.ring.read().unwrap_or_else(|p| p.into_inner());
+        if from < ring.complete_from {
+            return Ok(None);
+        }
+        // Registered under the ring's lock: the feeder appends and queues under its write
+        // lock, so nothing falls between the replay and the live events.
+        let Some(registration) = cache.watchers().as_mut().map(|w| w.add(prefix, index)) else {
+            return Ok(None);
         };
-        let prefix = prefix.to_owned();
-        let keep = {
-            let prefix = prefix.clone();
-            move |e: &Arc<CachedEvent>| e.key.starts_with(&prefix)
-        };
-        let replay = futures::stream::iter(replay.into_iter().filter(keep.clone()).map(Ok));
-        let live = futures::stream::unfold(rx_state(rx, cache), |mut st| async move {
-            match st.rx.recv().await {
-                Ok(e) => Some((Ok(e), st)),
-                // Too slow: the watch ends; its client re-watches from what it saw.
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::info!(missed = n, "closing a watcher that fell behind");
-                    None
-                }
-                Err(broadcast::error::RecvError::Closed) => None,
-            }
-        })
-        .filter(move |e| std::future::ready(e.as_ref().map_or(true, &keep)));
-        Ok(Some(replay.chain(live).boxed()))
+        let replay = ring
+            .events
+            .iter()
+            .filter(|e| e.revision >= from && e.key.starts_with(prefix))
+            .cloned()
+            .collect();
+        drop(ring);
+        Ok(Some(CacheWatch {
+            replay,
+            rx: registration.rx,
+            received: 0,
+            sent: registration.sent,
+            cache,
+            id: registration.id,
+            value,
+        }))
     }
-}
-
-struct RxState {
-    rx: broadcast::Receiver<Arc<CachedEvent>>,
-    // Keeps the cache (and its store watch) alive while someone watches.
-    _cache: Arc<ResourceCache>,
-}
-
-fn rx_state(rx: broadcast::Receiver<Arc<CachedEvent>>, cache: Arc<ResourceCache>) -> RxState {
-    RxState { rx, _cache: cache }
 }
 
 /// Moves the store's events into the ring and out to the watchers until the store watch
@@ -364,12 +413,14 @@ async fn feed(
             ring.events.clear();
             ring.objects.clear();
             ring.complete_from = Revision::MAX;
-            if let Ok(mut live) = cache.live.lock() {
-                live.take();
-            }
+            cache.watchers().take();
             return;
         };
         let event = Arc::new(CachedEvent::from_store(event));
+        if cache.watchers().as_ref().is_some_and(Watchers::indexed) {
+            // Decoded before the lock: the index needs the objects, readers need the ring.
+            event.decoded();
+        }
         let mut ring = cache.ring.write().unwrap_or_else(|p| p.into_inner());
         if ring.events.len() >= capacity
             && let Some(old) = ring.events.pop_front()
@@ -395,218 +446,11 @@ async fn feed(
         {
             leaving.drop_decoded();
         }
-        if let Ok(live) = cache.live.lock()
-            && let Some(tx) = live.as_ref()
-        {
-            let _ = tx.send(event);
+        if let Some(w) = cache.watchers().as_mut() {
+            w.dispatch(&event);
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    use crate::registry::test_store as store;
-
-    async fn put(store: &Arc<dyn Store>, key: &str) -> Revision {
-        match store
-            .create(key, Bytes::from_static(b"{\"metadata\":{}}"), None)
-            .await
-            .unwrap()
-        {
-            rkube_store::CreateOutcome::Created(rev) => rev,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    async fn next_key(s: &mut CachedStream) -> String {
-        let e = tokio::time::timeout(std::time::Duration::from_secs(5), s.next())
-            .await
-            .expect("an event")
-            .expect("stream open")
-            .unwrap();
-        e.key.clone()
-    }
-
-    #[tokio::test]
-    async fn watchers_of_one_resource_share_one_store_watch_and_see_their_prefix() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(dir.path()).await;
-        let caches = WatchCaches::new(store.clone());
-        let from = store.current_revision().await.unwrap() + 1;
-        let mut per_ns = Vec::new();
-        for i in 0..50 {
-            let prefix = format!("/registry/pods/ns{i}/");
-            let s = caches
-                .watch("/registry/pods/", &prefix, from)
-                .await
-                .unwrap()
-                .expect("served by the cache");
-            per_ns.push(s);
-        }
-        let mut all = caches
-            .watch("/registry/pods/", "/registry/pods/", from)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(caches.len(), 1, "one store watch for 51 watchers");
-        for i in (0..50).rev() {
-            put(&store, &format!("/registry/pods/ns{i}/p")).await;
-        }
-        for (i, s) in per_ns.iter_mut().enumerate() {
-            assert_eq!(next_key(s).await, format!("/registry/pods/ns{i}/p"));
-        }
-        for i in (0..50).rev() {
-            assert_eq!(next_key(&mut all).await, format!("/registry/pods/ns{i}/p"));
-        }
-    }
-
-    #[tokio::test]
-    async fn a_watcher_that_falls_behind_is_closed_and_the_others_keep_up() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(dir.path()).await;
-        let caches = WatchCaches::with_limits(store.clone(), 100, 8);
-        let from = store.current_revision().await.unwrap() + 1;
-        let mut slow = caches
-            .watch("/registry/pods/", "/registry/pods/", from)
-            .await
-            .unwrap()
-            .unwrap();
-        let mut fast = caches
-            .watch("/registry/pods/", "/registry/pods/", from)
-            .await
-            .unwrap()
-            .unwrap();
-        let reader = tokio::spawn(async move {
-            let mut n = 0;
-            while n < 40 {
-                next_key(&mut fast).await;
-                n += 1;
-            }
-            n
-        });
-        for i in 0..40 {
-            put(&store, &format!("/registry/pods/default/p{i}")).await;
-        }
-        assert_eq!(reader.await.unwrap(), 40, "the fast watcher saw everything");
-        // The slow one never read: it is closed rather than buffering without bound.
-        let mut got = 0;
-        while let Ok(Some(item)) =
-            tokio::time::timeout(std::time::Duration::from_secs(2), slow.next()).await
-        {
-            item.unwrap();
-            got += 1;
-        }
-        assert!(got < 40, "the slow watcher was cut off (got {got})");
-        // Writers were never held up, and a new watcher is served.
-        put(&store, "/registry/pods/default/after").await;
-    }
-
-    #[tokio::test]
-    async fn lists_come_from_memory_and_follow_the_events() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(dir.path()).await;
-        put(&store, "/registry/pods/a/before").await;
-        put(&store, "/registry/pods/b/other").await;
-        let caches = WatchCaches::new(store.clone());
-        let (items, rev) = caches
-            .list("/registry/pods/", "/registry/pods/a/")
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(items.len(), 1);
-        assert_eq!(rev, store.current_revision().await.unwrap());
-        // A watch from the list's revision sees what follows, and so does the next list.
-        let mut w = caches
-            .watch("/registry/pods/", "/registry/pods/a/", rev + 1)
-            .await
-            .unwrap()
-            .unwrap();
-        let added = put(&store, "/registry/pods/a/after").await;
-        assert_eq!(next_key(&mut w).await, "/registry/pods/a/after");
-        store.delete("/registry/pods/a/before", None).await.unwrap();
-        assert_eq!(next_key(&mut w).await, "/registry/pods/a/before");
-        let (items, rev) = caches
-            .list("/registry/pods/", "/registry/pods/a/")
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            items.iter().map(|(_, r)| *r).collect::<Vec<_>>(),
-            vec![added]
-        );
-        assert!(rev > added);
-    }
-
-    #[tokio::test]
-    async fn a_watch_from_the_recent_past_is_replayed_and_an_older_one_goes_to_the_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(dir.path()).await;
-        let caches = WatchCaches::with_limits(store.clone(), 3, 100);
-        let start = store.current_revision().await.unwrap() + 1;
-        // The first watch starts the cache.
-        let _keep = caches
-            .watch("/registry/pods/", "/registry/pods/", start)
-            .await
-            .unwrap()
-            .unwrap();
-        let mut revs = Vec::new();
-        for i in 0..5 {
-            revs.push(put(&store, &format!("/registry/pods/default/p{i}")).await);
-        }
-        // Let the feeder take them in.
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        let mut replay = caches
-            .watch("/registry/pods/", "/registry/pods/", revs[3])
-            .await
-            .unwrap()
-            .expect("still in the ring");
-        assert_eq!(next_key(&mut replay).await, "/registry/pods/default/p3");
-        assert_eq!(next_key(&mut replay).await, "/registry/pods/default/p4");
-        // Only the last three are kept: p0 must come from the store.
-        assert!(
-            caches
-                .watch("/registry/pods/", "/registry/pods/", revs[0])
-                .await
-                .unwrap()
-                .is_none()
-        );
-    }
-
-    #[tokio::test]
-    async fn only_the_newest_events_keep_their_decoded_objects() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(dir.path()).await;
-        let caches = WatchCaches::with_limits(store.clone(), 100, 100).with_decoded_window(3);
-        let from = store.current_revision().await.unwrap() + 1;
-        let mut w = caches
-            .watch("/registry/pods/", "/registry/pods/", from)
-            .await
-            .unwrap()
-            .unwrap();
-        let mut seen = Vec::new();
-        for i in 0..6 {
-            put(&store, &format!("/registry/pods/default/p{i}")).await;
-            let e = tokio::time::timeout(std::time::Duration::from_secs(5), w.next())
-                .await
-                .unwrap()
-                .unwrap()
-                .unwrap();
-            // Every watcher decodes (and so the cache would keep) each event.
-            assert!(e.decoded().new.as_ref().unwrap().is_ok());
-            seen.push(e);
-        }
-        put(&store, "/registry/pods/default/last").await;
-        w.next().await.unwrap().unwrap().decoded();
-        let held: Vec<bool> = seen.iter().map(|e| e.holds_decoded()).collect();
-        // p4, p5 and `last` are the newest three (the window); p0..p3 dropped theirs.
-        assert_eq!(held, [false, false, false, false, true, true]);
-        // One far behind decodes again, and the same objects come out.
-        let again = seen[0].decoded();
-        assert_eq!(
-            again.new.as_ref().unwrap().as_ref().unwrap()["metadata"]["resourceVersion"],
-            seen[0].revision.to_string()
-        );
-    }
-}
+mod tests;

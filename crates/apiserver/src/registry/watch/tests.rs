@@ -35,7 +35,7 @@ async fn bookmarks_carry_the_last_revision_seen_including_filtered_events() {
         interval: Duration::from_millis(50),
         end: None,
     };
-    let mut items = with_bookmarks(rx.boxed(), 5, schedule);
+    let mut items = with_bookmarks(Changes::Store(rx.boxed()), 5, schedule);
     let mut seen = Vec::new();
     for _ in 0..2 {
         seen.push(describe(&items.next().await.unwrap()));
@@ -57,7 +57,7 @@ async fn a_quiet_watch_bookmarks_its_start_revision() {
         interval: Duration::from_millis(10),
         end: None,
     };
-    let mut items = with_bookmarks(rx.boxed(), 41, schedule);
+    let mut items = with_bookmarks(Changes::Store(rx.boxed()), 41, schedule);
     assert_eq!(describe(&items.next().await.unwrap()), "BOOKMARK 41");
 }
 
