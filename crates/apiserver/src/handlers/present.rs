@@ -9,6 +9,12 @@ use rkube_api::status::ApiError;
 use rkube_api::table::{IncludeObject, Table, to_table};
 use serde_json::Value;
 
+/// Whether `view` shows objects exactly as they are stored (its storage version of a
+/// built-in kind): their stored JSON can then be sent as it is.
+pub(super) fn shows_as_stored(view: &'static ResourceInfo) -> bool {
+    crate::crd::custom(view).is_none() && is_storage_version(view)
+}
+
 /// A stored object as `view`'s version shows it.
 pub(super) fn object(view: &'static ResourceInfo, obj: Value) -> Result<Value, ApiError> {
     if let Some(cv) = crate::crd::custom(view) {

@@ -26,12 +26,25 @@ pub fn timeout(query: &Query) -> Duration {
         .map_or(DEFAULT_TIMEOUT, Duration::from_secs)
 }
 
+/// An event line: `{"type":…,"object":…}` around the object's JSON.
+fn line(kind: &str, object: &[u8]) -> Result<bytes::Bytes, std::convert::Infallible> {
+    let mut line = Vec::with_capacity(object.len() + kind.len() + 24);
+    line.extend_from_slice(b"{\"type\":\"");
+    line.extend_from_slice(kind.as_bytes());
+    line.extend_from_slice(b"\",\"object\":");
+    line.extend_from_slice(object);
+    line.extend_from_slice(b"}\n");
+    Ok(bytes::Bytes::from(line))
+}
+
+/// An event line for a JSON value.
+fn value_line(kind: &str, object: &Value) -> Result<bytes::Bytes, std::convert::Infallible> {
+    line(kind, &serde_json::to_vec(object).unwrap_or_default())
+}
+
 /// An `ERROR` event line.
 fn error_line(e: &rkube_api::status::ApiError) -> Result<bytes::Bytes, std::convert::Infallible> {
-    let mut line =
-        serde_json::to_vec(&json!({"type": "ERROR", "object": e.to_json()})).unwrap_or_default();
-    line.push(b'\n');
-    Ok(bytes::Bytes::from(line))
+    value_line("ERROR", &e.to_json())
 }
 
 /// Streams `items` (in the stored version) as the response to a watch request for `info`.
@@ -65,17 +78,20 @@ pub fn respond(
                     if initial_events_end {
                         meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
                     }
-                    (
-                        "BOOKMARK",
-                        json!({"kind": info.kind, "apiVersion": api_version, "metadata": meta}),
-                    )
+                    let bookmark =
+                        json!({"kind": info.kind, "apiVersion": api_version, "metadata": meta});
+                    return value_line("BOOKMARK", &bookmark);
                 }
-                WatchItem::Error(e) => ("ERROR", e.to_json()),
+                WatchItem::Error(e) => return error_line(&e),
             };
-            let object = match (output, kind) {
-                (Output::Table, "ADDED" | "MODIFIED" | "DELETED") => {
-                    let mut table =
-                        present::table(info, std::slice::from_ref(&object), clock(), include);
+            match output {
+                Output::Table => {
+                    let mut table = present::table(
+                        info,
+                        std::slice::from_ref(object.value()),
+                        clock(),
+                        include,
+                    );
                     if let Err(e) = present::table_objects(info, &mut table) {
                         return error_line(&e);
                     }
@@ -87,23 +103,16 @@ pub fn respond(
                         table.column_definitions.clear();
                     }
                     first_table = false;
-                    serde_json::to_value(table).unwrap_or(Value::Null)
+                    line(kind, &serde_json::to_vec(&table).unwrap_or_default())
                 }
-                (Output::Metadata, "ADDED" | "MODIFIED" | "DELETED") => {
-                    super::respond::partial_metadata(&object)
-                }
-                (Output::Json, "ADDED" | "MODIFIED" | "DELETED") => {
-                    match present::object(info, object) {
-                        Ok(object) => object,
-                        Err(e) => return error_line(&e),
-                    }
-                }
-                _ => object,
-            };
-            let mut line =
-                serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
-            line.push(b'\n');
-            Ok::<_, std::convert::Infallible>(bytes::Bytes::from(line))
+                Output::Metadata => value_line(kind, &super::respond::partial_metadata(&object)),
+                // The same bytes for every watcher of the event.
+                Output::Json if present::shows_as_stored(info) => line(kind, &object.encoded()),
+                Output::Json => match present::object(info, object.into_value()) {
+                    Ok(object) => value_line(kind, &object),
+                    Err(e) => error_line(&e),
+                },
+            }
         });
     (
         StatusCode::OK,

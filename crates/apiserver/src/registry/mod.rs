@@ -27,9 +27,10 @@ pub mod strategy;
 mod versions;
 mod watch;
 pub mod watch_index;
+mod watch_object;
 pub mod watch_cache;
 
-pub use watch::{WatchItem, WatchOptions};
+pub use watch::{WatchItem, WatchObject, WatchOptions};
 
 use bytes::Bytes;
 use meta::{finalizers, meta_mut, meta_str, name, set_meta, timestamp};

@@ -4,6 +4,7 @@
 //! requested revision is compacted.
 
 use super::watch_cache::{CacheWatch, CachedEvent};
+pub use super::watch_object::WatchObject;
 use super::{Filter, ListOptions, Registry, decode_at, list_prefix, parse_resource_version};
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -19,11 +20,11 @@ use tokio::time::Instant;
 #[derive(Debug)]
 pub enum WatchItem {
     /// `ADDED`.
-    Added(Value),
+    Added(WatchObject),
     /// `MODIFIED`.
-    Modified(Value),
+    Modified(WatchObject),
     /// `DELETED`.
-    Deleted(Value),
+    Deleted(WatchObject),
     /// `BOOKMARK` at a revision; `initial_events_end` marks the end of the initial state.
     Bookmark {
         /// The revision.
@@ -95,7 +96,11 @@ impl Registry {
                     },
                 )
                 .await?;
-            initial = list.items.into_iter().map(WatchItem::Added).collect();
+            initial = list
+                .items
+                .into_iter()
+                .map(|o| WatchItem::Added(WatchObject::new(o)))
+                .collect();
             if opts.send_initial_events == Some(true) && opts.allow_bookmarks {
                 initial.push(WatchItem::Bookmark {
                     revision: list.resource_version,
@@ -210,7 +215,7 @@ impl Registry {
 fn translate_cached(event: &CachedEvent, filter: Option<&Filter>) -> Vec<WatchItem> {
     let matches = |obj: &Value| filter.is_none_or(|f| f(obj));
     let decoded = event.decoded();
-    let old_matches = decoded.old.as_ref().map(matches);
+    let old_matches = decoded.old.as_ref().map(|o| matches(o));
     let item = match (&decoded.new, &event.kind) {
         (Some(Ok(new)), WatchEventKind::Put) => match (old_matches, matches(new)) {
             (None | Some(false), true) => WatchItem::Added(new.clone()),
@@ -241,12 +246,13 @@ fn translate(event: rkube_store::WatchEvent, filter: Option<&Filter>) -> Vec<Wat
                 Ok(new) => new,
                 Err(e) => return vec![WatchItem::Error(e)],
             };
-            match (old.as_ref().map(matches), matches(&new)) {
-                (None | Some(false), true) => WatchItem::Added(new),
-                (Some(true), true) => WatchItem::Modified(new),
-                (Some(true), false) => WatchItem::Deleted(new),
+            let item = match (old.as_ref().map(matches), matches(&new)) {
+                (None | Some(false), true) => WatchItem::Added,
+                (Some(true), true) => WatchItem::Modified,
+                (Some(true), false) => WatchItem::Deleted,
                 (_, false) => return Vec::new(),
-            }
+            };
+            item(WatchObject::new(new))
         }
         WatchEventKind::Delete => match old {
             Some(mut old) if matches(&old) => {
@@ -255,7 +261,7 @@ fn translate(event: rkube_store::WatchEvent, filter: Option<&Filter>) -> Vec<Wat
                     "resourceVersion",
                     Some(revision.to_string().into()),
                 );
-                WatchItem::Deleted(old)
+                WatchItem::Deleted(WatchObject::new(old))
             }
             _ => return Vec::new(),
         },

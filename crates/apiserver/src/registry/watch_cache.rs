@@ -26,9 +26,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use bytes::Bytes;
 use futures::StreamExt;
 use rkube_store::{Revision, Store, StoreError, WatchEventKind};
-use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::watch_object::WatchObject;
 use watchers::Watchers;
 
 use super::decode_at;
@@ -61,9 +61,9 @@ pub struct CachedEvent {
 /// The event's objects, decoded once.
 pub struct Decoded {
     /// The object before the change (for a delete: with the delete's resourceVersion).
-    pub old: Option<Value>,
+    pub old: Option<WatchObject>,
     /// The object after a put (an error message when the stored bytes are not JSON).
-    pub new: Option<Result<Value, String>>,
+    pub new: Option<Result<WatchObject, String>>,
 }
 
 impl CachedEvent {
@@ -121,7 +121,10 @@ impl CachedEvent {
                 None
             }
         };
-        Decoded { old, new }
+        Decoded {
+            old: old.map(WatchObject::new),
+            new: new.map(|n| n.map(WatchObject::new)),
+        }
     }
 }
 

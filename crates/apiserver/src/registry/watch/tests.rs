@@ -2,7 +2,9 @@ use super::*;
 use serde_json::json;
 
 fn added(rv: Revision) -> WatchItem {
-    WatchItem::Added(json!({"metadata": {"name": "a", "resourceVersion": rv.to_string()}}))
+    WatchItem::Added(WatchObject::new(
+        json!({"metadata": {"name": "a", "resourceVersion": rv.to_string()}}),
+    ))
 }
 
 fn change(revision: Revision, items: Vec<WatchItem>) -> Change {

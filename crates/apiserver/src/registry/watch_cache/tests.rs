@@ -1,6 +1,7 @@
 use super::*;
 
 use crate::registry::test_store as store;
+use serde_json::Value;
 
 async fn put(store: &Arc<dyn Store>, key: &str) -> Revision {
     match store

@@ -157,7 +157,7 @@ impl Watchers {
             }
             None => None,
         };
-        let old = decoded.old.as_ref().map(value_of);
+        let old = decoded.old.as_ref().map(|o| value_of(o));
         // An object moving from one value to another concerns the watchers of both (one
         // sees it leave, the other arrive).
         let values = [
