@@ -3,7 +3,8 @@
 //! beside the raw `Store` figure of a second instance of the same backend, in one run.
 //!
 //! `cargo bench -p rkube-apiserver` (add `-- --quick` for a short run). Prints a Markdown table
-//! for BENCHMARKS.md. The apiservers run in this process, so the clients' own work (TLS,
+//! for BENCHMARKS.md. `RKUBE_BENCH_ONLY=list` skips the watch fan-outs (the pods are still
+//! created: the LISTs need them), for measuring LIST changes without the slowest phases. The apiservers run in this process, so the clients' own work (TLS,
 //! JSON) shares the machine with the server's.
 //!
 //! Ends with one `SUMMARY | what | figure | reference or goal` line per headline figure,
@@ -55,6 +56,8 @@ struct Plan {
     list_runs: usize,
     watchers: usize,
     updates: usize,
+    /// Whether the watch fan-outs run (not with `RKUBE_BENCH_ONLY=list`).
+    watches: bool,
 }
 
 impl Plan {
@@ -67,6 +70,7 @@ impl Plan {
                 list_runs: 3,
                 watchers: 200,
                 updates: 50,
+                watches: true,
             }
         } else {
             Plan {
@@ -76,6 +80,7 @@ impl Plan {
                 list_runs: 5,
                 watchers: 1000,
                 updates: 100,
+                watches: true,
             }
         }
     }
@@ -577,8 +582,8 @@ fn percentiles(mut all: Vec<f64>) -> (f64, f64) {
     (pct(0.50), pct(0.99))
 }
 
-/// What a watch fan-out measured.
-#[derive(Clone, Copy)]
+/// What a watch fan-out measured (all zero when skipped: `RKUBE_BENCH_ONLY=list`).
+#[derive(Clone, Copy, Default)]
 struct Fanout {
     /// (p50, p99) event latency in milliseconds.
     latency: (f64, f64),
@@ -787,13 +792,18 @@ async fn measure(name: &str, backend: Backend, plan: &Plan) -> Results {
     let lists = measure_lists(&backend, plan).await;
     let rss_listed = rss_bytes();
     let disk = disk_usage(&backend.disk).await;
-    progress(&format!(
-        "  watch fan-out, {} watchers × {} updates…",
-        plan.watchers, plan.updates
-    ));
-    let (watch, rss_watching) = api_watch_latency(&backend.client, plan).await;
-    progress("  watch fan-out on the raw store…");
-    let raw_watch = raw_watch_latency(&backend.raw, &value, plan).await;
+    let (watch, rss_watching, raw_watch) = if plan.watches {
+        progress(&format!(
+            "  watch fan-out, {} watchers × {} updates…",
+            plan.watchers, plan.updates
+        ));
+        let (watch, rss_watching) = api_watch_latency(&backend.client, plan).await;
+        progress("  watch fan-out on the raw store…");
+        let raw_watch = raw_watch_latency(&backend.raw, &value, plan).await;
+        (watch, rss_watching, raw_watch)
+    } else {
+        (Fanout::default(), 0, Fanout::default())
+    };
     progress("  done");
     let sent_len = serde_json::to_vec(&pod(&pod_name("a", 0)))
         .expect("encode pod")
@@ -889,22 +899,24 @@ fn rows(plan: &Plan, results: &[Results]) -> Vec<String> {
             results,
         ));
     }
-    out.push(row(
-        format!(
-            "watch latency p50 / p99, {} watchers × {} updates",
-            plan.watchers, plan.updates
-        ),
-        |r| (latency(&r.watch), latency(&r.raw_watch)),
-        results,
-    ));
-    out.push(row(
-        format!(
-            "watch: first update call → last of the {} deliveries",
-            plan.watchers * plan.updates
-        ),
-        |r| (fanout_span(&r.watch), fanout_span(&r.raw_watch)),
-        results,
-    ));
+    if plan.watches {
+        out.push(row(
+            format!(
+                "watch latency p50 / p99, {} watchers × {} updates",
+                plan.watchers, plan.updates
+            ),
+            |r| (latency(&r.watch), latency(&r.raw_watch)),
+            results,
+        ));
+        out.push(row(
+            format!(
+                "watch: first update call → last of the {} deliveries",
+                plan.watchers * plan.updates
+            ),
+            |r| (fanout_span(&r.watch), fanout_span(&r.raw_watch)),
+            results,
+        ));
+    }
     out.push(row(
         "process RSS: phase start → pods stored → pods listed".into(),
         |r| {
@@ -918,11 +930,13 @@ fn rows(plan: &Plan, results: &[Results]) -> Vec<String> {
         },
         results,
     ));
-    out.push(row(
-        format!("process RSS with {} watches open", plan.watchers),
-        |r| (mib(r.rss_watching), "–".into()),
-        results,
-    ));
+    if plan.watches {
+        out.push(row(
+            format!("process RSS with {} watches open", plan.watchers),
+            |r| (mib(r.rss_watching), "–".into()),
+            results,
+        ));
+    }
     out.push(row(
         format!("store on disk, {} pods", plan.pods()),
         |r| (mib(r.disk.0), mib(r.disk.1)),
@@ -971,19 +985,24 @@ fn print_summary(plan: &Plan, results: &[Results]) {
                 ))
             );
         }
-        println!(
-            "SUMMARY | apiserver ({backend}): watch latency p50 / p99, {} watchers | {} | raw Store watch {}",
-            plan.watchers,
-            latency(&r.watch),
-            latency(&r.raw_watch)
-        );
+        if plan.watches {
+            println!(
+                "SUMMARY | apiserver ({backend}): watch latency p50 / p99, {} watchers | {} | raw Store watch {}",
+                plan.watchers,
+                latency(&r.watch),
+                latency(&r.raw_watch)
+            );
+        }
     }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let plan = Plan::new(quick);
+    let plan = Plan {
+        watches: std::env::var("RKUBE_BENCH_ONLY").as_deref() != Ok("list"),
+        ..Plan::new(quick)
+    };
     assert!(
         plan.updates <= plan.single_creates,
         "updates target pod-a-*"

@@ -13,6 +13,7 @@ mod kubectl_describe;
 mod kubectl_e2e;
 mod kubectl_protobuf;
 mod limit_ranges_and_quota;
+mod list_items;
 mod openapi_kubectl;
 mod patch;
 mod priority_classes;
