@@ -4,6 +4,7 @@
 //! cleanup finalizer — driven by the real kubectl and kube-rs.
 
 use crate::common;
+use crate::common::raw::ok;
 
 use http::Request;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
@@ -26,17 +27,6 @@ async fn call(
         reply.code
     };
     (code, reply.body)
-}
-
-async fn ok(client: &kube::Client, method: &str, path: &str, body: Option<&Value>) -> Value {
-    let reply = common::raw::json(client, method, path, body).await;
-    assert!(
-        (200..300).contains(&reply.code),
-        "{method} {path}: {} {}",
-        reply.code,
-        reply.body
-    );
-    reply.body
 }
 
 const CRDS: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";

@@ -4,7 +4,7 @@
 //! or in pages, from the store or from the watch cache (`resourceVersion=0`).
 
 use crate::common;
-use crate::common::raw;
+use crate::common::raw::ok;
 
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -12,17 +12,6 @@ use std::time::{Duration, Instant};
 const PODS: &str = "/api/v1/namespaces/default/pods";
 const HPA_V1: &str = "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers";
 const HPA_V2: &str = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers";
-
-async fn ok(client: &kube::Client, method: &str, path: &str, body: Option<&Value>) -> Value {
-    let reply = raw::json(client, method, path, body).await;
-    assert!(
-        (200..300).contains(&reply.code),
-        "{method} {path}: {} {}",
-        reply.code,
-        reply.body
-    );
-    reply.body
-}
 
 /// A pod with nested objects and lists, numbers, unicode and strings that need escapes.
 fn pod(name: &str, app: &str) -> Value {

@@ -57,6 +57,18 @@ pub async fn send(
     }
 }
 
+/// Sends a JSON body (or none) and returns the reply's body, which must be a success.
+pub async fn ok(client: &kube::Client, method: &str, path: &str, body: Option<&Value>) -> Value {
+    let reply = json(client, method, path, body).await;
+    assert!(
+        (200..300).contains(&reply.code),
+        "{method} {path}: {} {}",
+        reply.code,
+        reply.body
+    );
+    reply.body
+}
+
 /// Sends a JSON body (or none).
 pub async fn json(client: &kube::Client, method: &str, path: &str, body: Option<&Value>) -> Reply {
     let content_type = match method {
