@@ -204,9 +204,13 @@ fn check_header(path: &Path) -> Result<(), StoreError> {
     };
     let pages = u32::from_be_bytes([header[28], header[29], header[30], header[31]]);
     let expected = u64::from(page_size) * u64::from(pages);
-    // The header's page count is only trusted when valid-for matches the change counter.
+    // The header's page count is only trusted when valid-for matches the change counter,
+    // and when no WAL is pending: with one, a checkpoint may be copying pages in (page 1,
+    // with the new count, goes first — a server that was just stopped may still be closing
+    // its connection), and SQLite reads what the file lacks from the WAL. The structural
+    // check after opening still catches real damage.
     let valid_for = header[92..96] == header[24..28];
-    if valid_for && pages > 0 && len < expected {
+    if valid_for && pages > 0 && len < expected && !wal_pending(path) {
         return Err(corrupt(
             path,
             format!(
@@ -215,6 +219,13 @@ fn check_header(path: &Path) -> Result<(), StoreError> {
         ));
     }
     Ok(())
+}
+
+/// Whether a non-empty write-ahead log lies beside the database file.
+fn wal_pending(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(wal).is_ok_and(|m| m.len() > 0)
 }
 
 /// Runs SQLite's structural check; a damaged file is refused rather than half-read.
@@ -234,4 +245,34 @@ fn integrity_check(conn: &Connection, path: &Path) -> Result<(), StoreError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A SQLite header promising 12 pages of 4096 bytes, in a file of one page.
+    fn short_file(dir: &Path) -> std::path::PathBuf {
+        let mut page = vec![0u8; 4096];
+        page[..16].copy_from_slice(b"SQLite format 3\0");
+        page[16..18].copy_from_slice(&4096u16.to_be_bytes());
+        page[24..28].copy_from_slice(&7u32.to_be_bytes());
+        page[28..32].copy_from_slice(&12u32.to_be_bytes());
+        page[92..96].copy_from_slice(&7u32.to_be_bytes());
+        let path = dir.join("state.db");
+        std::fs::write(&path, page).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_short_file_is_refused_unless_a_wal_is_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = short_file(dir.path());
+        let err = check_header(&path).unwrap_err();
+        assert!(err.to_string().contains("header promises 49152"), "{err}");
+        std::fs::write(dir.path().join("state.db-wal"), b"").unwrap();
+        assert!(check_header(&path).is_err(), "an empty WAL holds nothing");
+        std::fs::write(dir.path().join("state.db-wal"), [1u8; 32]).unwrap();
+        check_header(&path).expect("a checkpoint may still be filling the file in");
+    }
 }
