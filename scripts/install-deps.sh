@@ -2,6 +2,8 @@
 # Installs, from Debian packages, what building, running and testing rkube needs. Idempotent:
 # installs only what is missing, so a second run is quick and touches nothing.
 #   protobuf-compiler  protoc, needed to build the CRI and etcd gRPC clients
+#   libprotobuf-dev    the well-known .proto files protoc imports (google/protobuf/*.proto);
+#                      only a Recommends of protobuf-compiler, which --no-install-recommends skips
 #   etcd-server        a real etcd for the store's tests and benchmarks
 #   etcd-client        etcdctl, to look inside a cluster's store by hand
 #   containerd, runc   the container runtime the node agent drives through CRI
@@ -14,7 +16,7 @@
 #   debootstrap        builds the seed example's MariaDB images (examples/seed/images/build.sh)
 set -euo pipefail
 
-packages=(protobuf-compiler etcd-server etcd-client containerd runc containernetworking-plugins busybox-static iptables iproute2 conntrack nftables docker-registry apache2-utils debootstrap)
+packages=(protobuf-compiler libprotobuf-dev etcd-server etcd-client containerd runc containernetworking-plugins busybox-static iptables iproute2 conntrack nftables docker-registry apache2-utils debootstrap)
 
 missing=()
 for p in "${packages[@]}"; do

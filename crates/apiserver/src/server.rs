@@ -125,6 +125,7 @@ pub struct RunningServer {
     pub node_token: String,
     stop: Option<oneshot::Sender<()>>,
     serving: JoinHandle<Result<(), crate::serve::ServeError>>,
+    store: Arc<dyn Store>,
     _compactor: Compactor,
     _repair: AbortOnDrop,
     _crds: AbortOnDrop,
@@ -140,12 +141,14 @@ impl Drop for AbortOnDrop {
 }
 
 impl RunningServer {
-    /// Stops accepting, finishes in-flight requests (briefly), and returns.
+    /// Stops accepting, finishes in-flight requests (briefly), closes the store, and returns:
+    /// a server started on the same data right after finds every acknowledged write.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         let _ = (&mut self.serving).await;
+        self.store.close().await;
     }
 
     /// Waits until serving ends on its own (an accept failure).
@@ -341,6 +344,7 @@ pub async fn start_with_store(
         node_token,
         stop: Some(stop),
         serving,
+        store,
         _compactor: compactor,
         _repair: repair,
         _crds: crds,

@@ -92,4 +92,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// The revision the store was last compacted at (0 if never).
     async fn compacted_revision(&self) -> Result<Revision, StoreError>;
+
+    /// Stops writing for a clean shutdown and returns once every acknowledged write is durable
+    /// and the backend's own closing work is done (the embedded store folds its WAL into the
+    /// database), so another process can open the same data right after. Writes after it fail
+    /// with [`StoreError::Closed`]. Nothing to do for a remote backend.
+    async fn close(&self) {}
 }

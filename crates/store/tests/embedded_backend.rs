@@ -64,6 +64,34 @@ async fn state_history_and_compaction_survive_reopen() {
     assert_eq!(revs, [r2, r3, r4]);
 }
 
+/// The apiserver holds the store as a shared `Arc<dyn Store>` (its watch tasks keep clones),
+/// so it closes it through the trait: the WAL is folded in before `close` returns, later
+/// writes are refused, and the data reopens whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_a_shared_store_checkpoints_and_refuses_later_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s: Arc<dyn Store> = Arc::new(open(dir.path()).await.unwrap());
+    let held_elsewhere = Arc::clone(&s);
+    let mut last = 0;
+    for i in 0..50 {
+        last = create(&*s, &format!("/k/{i}"), "v").await;
+    }
+    s.close().await;
+    let wal = dir.path().join(format!("{DB_FILE}-wal"));
+    let wal_len = std::fs::metadata(&wal).map_or(0, |m| m.len());
+    assert_eq!(wal_len, 0, "the WAL is checkpointed and truncated by close");
+    assert!(matches!(
+        held_elsewhere
+            .create("/k/late", Bytes::from_static(b"v"), None)
+            .await,
+        Err(StoreError::Closed)
+    ));
+
+    let reopened = open(dir.path()).await.unwrap();
+    assert_eq!(reopened.current_revision().await.unwrap(), last);
+    assert_eq!(reopened.count("/k/").await.unwrap(), 50);
+}
+
 fn index_names(path: &std::path::Path) -> Vec<String> {
     let conn = rusqlite::Connection::open(path).unwrap();
     let mut stmt = conn

@@ -133,9 +133,11 @@ impl EmbeddedStore {
     }
 
     /// Stops the store: commits what is queued, checkpoints the WAL, and waits for the writer.
-    pub async fn close(self) {
+    /// Writes submitted afterwards fail with [`StoreError::Closed`].
+    async fn stop_writer(&self) {
         let handle = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
-        drop(self);
+        self.sweeper.abort();
+        let _ = self.jobs.send(Job::Close);
         if let Some(h) = handle {
             let _ = tokio::task::spawn_blocking(move || h.join()).await;
         }
@@ -147,9 +149,15 @@ impl EmbeddedStore {
     ) -> Result<T, StoreError> {
         let (tx, rx) = oneshot::channel();
         self.jobs.send(make(tx)).map_err(|_| StoreError::Closed)?;
-        // A dropped reply means the batch it was in failed before reaching this job.
-        rx.await
-            .map_err(|_| StoreError::Engine("write aborted with its batch".into()))?
+        // A dropped reply means the batch it was in failed before reaching this job, or the
+        // store was closed while the job was queued.
+        rx.await.map_err(|_| {
+            if self.writer.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
+                StoreError::Closed
+            } else {
+                StoreError::Engine("write aborted with its batch".into())
+            }
+        })?
     }
 
     fn expires_at(&self, key: &str, ttl: Option<Duration>) -> Result<Option<i64>, StoreError> {
@@ -300,6 +308,10 @@ impl Store for EmbeddedStore {
 
     async fn compact(&self, revision: Revision) -> Result<(), StoreError> {
         self.submit(|reply| Job::Compact { revision, reply }).await
+    }
+
+    async fn close(&self) {
+        self.stop_writer().await;
     }
 
     async fn compacted_revision(&self) -> Result<Revision, StoreError> {

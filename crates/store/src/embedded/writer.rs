@@ -59,6 +59,8 @@ pub(crate) enum Job {
         revision: Revision,
         reply: Reply<()>,
     },
+    /// Stop after the jobs queued before this one: checkpoint, then end the thread.
+    Close,
 }
 
 impl Job {
@@ -142,9 +144,10 @@ impl Writer {
         })
     }
 
-    /// Serves jobs until every sender is gone.
+    /// Serves jobs until every sender is gone or a [`Job::Close`] arrives.
     pub fn run(mut self, jobs: Receiver<Job>) {
-        loop {
+        let mut closing = false;
+        while !closing {
             let first = if self.pending.is_some() {
                 match jobs.try_recv() {
                     Ok(job) => Some(job),
@@ -158,18 +161,26 @@ impl Writer {
                 }
             };
             if let Some(first) = first {
-                let mut bytes = first.value_len();
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH_JOBS && bytes < MAX_BATCH_BYTES {
-                    match jobs.try_recv() {
-                        Ok(job) => {
-                            bytes += job.value_len();
-                            batch.push(job);
-                        }
-                        Err(_) => break,
+                let mut bytes = 0;
+                let mut batch = Vec::new();
+                let mut next = Some(first);
+                while let Some(job) = next.take() {
+                    if matches!(job, Job::Close) {
+                        closing = true;
+                        break;
+                    }
+                    bytes += job.value_len();
+                    batch.push(job);
+                    if batch.len() < MAX_BATCH_JOBS && bytes < MAX_BATCH_BYTES {
+                        next = jobs.try_recv().ok();
                     }
                 }
-                self.run_batch(batch);
+                if !batch.is_empty() {
+                    self.run_batch(batch);
+                }
+            }
+            if closing {
+                break;
             }
             if self.pending.is_some()
                 && let Err(e) = self.compaction_step()
@@ -305,6 +316,8 @@ impl Writer {
                 }
                 Ok(Done::Nothing)
             }
+            // `run` stops at a Close before batching it; nothing to write either way.
+            Job::Close => Ok(Done::Nothing),
             Job::Compact { revision, reply } => {
                 let compacted = compact_to.unwrap_or(self.shared.compacted.load(Ordering::Acquire));
                 let outcome = if revision > *rev {
