@@ -125,7 +125,9 @@ pub struct RunningServer {
     pub node_token: String,
     stop: Option<oneshot::Sender<()>>,
     serving: JoinHandle<Result<(), crate::serve::ServeError>>,
-    store: Arc<dyn Store>,
+    /// The store this server opened (closed by `shutdown`); `None` when the caller handed it
+    /// one ([`start_with_store`]), which stays the caller's to close.
+    own_store: Option<Arc<dyn Store>>,
     _compactor: Compactor,
     _repair: AbortOnDrop,
     _crds: AbortOnDrop,
@@ -141,14 +143,17 @@ impl Drop for AbortOnDrop {
 }
 
 impl RunningServer {
-    /// Stops accepting, finishes in-flight requests (briefly), closes the store, and returns:
-    /// a server started on the same data right after finds every acknowledged write.
+    /// Stops accepting, finishes in-flight requests (briefly), closes the store it opened,
+    /// and returns: a server started on the same data right after finds every acknowledged
+    /// write.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         let _ = (&mut self.serving).await;
-        self.store.close().await;
+        if let Some(store) = self.own_store.take() {
+            store.close().await;
+        }
     }
 
     /// Waits until serving ends on its own (an accept failure).
@@ -207,7 +212,9 @@ async fn openapi_documents() -> crate::openapi::OpenApi {
 /// Starts the apiserver and returns once it is serving.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let store = open_store(&config).await?;
-    start_with_store(config, store).await
+    let mut server = start_with_store(config, Arc::clone(&store)).await?;
+    server.own_store = Some(store);
+    Ok(server)
 }
 
 /// Starts the apiserver on a store opened by the caller (tests and benchmarks that need to
@@ -344,7 +351,7 @@ pub async fn start_with_store(
         node_token,
         stop: Some(stop),
         serving,
-        store,
+        own_store: None,
         _compactor: compactor,
         _repair: repair,
         _crds: crds,

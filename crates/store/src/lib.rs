@@ -17,11 +17,13 @@ pub mod embedded;
 mod error;
 pub mod etcd;
 mod key;
+mod progress;
 mod types;
 
 pub use compactor::{Compactor, spawn_compactor};
 pub use error::StoreError;
 pub use key::{MAX_KEY_LEN, MAX_VALUE_LEN, prefix_end, validate_key, validate_ttl, validate_value};
+pub use progress::WatchProgress;
 pub use types::{
     CreateOutcome, DeleteOutcome, KeyValue, RangeRequest, RangeResponse, Revision, UpdateOutcome,
     WatchEvent, WatchEventKind, WatchStream,
@@ -83,6 +85,20 @@ pub trait Store: Send + Sync + 'static {
         prefix: &str,
         start_revision: Revision,
     ) -> Result<WatchStream, StoreError>;
+
+    /// [`Store::watch`], with how far the stream has got: a cache fed by the stream uses it to
+    /// know it has every change up to a revision (and so may answer consistent reads). A
+    /// backend that cannot tell returns [`WatchProgress::unknown`].
+    async fn watch_with_progress(
+        &self,
+        prefix: &str,
+        start_revision: Revision,
+    ) -> Result<(WatchStream, WatchProgress), StoreError> {
+        Ok((
+            self.watch(prefix, start_revision).await?,
+            WatchProgress::unknown(),
+        ))
+    }
 
     /// Discards the history before `revision`: reads at older revisions and watches from them
     /// fail with [`StoreError::Compacted`]. The latest value of every key is kept. Compacting

@@ -111,9 +111,20 @@ impl Registry {
         opts: &ListOptions,
         visit: &mut Visit<'_>,
     ) -> Result<ListSummary, ApiError> {
-        if opts.continue_token.is_none()
-            && opts.resource_version.as_deref() == Some("0")
-            && let Some(cached) = self.list_from_cache(info, namespace, visit).await?
+        // From memory: any revision will do (`resourceVersion=0`, never paged, as upstream),
+        // or the latest one unpaged (the cache waits until it has caught up with the store).
+        let from_cache = match opts.resource_version.as_deref() {
+            _ if opts.continue_token.is_some() => None,
+            Some("0") => Some(false),
+            None | Some("") if opts.limit == 0 && opts.resource_version_match.is_none() => {
+                Some(true)
+            }
+            _ => None,
+        };
+        if let Some(consistent) = from_cache
+            && let Some(cached) = self
+                .list_from_cache(info, namespace, consistent, visit)
+                .await?
         {
             return Ok(cached);
         }

@@ -13,8 +13,12 @@
 //!
 //! The cache also keeps every object of the resource (the store's bytes, as listed once when
 //! the cache starts and then as the events change them), so a `resourceVersion=0` list —
-//! what informers send first — is answered from memory as upstream's watch cache does.
+//! what informers send first — is answered from memory as upstream's watch cache does. So is
+//! a consistent list (no `resourceVersion`) without paging, once the cache has caught up with
+//! the store's current revision ([`sync`]); when it cannot tell or does not catch up soon, the
+//! store answers.
 
+mod sync;
 mod watchers;
 
 pub use watchers::IndexFn;
@@ -24,11 +28,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
-use futures::StreamExt;
-use rkube_store::{Revision, Store, StoreError, WatchEventKind};
+use futures::{FutureExt, StreamExt};
+use rkube_store::{Revision, Store, StoreError, WatchEventKind, WatchProgress, WatchStream};
 use tokio::sync::mpsc;
 
 use super::watch_object::WatchObject;
+use sync::CacheSync;
 use watchers::Watchers;
 
 use super::decode_at;
@@ -42,6 +47,10 @@ const WATCHER_BUFFER: usize = 16_384;
 /// The newest events whose decoded objects are kept for the watchers still to see them;
 /// older events drop theirs (a watcher that far behind decodes again, once for all).
 const DECODED_WINDOW: usize = 2048;
+
+/// How long a consistent list waits for the cache to catch up before reading the store
+/// (upstream's watch cache waits up to 3 s too).
+const CONSISTENT_READ_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// One change of a resource, shared by every watcher.
 pub struct CachedEvent {
@@ -144,6 +153,8 @@ struct ResourceCache {
     /// Who receives the events; dropped (closing every watcher) when the store watch fails.
     /// Locked after `ring` when both are.
     watchers: Mutex<Option<Watchers>>,
+    /// How far the cache is known to be current.
+    sync: Arc<CacheSync>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -154,6 +165,27 @@ impl ResourceCache {
 
     fn watchers(&self) -> std::sync::MutexGuard<'_, Option<Watchers>> {
         self.watchers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every change up to `covered` has been applied: the objects are as of it.
+    fn caught_up(&self, covered: Revision) {
+        let mut ring = self.ring.write().unwrap_or_else(|p| p.into_inner());
+        ring.revision = ring.revision.max(covered);
+        drop(ring);
+        self.sync.mark(covered);
+    }
+
+    /// The stored bytes and mod revisions of the objects under `prefix`, and the revision
+    /// they are as of.
+    fn objects(&self, prefix: &str) -> (Vec<(Bytes, Revision)>, Revision) {
+        let ring = self.ring.read().unwrap_or_else(|p| p.into_inner());
+        let items = ring
+            .objects
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v.clone())
+            .collect();
+        (items, ring.revision)
     }
 }
 
@@ -292,7 +324,11 @@ impl WatchCaches {
             }
         };
         let from = revision + 1;
-        let events = self.store.watch(resource_prefix, from).await?;
+        let (events, progress) = self
+            .store
+            .watch_with_progress(resource_prefix, from)
+            .await?;
+        let sync = Arc::new(CacheSync::new(progress.is_known(), revision));
         let cache = Arc::new(ResourceCache {
             ring: RwLock::new(Ring {
                 events: VecDeque::new(),
@@ -301,6 +337,7 @@ impl WatchCaches {
                 revision,
             }),
             watchers: Mutex::new(Some(Watchers::new(self.watcher_buffer))),
+            sync: Arc::clone(&sync),
             task: Mutex::new(None),
         });
         let mut map = self.caches.lock().unwrap_or_else(|p| p.into_inner());
@@ -309,7 +346,13 @@ impl WatchCaches {
             return Ok(existing.clone());
         }
         let weak = Arc::downgrade(&cache);
-        let task = tokio::spawn(feed(weak, events, self.ring_capacity, self.decoded_window));
+        let feeder = Feeder {
+            cache: weak,
+            sync,
+            capacity: self.ring_capacity,
+            decoded_window: self.decoded_window,
+        };
+        let task = tokio::spawn(feeder.run(events, progress));
         if let Ok(mut t) = cache.task.lock() {
             *t = Some(task);
         }
@@ -345,14 +388,26 @@ impl WatchCaches {
         if cache.failed() {
             return Ok(None);
         }
-        let ring = cache.ring.read().unwrap_or_else(|p| p.into_inner());
-        let items = ring
-            .objects
-            .range(prefix.to_owned()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(_, v)| v.clone())
-            .collect();
-        Ok(Some((items, ring.revision)))
+        Ok(Some(cache.objects(prefix)))
+    }
+
+    /// [`WatchCaches::list`] as of `at_least` or later (the store's current revision, for a
+    /// consistent list), once the cache has caught up with it; `None` when it cannot tell or
+    /// does not catch up within [`CONSISTENT_READ_WAIT`].
+    pub async fn list_consistent(
+        &self,
+        resource_prefix: &str,
+        prefix: &str,
+        at_least: Revision,
+    ) -> Result<Option<(Vec<(Bytes, Revision)>, Revision)>, StoreError> {
+        let cache = self.cache(resource_prefix).await?;
+        if cache.failed()
+            || !cache.sync.wait_for(at_least, CONSISTENT_READ_WAIT).await
+            || cache.failed()
+        {
+            return Ok(None);
+        }
+        Ok(Some(cache.objects(prefix)))
     }
 
     /// Events under `prefix` (inside `resource_prefix`) from revision `from` on — only
@@ -398,16 +453,56 @@ impl WatchCaches {
 
 /// Moves the store's events into the ring and out to the watchers until the store watch
 /// ends or the cache is dropped; events older than the newest `decoded_window` drop their
-/// decoded objects.
-async fn feed(
+/// decoded objects. Holds the cache weakly: dropping the cache ends it.
+struct Feeder {
     cache: std::sync::Weak<ResourceCache>,
-    mut events: rkube_store::WatchStream,
+    sync: Arc<CacheSync>,
     capacity: usize,
     decoded_window: usize,
-) {
-    while let Some(event) = events.next().await {
-        let Some(cache) = cache.upgrade() else {
-            return;
+}
+
+impl Feeder {
+    async fn run(self, mut events: WatchStream, mut progress: WatchProgress) {
+        let mut progress_alive = progress.is_known();
+        loop {
+            let next = if self.sync.behind() && progress_alive {
+                // A consistent list waits: what the store watch had covered before the stream
+                // ran dry is all applied once it is dry.
+                let covered = progress.covered();
+                match events.next().now_or_never() {
+                    Some(next) => next,
+                    None => {
+                        match self.cache.upgrade() {
+                            Some(cache) => cache.caught_up(covered),
+                            None => return,
+                        }
+                        tokio::select! {
+                            next = events.next() => next,
+                            moved = progress.changed() => {
+                                progress_alive = moved;
+                                continue;
+                            }
+                            () = self.sync.requested() => continue,
+                        }
+                    }
+                }
+            } else {
+                tokio::select! {
+                    next = events.next() => next,
+                    () = self.sync.requested() => continue,
+                }
+            };
+            let Some(event) = next else { return };
+            if !self.apply(event) {
+                return;
+            }
+        }
+    }
+
+    /// Applies one item of the store watch; `false` when feeding is over.
+    fn apply(&self, event: Result<rkube_store::WatchEvent, StoreError>) -> bool {
+        let Some(cache) = self.cache.upgrade() else {
+            return false;
         };
         let Ok(event) = event else {
             // The store watch failed: close every watcher (they re-watch) and start over
@@ -417,7 +512,7 @@ async fn feed(
             ring.objects.clear();
             ring.complete_from = Revision::MAX;
             cache.watchers().take();
-            return;
+            return false;
         };
         let event = Arc::new(CachedEvent::from_store(event));
         if cache.watchers().as_ref().is_some_and(Watchers::indexed) {
@@ -425,7 +520,7 @@ async fn feed(
             event.decoded();
         }
         let mut ring = cache.ring.write().unwrap_or_else(|p| p.into_inner());
-        if ring.events.len() >= capacity
+        if ring.events.len() >= self.capacity
             && let Some(old) = ring.events.pop_front()
         {
             ring.complete_from = old.revision + 1;
@@ -444,7 +539,7 @@ async fn feed(
         if let Some(leaving) = ring
             .events
             .len()
-            .checked_sub(decoded_window + 1)
+            .checked_sub(self.decoded_window + 1)
             .and_then(|i| ring.events.get(i))
         {
             leaving.drop_decoded();
@@ -452,6 +547,7 @@ async fn feed(
         if let Some(w) = cache.watchers().as_mut() {
             w.dispatch(&event);
         }
+        true
     }
 }
 

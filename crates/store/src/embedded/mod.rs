@@ -20,7 +20,8 @@ mod writer;
 use crate::key::validate_prefix;
 use crate::{
     CreateOutcome, DeleteOutcome, KeyValue, RangeRequest, RangeResponse, Revision, Store,
-    StoreError, UpdateOutcome, WatchStream, validate_key, validate_ttl, validate_value,
+    StoreError, UpdateOutcome, WatchProgress, WatchStream, validate_key, validate_ttl,
+    validate_value,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -152,12 +153,49 @@ impl EmbeddedStore {
         // A dropped reply means the batch it was in failed before reaching this job, or the
         // store was closed while the job was queued.
         rx.await.map_err(|_| {
-            if self.writer.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
+            if self
+                .writer
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_none()
+            {
                 StoreError::Closed
             } else {
                 StoreError::Engine("write aborted with its batch".into())
             }
         })?
+    }
+
+    /// A watcher task from `start_revision` (0: after now), reporting how far it has got
+    /// when `with_progress`.
+    fn open_watch(
+        &self,
+        prefix: &str,
+        start_revision: Revision,
+        with_progress: bool,
+    ) -> Result<(WatchStream, WatchProgress), StoreError> {
+        validate_prefix(prefix)?;
+        let next = if start_revision <= 0 {
+            self.shared.current.load(Ordering::Acquire) + 1
+        } else {
+            self.shared.check_not_compacted(start_revision)?;
+            start_revision
+        };
+        let (sender, progress) = if with_progress {
+            let (tx, rx) = WatchProgress::channel(next - 1);
+            (Some(tx), rx)
+        } else {
+            (None, WatchProgress::unknown())
+        };
+        let stream = watcher::spawn(
+            Arc::clone(&self.shared),
+            Arc::clone(&self.readers),
+            self.latest.clone(),
+            prefix.to_string(),
+            next,
+            sender,
+        );
+        Ok((stream, progress))
     }
 
     fn expires_at(&self, key: &str, ttl: Option<Duration>) -> Result<Option<i64>, StoreError> {
@@ -290,20 +328,15 @@ impl Store for EmbeddedStore {
         prefix: &str,
         start_revision: Revision,
     ) -> Result<WatchStream, StoreError> {
-        validate_prefix(prefix)?;
-        let next = if start_revision <= 0 {
-            self.shared.current.load(Ordering::Acquire) + 1
-        } else {
-            self.shared.check_not_compacted(start_revision)?;
-            start_revision
-        };
-        Ok(watcher::spawn(
-            Arc::clone(&self.shared),
-            Arc::clone(&self.readers),
-            self.latest.clone(),
-            prefix.to_string(),
-            next,
-        ))
+        Ok(self.open_watch(prefix, start_revision, false)?.0)
+    }
+
+    async fn watch_with_progress(
+        &self,
+        prefix: &str,
+        start_revision: Revision,
+    ) -> Result<(WatchStream, WatchProgress), StoreError> {
+        self.open_watch(prefix, start_revision, true)
     }
 
     async fn compact(&self, revision: Revision) -> Result<(), StoreError> {

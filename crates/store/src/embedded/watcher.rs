@@ -4,6 +4,7 @@
 
 use super::readers::{self, Readers};
 use super::shared::Shared;
+use crate::progress::ProgressSender;
 use crate::{Revision, StoreError, WatchEvent, WatchStream};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -21,9 +22,10 @@ pub(crate) fn spawn(
     latest: watch::Receiver<Revision>,
     prefix: String,
     next: Revision,
+    progress: Option<ProgressSender>,
 ) -> WatchStream {
     let (tx, rx) = mpsc::channel(BUFFER);
-    tokio::spawn(run(shared, readers, latest, prefix, next, tx));
+    tokio::spawn(run(shared, readers, latest, prefix, next, tx, progress));
     Box::pin(ReceiverStream::new(rx))
 }
 
@@ -34,6 +36,7 @@ async fn run(
     prefix: String,
     mut next: Revision,
     tx: mpsc::Sender<Result<WatchEvent, StoreError>>,
+    progress: Option<ProgressSender>,
 ) {
     loop {
         let current = shared.current.load(Ordering::Acquire);
@@ -64,6 +67,14 @@ async fn run(
                     return; // consumer gone
                 }
             }
+        }
+        // Every event before `next` is in the channel now (or was not under the prefix).
+        if let Some(progress) = &progress {
+            progress.send_if_modified(|covered| {
+                let moved = *covered < next - 1;
+                *covered = (*covered).max(next - 1);
+                moved
+            });
         }
         tokio::select! {
             changed = latest.changed() => if changed.is_err() {

@@ -307,3 +307,114 @@ async fn a_watcher_with_events_queued_is_not_up_to_date_and_a_dropped_one_is_for
     assert_eq!(next_key(&mut w).await, "/registry/pods/default/a");
     assert_eq!(w.up_to_date(), Some(last));
 }
+
+/// A consistent list waits for the cache to apply every write acknowledged before it: each
+/// write is seen by the list right after it, and the list's revision is the store's current
+/// one even when the newest write was to another resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consistent_list_sees_every_write_acknowledged_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path()).await;
+    let caches = WatchCaches::new(store.clone());
+    for i in 0..200 {
+        let added = put(&store, &format!("/registry/pods/a/p{i}")).await;
+        let elsewhere = put(&store, &format!("/registry/leases/l{i}")).await;
+        let (items, rev) = caches
+            .list_consistent("/registry/pods/", "/registry/pods/a/", elsewhere)
+            .await
+            .unwrap()
+            .expect("the embedded store reports progress");
+        assert_eq!(items.len(), i + 1, "round {i}");
+        assert!(items.iter().any(|(_, r)| *r == added), "round {i}");
+        assert_eq!(rev, elsewhere, "round {i}");
+    }
+}
+
+/// A store that does not report its watches' progress (the trait's default).
+struct NoProgress(Arc<dyn Store>);
+
+#[async_trait::async_trait]
+impl Store for NoProgress {
+    async fn current_revision(&self) -> Result<Revision, StoreError> {
+        self.0.current_revision().await
+    }
+    async fn get(
+        &self,
+        key: &str,
+        revision: Revision,
+    ) -> Result<Option<rkube_store::KeyValue>, StoreError> {
+        self.0.get(key, revision).await
+    }
+    async fn range(
+        &self,
+        req: rkube_store::RangeRequest,
+    ) -> Result<rkube_store::RangeResponse, StoreError> {
+        self.0.range(req).await
+    }
+    async fn count(&self, prefix: &str) -> Result<i64, StoreError> {
+        self.0.count(prefix).await
+    }
+    async fn create(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Option<std::time::Duration>,
+    ) -> Result<rkube_store::CreateOutcome, StoreError> {
+        self.0.create(key, value, ttl).await
+    }
+    async fn update(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: Revision,
+        ttl: Option<std::time::Duration>,
+    ) -> Result<rkube_store::UpdateOutcome, StoreError> {
+        self.0.update(key, value, expected, ttl).await
+    }
+    async fn delete(
+        &self,
+        key: &str,
+        expected: Option<Revision>,
+    ) -> Result<rkube_store::DeleteOutcome, StoreError> {
+        self.0.delete(key, expected).await
+    }
+    async fn watch(&self, prefix: &str, from: Revision) -> Result<WatchStream, StoreError> {
+        self.0.watch(prefix, from).await
+    }
+    async fn compact(&self, revision: Revision) -> Result<(), StoreError> {
+        self.0.compact(revision).await
+    }
+    async fn compacted_revision(&self) -> Result<Revision, StoreError> {
+        self.0.compacted_revision().await
+    }
+}
+
+/// Without progress reports the cache cannot know it is current: consistent lists are left
+/// to the store, while `resourceVersion=0` lists are still served.
+#[tokio::test]
+async fn without_progress_reports_consistent_lists_are_left_to_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = store(dir.path()).await;
+    let store: Arc<dyn Store> = Arc::new(NoProgress(inner));
+    let rev = put(&store, "/registry/pods/a/p").await;
+    let caches = WatchCaches::new(store.clone());
+    let started = std::time::Instant::now();
+    assert!(
+        caches
+            .list_consistent("/registry/pods/", "/registry/pods/a/", rev)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        started.elapsed() < CONSISTENT_READ_WAIT,
+        "no wait for what cannot come"
+    );
+    assert!(
+        caches
+            .list("/registry/pods/", "/registry/pods/a/")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
