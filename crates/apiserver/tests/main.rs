@@ -5,6 +5,7 @@
 mod api_versions;
 mod bad_input;
 mod common;
+mod consistent_lists;
 mod crd;
 mod delete_propagation;
 mod dry_run;

@@ -413,32 +413,3 @@ async fn the_compactor_keeps_one_interval_of_history() {
         "the most recent interval is kept: {compacted} vs {rev}"
     );
 }
-
-/// A watch's progress moves past writes outside its prefix (no event to show for them), and
-/// once it covers a revision, the event of that revision is already in the stream.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watch_progress_covers_writes_outside_the_prefix_and_precedes_nothing() {
-    use futures::FutureExt;
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path()).await.unwrap();
-    let start = create(&s, "/b/0", "v").await;
-    let (mut events, mut progress) = s.watch_with_progress("/a/", start + 1).await.unwrap();
-    assert!(progress.is_known());
-    let elsewhere = create(&s, "/b/1", "v").await;
-    while progress.covered() < elsewhere {
-        assert!(progress.changed().await, "the watch is alive");
-    }
-    assert!(
-        events.next().now_or_never().is_none(),
-        "nothing under /a/ yet"
-    );
-    for i in 0..100 {
-        let rev = create(&s, &format!("/a/{i}"), "v").await;
-        while progress.covered() < rev {
-            assert!(progress.changed().await);
-        }
-        // Covered means handed over: the event is waiting in the stream, not on its way.
-        let event = events.next().now_or_never().flatten().unwrap().unwrap();
-        assert_eq!(event.revision(), rev);
-    }
-}

@@ -476,6 +476,10 @@ impl Feeder {
                             Some(cache) => cache.caught_up(covered),
                             None => return,
                         }
+                        if self.sync.behind() {
+                            // etcd tells its progress only when asked.
+                            progress.request();
+                        }
                         tokio::select! {
                             next = events.next() => next,
                             moved = progress.changed() => {

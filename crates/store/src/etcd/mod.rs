@@ -24,7 +24,7 @@ pub use config::{EtcdConfig, EtcdTls};
 
 use crate::{
     CreateOutcome, DeleteOutcome, KeyValue, RangeRequest, RangeResponse, Revision, Store,
-    StoreError, UpdateOutcome, WatchStream,
+    StoreError, UpdateOutcome, WatchProgress, WatchStream,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -123,7 +123,17 @@ impl Store for EtcdStore {
         prefix: &str,
         start_revision: Revision,
     ) -> Result<WatchStream, StoreError> {
-        watch::watch(&self.shared, prefix, start_revision).await
+        Ok(watch::watch(&self.shared, prefix, start_revision, false)
+            .await?
+            .0)
+    }
+
+    async fn watch_with_progress(
+        &self,
+        prefix: &str,
+        start_revision: Revision,
+    ) -> Result<(WatchStream, WatchProgress), StoreError> {
+        watch::watch(&self.shared, prefix, start_revision, true).await
     }
 
     async fn compact(&self, revision: Revision) -> Result<(), StoreError> {

@@ -11,12 +11,20 @@
 //!   and resumes from history, like etcd's own "unsynced" watchers. If that history was
 //!   compacted meanwhile, the reader gets [`StoreError::Compacted`].
 //! - A response reporting compaction ends the stream with [`StoreError::Compacted`].
+//! - With progress asked for ([`crate::Store::watch_with_progress`]), a request from the reader
+//!   becomes an etcd progress request on the stream; etcd answers (once the watch is synced)
+//!   with an empty response carrying its current revision, which becomes the covered revision,
+//!   as do the revisions of delivered events.
 
 use super::Shared;
 use super::call::Retry;
 use super::convert::key_value;
 use crate::key::validate_prefix;
-use crate::{KeyValue, Revision, StoreError, WatchEvent, WatchEventKind, WatchStream, prefix_end};
+use crate::progress::{ProgressRequests, ProgressSender};
+use crate::{
+    KeyValue, Revision, StoreError, WatchEvent, WatchEventKind, WatchProgress, WatchStream,
+    prefix_end,
+};
 use bytes::Bytes;
 use etcd_client::{EventType, WatchOptions};
 use futures::StreamExt;
@@ -33,29 +41,60 @@ const STABLE_AFTER: Duration = Duration::from_secs(1);
 /// Pause before reopening a stream that broke.
 const REOPEN_DELAY: Duration = Duration::from_millis(50);
 
-/// Starts a watch of `prefix` from `start` (0 or less: from the next write).
+/// Starts a watch of `prefix` from `start` (0 or less: from the next write), reporting its
+/// progress when asked to `with_progress`.
 pub(super) async fn watch(
     shared: &Arc<Shared>,
     prefix: &str,
     start: Revision,
-) -> Result<WatchStream, StoreError> {
+    with_progress: bool,
+) -> Result<(WatchStream, WatchProgress), StoreError> {
     validate_prefix(prefix)?;
     let next = if start <= 0 {
         shared.current_revision().await? + 1
     } else {
         start
     };
+    let (reporting, progress) = if with_progress {
+        let (covered, requests, progress) = WatchProgress::on_request(next - 1);
+        (Some(Reporting { covered, requests }), progress)
+    } else {
+        (None, WatchProgress::unknown())
+    };
     let pump = Pump {
         shared: shared.clone(),
         prefix: prefix.to_string(),
         end: prefix_end(prefix),
         next,
+        reporting,
     };
     // Open the first stream here, so that an unreachable cluster fails the call itself.
     let stream = pump.open().await?;
     let (tx, rx) = mpsc::channel(BUFFER);
     tokio::spawn(pump.run(stream, tx));
-    Ok(ReceiverStream::new(rx).boxed())
+    Ok((ReceiverStream::new(rx).boxed(), progress))
+}
+
+/// The pump's side of a [`WatchProgress`].
+struct Reporting {
+    covered: ProgressSender,
+    requests: ProgressRequests,
+}
+
+impl Reporting {
+    fn covered(&self, revision: Revision) {
+        self.covered.send_if_modified(|covered| {
+            let moved = revision > *covered;
+            *covered = (*covered).max(revision);
+            moved
+        });
+    }
+}
+
+/// What woke the pump.
+enum Step {
+    Message(Result<Option<etcd_client::WatchResponse>, etcd_client::Error>),
+    ProgressRequested,
 }
 
 /// Moves events from etcd to one reader.
@@ -65,6 +104,8 @@ struct Pump {
     end: String,
     /// The first revision not yet handed to the reader.
     next: Revision,
+    /// Progress reporting, when asked for.
+    reporting: Option<Reporting>,
 }
 
 type Sender = mpsc::Sender<Result<WatchEvent, StoreError>>;
@@ -113,9 +154,24 @@ impl Pump {
                 }
                 continue;
             };
-            let message = tokio::select! {
+            let requests = self.reporting.as_mut().map(|r| &mut r.requests);
+            let step = tokio::select! {
                 _ = tx.closed() => return,
-                message = current.message() => message,
+                message = current.message() => Step::Message(message),
+                Some(()) = async move {
+                    match requests {
+                        Some(r) => r.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => Step::ProgressRequested,
+            };
+            let message = match step {
+                Step::Message(message) => message,
+                Step::ProgressRequested => {
+                    // A failed request means a broken stream, which the next read reports.
+                    let _ = current.request_progress().await;
+                    continue;
+                }
             };
             let broken = match message {
                 Ok(Some(resp)) if resp.compact_revision() > 0 => {
@@ -135,6 +191,7 @@ impl Pump {
                     if !self.deliver(resp.events(), &tx, &mut stream).await {
                         return; // the reader dropped the stream
                     }
+                    self.report(&resp);
                     if stream.is_none() && !wait_for_room(&tx).await {
                         return;
                     }
@@ -162,6 +219,23 @@ impl Pump {
             tracing::debug!(prefix = %self.prefix, next = self.next, reason = %broken,
                 "etcd watch stream broke; resuming");
             tokio::time::sleep(REOPEN_DELAY).await;
+        }
+    }
+
+    /// Reports what a response shows to be covered: the delivered events' revisions, or for a
+    /// progress notification (no events; not the creation's answer, which comes before the
+    /// history is replayed) the store revision it carries.
+    fn report(&self, resp: &etcd_client::WatchResponse) {
+        let Some(reporting) = &self.reporting else {
+            return;
+        };
+        if !resp.events().is_empty() {
+            reporting.covered(self.next - 1);
+        } else if !resp.created()
+            && !resp.canceled()
+            && let Some(header) = resp.header()
+        {
+            reporting.covered(header.revision());
         }
     }
 

@@ -30,6 +30,7 @@ macro_rules! conformance_tests {
             watch_from_now_sees_only_later_changes,
             watch_carries_previous_values_and_deletes,
             watch_from_old_revision_under_concurrent_writers_has_no_gaps_or_duplicates,
+            watch_progress_covers_other_prefixes_and_never_runs_ahead_of_the_events,
             compaction_refuses_older_revisions,
             keys_with_ttl_expire,
             ten_thousand_keys,
@@ -399,6 +400,53 @@ pub async fn watch_from_old_revision_under_concurrent_writers_has_no_gaps_or_dup
         }
     }
     no_more_events(&mut w).await;
+}
+
+/// Waits (asking, as a backend may report only when asked) until `progress` covers `rev`.
+async fn wait_covered(progress: &mut rkube_store::WatchProgress, rev: Revision) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while progress.covered() < rev {
+        progress.request();
+        match tokio::time::timeout_at(deadline, progress.changed()).await {
+            Ok(true) => {}
+            Ok(false) => panic!("the watch's progress ended at {}", progress.covered()),
+            Err(_) => panic!("progress stuck at {} < {rev}", progress.covered()),
+        }
+    }
+}
+
+/// A watch's progress moves past writes outside its prefix (no event shows them), and once it
+/// covers a revision, that revision's event is already in the stream: what lets a cache fed
+/// by the watch answer consistent reads.
+pub async fn watch_progress_covers_other_prefixes_and_never_runs_ahead_of_the_events(
+    s: Arc<dyn Store>,
+) {
+    use futures::FutureExt;
+    let start = create(&*s, "/b/0", "v").await;
+    let (mut events, mut progress) = s
+        .watch_with_progress("/a/", start + 1)
+        .await
+        .expect("watch");
+    assert!(progress.is_known(), "both backends report progress");
+    let elsewhere = create(&*s, "/b/1", "v").await;
+    wait_covered(&mut progress, elsewhere).await;
+    assert!(
+        events.next().now_or_never().is_none(),
+        "nothing under /a/ yet"
+    );
+    for i in 0..50 {
+        let rev = create(&*s, &format!("/a/{i}"), "v").await;
+        let other = create(&*s, &format!("/b/x{i}"), "v").await;
+        wait_covered(&mut progress, if i % 2 == 0 { rev } else { other }).await;
+        // Covered means handed over: the event waits in the stream, it is not on its way.
+        let event = events
+            .next()
+            .now_or_never()
+            .flatten()
+            .unwrap_or_else(|| panic!("round {i}: the covered event is in the stream"))
+            .expect("no error");
+        assert_eq!(event.revision(), rev);
+    }
 }
 
 pub async fn compaction_refuses_older_revisions(s: Arc<dyn Store>) {
