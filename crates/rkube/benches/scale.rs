@@ -135,6 +135,26 @@ fn gib(bytes: u64) -> String {
     format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 
+/// When the calls slower than `over` started: a tail from one stall (compaction, a
+/// checkpoint) shows as one short window, a slow server as calls spread over the run.
+fn slow_calls(calls: &[(Duration, Duration)], over: Duration) -> String {
+    let slow: Vec<_> = calls.iter().filter(|(_, took)| *took > over).collect();
+    let (Some(first), Some(last)) = (
+        slow.iter().map(|(at, _)| *at).min(),
+        slow.iter().map(|(at, _)| *at).max(),
+    ) else {
+        return format!("no patch took over {}", ms(over));
+    };
+    format!(
+        "{} of {} patches took over {}, started between {:.1} s and {:.1} s into the churn",
+        slow.len(),
+        calls.len(),
+        ms(over),
+        first.as_secs_f64(),
+        last.as_secs_f64()
+    )
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -239,15 +259,17 @@ fn watch_nodes(
         .collect()
 }
 
-/// Patches random pods' labels at `rate` per second for `secs`; the calls' latencies.
+/// Patches random pods' labels at `rate` per second for `secs`; each call's start (since
+/// the churn began) and latency.
 async fn churn(
     client: &Client,
     pods: usize,
     rate: usize,
     secs: usize,
     deliveries: Arc<Mutex<Deliveries>>,
-) -> anyhow::Result<Vec<Duration>> {
+) -> anyhow::Result<Vec<(Duration, Duration)>> {
     let api: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let began = Instant::now();
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
     let mut tasks = Vec::new();
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -271,7 +293,7 @@ async fn churn(
                 .insert(mark, t);
             api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
-                .map(|_| t.elapsed())
+                .map(|_| (t - began, t.elapsed()))
         }));
     }
     let mut latencies = Vec::with_capacity(tasks.len());
@@ -407,7 +429,10 @@ async fn main() -> anyhow::Result<()> {
         "{} node watches open; churn at {rate}/s for {secs} s",
         watches.len()
     );
-    let mut patch_lat = churn(&client, pods, rate, secs, deliveries.clone()).await?;
+    let patches = churn(&client, pods, rate, secs, deliveries.clone()).await?;
+    let slow_patches = slow_calls(&patches, Duration::from_millis(250));
+    eprintln!("{slow_patches}");
+    let mut patch_lat: Vec<Duration> = patches.iter().map(|(_, took)| *took).collect();
     patch_lat.sort();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (mut delays, lost) = {
@@ -483,6 +508,7 @@ async fn main() -> anyhow::Result<()> {
         ms(percentile(&patch_lat, 0.5)),
         ms(percentile(&patch_lat, 0.99))
     );
+    println!("| slow patches under churn | {slow_patches} | | |");
     println!(
         "| node-watch delivery after the patch p50 / p99 ({} seen, {lost} not seen) | {} / {} | | |",
         delays.len(),
