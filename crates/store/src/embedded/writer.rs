@@ -26,6 +26,9 @@ const MAX_BATCH_JOBS: usize = 1024;
 const MAX_BATCH_BYTES: usize = 32 << 20;
 /// Rows examined per compaction step.
 const COMPACTION_STEP: i64 = 2000;
+/// Free pages given back to the OS per step after a compaction (4 MiB of 4 KiB pages): the
+/// pages moved are written through the WAL, and the writes queued meanwhile wait for the step.
+const RECLAIM_STEP: i64 = 1024;
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -119,6 +122,8 @@ pub(crate) struct Writer {
     shared: Arc<Shared>,
     latest: tokio::sync::watch::Sender<Revision>,
     pending: Option<PendingCompaction>,
+    /// Free pages still to give back to the OS after the last compaction's sweep.
+    reclaim: Option<i64>,
 }
 
 impl Writer {
@@ -141,14 +146,20 @@ impl Writer {
             shared,
             latest,
             pending,
+            reclaim: None,
         })
+    }
+
+    /// Whether compaction work waits to be done between batches.
+    fn compacting(&self) -> bool {
+        self.pending.is_some() || self.reclaim.is_some()
     }
 
     /// Serves jobs until every sender is gone or a [`Job::Close`] arrives.
     pub fn run(mut self, jobs: Receiver<Job>) {
         let mut closing = false;
         while !closing {
-            let first = if self.pending.is_some() {
+            let first = if self.compacting() {
                 match jobs.try_recv() {
                     Ok(job) => Some(job),
                     Err(TryRecvError::Empty) => None,
@@ -182,7 +193,7 @@ impl Writer {
             if closing {
                 break;
             }
-            if self.pending.is_some()
+            if self.compacting()
                 && let Err(e) = self.compaction_step()
             {
                 tracing::warn!(path = %self.path.display(), error = %e, "compaction step failed; will retry");
@@ -400,7 +411,7 @@ impl Writer {
     /// key's value that was live then may be superseded now.
     fn compaction_step(&mut self) -> Result<(), StoreError> {
         let Some(p) = &self.pending else {
-            return Ok(());
+            return self.reclaim_step();
         };
         let (from, target) = (p.next, p.target);
         let last: Option<Revision> = self
@@ -412,7 +423,11 @@ impl Writer {
             .query_row(params![from, target, COMPACTION_STEP], |r| r.get(0))?;
         let Some(last) = last else {
             self.pending = None;
-            return self.reclaim_space();
+            self.reclaim = self.pages_to_reclaim()?;
+            if self.reclaim.is_none() {
+                self.reset_wal()?;
+            }
+            return Ok(());
         };
         self.conn
             .prepare_cached(
@@ -427,26 +442,46 @@ impl Writer {
         Ok(())
     }
 
-    /// After a compaction: give a large free list back to the OS and reset the WAL, so the
-    /// files never need a manual VACUUM.
-    fn reclaim_space(&mut self) -> Result<(), StoreError> {
+    /// After a compaction's sweep: how many free pages to give back to the OS, if the free
+    /// list is large, so the file never needs a manual VACUUM. About a tenth of the used pages
+    /// stay free: the next churn cycle reuses them without growing the file.
+    fn pages_to_reclaim(&self) -> Result<Option<i64>, StoreError> {
         let (free, total): (i64, i64) = self.conn.query_row(
             "SELECT (SELECT freelist_count FROM pragma_freelist_count),
                     (SELECT page_count FROM pragma_page_count)",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        // Keep a free list of about a tenth of the used pages: the next churn cycle reuses it
-        // without growing the file; anything beyond goes back to the OS.
         let reserve = ((total - free) / 10).max(256);
-        if free > reserve && free * 4 > total {
+        Ok((free > reserve && free * 4 > total).then_some(free - reserve))
+    }
+
+    /// Gives back one step of free pages. A step at a time, between batches: freeing them all
+    /// at once moved hundreds of MB through the WAL while every write waited.
+    fn reclaim_step(&mut self) -> Result<(), StoreError> {
+        let Some(left) = self.reclaim else {
+            return Ok(());
+        };
+        let step = left.min(RECLAIM_STEP);
+        {
             // The pragma frees pages as it is stepped: it must be run to completion.
             let mut stmt = self
                 .conn
-                .prepare(&format!("PRAGMA incremental_vacuum({})", free - reserve))?;
+                .prepare_cached(&format!("PRAGMA incremental_vacuum({step})"))?;
             let mut rows = stmt.query([])?;
             while rows.next()?.is_some() {}
         }
+        self.reclaim = Some(left - step).filter(|&l| l > 0);
+        if self.reclaim.is_none() {
+            self.reset_wal()?;
+        }
+        Ok(())
+    }
+
+    /// Folds the WAL into the database and empties it: after a compaction the WAL holds the
+    /// sweep's and the reclaim's pages, which nothing needs any more. Cheap by then: the
+    /// automatic checkpoints have copied all but the last few MB.
+    fn reset_wal(&self) -> Result<(), StoreError> {
         self.conn
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(())
