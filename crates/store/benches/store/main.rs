@@ -1,5 +1,5 @@
-//! Store benchmark: durable write throughput, watch latency and the full-prefix range read
-//! of a LIST, on both backends, side by side with the references they are built on (raw etcd
+//! Store benchmark: durable write throughput, watch latency, the full-prefix range read
+//! of a LIST and write latency while a large history is compacted, on both backends, side by side with the references they are built on (raw etcd
 //! through the same client, raw SQLite with the same durability settings), in one run on one
 //! machine.
 //!
@@ -19,6 +19,7 @@ use rkube_testkit::bench::rate;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+mod compaction;
 mod range;
 
 /// About a Pod object.
@@ -306,6 +307,48 @@ async fn main() {
     rows.push((
         format!("range read of {range_keys} keys × {RANGE_VERSIONS} versions (pages of 1000)"),
         [e, s, "–".into(), r, q],
+    ));
+
+    // The range read's history (three superseded versions of every key) is what is compacted.
+    let (per_sec, secs) = (200, if quick { 5 } else { 10 });
+    eprintln!("paced writes ({per_sec}/s for {secs} s), quiet and while compacting the history…");
+    let mut paced = Vec::new();
+    for (store, tag) in [(&embedded, "emb"), (&etcd_store, "etcd")] {
+        let quiet = compaction::paced_writes(
+            Arc::clone(store),
+            &format!("/paced/{tag}/quiet/"),
+            per_sec,
+            secs,
+            None,
+            value(),
+        )
+        .await;
+        let compacting = compaction::paced_writes(
+            Arc::clone(store),
+            &format!("/paced/{tag}/compacting/"),
+            per_sec,
+            secs,
+            Some(Duration::from_secs(1)),
+            value(),
+        )
+        .await;
+        paced.push((quiet.show(), compacting.show()));
+    }
+    let [(eq, ec), (sq, sc)] = [paced[0].clone(), paced[1].clone()];
+    summary.push(format!(
+        "SUMMARY | store: write p50 / p99 / max at {per_sec}/s while compacting {} superseded versions | embedded {ec}, etcd backend {sc} | quiet: embedded {eq}, etcd backend {sq}",
+        range_keys * (RANGE_VERSIONS - 1)
+    ));
+    rows.push((
+        format!("write p50 / p99 / max at {per_sec}/s, quiet"),
+        [eq, sq, "–".into(), "–".into(), "–".into()],
+    ));
+    rows.push((
+        format!(
+            "write p50 / p99 / max at {per_sec}/s, compacting {} superseded versions",
+            range_keys * (RANGE_VERSIONS - 1)
+        ),
+        [ec, sc, "–".into(), "–".into(), "–".into()],
     ));
 
     println!(
