@@ -497,9 +497,13 @@ impl Feeder {
                 }
             };
             let Some(event) = next else { return };
+            let revision = event.as_ref().map_or(0, |e| e.revision());
             if !self.apply(event) {
                 return;
             }
+            // Events come in revision order: every change of the resource up to this one is
+            // in (what a list waiting through a steady stream of events needs).
+            self.sync.mark(revision);
         }
     }
 
