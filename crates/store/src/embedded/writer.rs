@@ -26,9 +26,9 @@ const MAX_BATCH_JOBS: usize = 1024;
 const MAX_BATCH_BYTES: usize = 32 << 20;
 /// Rows examined per compaction step.
 const COMPACTION_STEP: i64 = 2000;
-/// Free pages given back to the OS per step after a compaction (4 MiB of 4 KiB pages): the
+/// Free pages given back to the OS per step after a compaction (1 MiB of 4 KiB pages): the
 /// pages moved are written through the WAL, and the writes queued meanwhile wait for the step.
-const RECLAIM_STEP: i64 = 1024;
+const RECLAIM_STEP: i64 = 256;
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
