@@ -19,6 +19,15 @@ pub struct WatchProgress {
 /// The backend's side of a [`WatchProgress`].
 pub(crate) type ProgressSender = watch::Sender<Revision>;
 
+/// Moves a progress forward to `revision` (never back), waking the consumer only if it moved.
+pub(crate) fn advance(sender: &ProgressSender, revision: Revision) {
+    sender.send_if_modified(|covered| {
+        let moved = revision > *covered;
+        *covered = (*covered).max(revision);
+        moved
+    });
+}
+
 /// Where a backend that reports only when asked receives the requests.
 pub(crate) type ProgressRequests = mpsc::Receiver<()>;
 

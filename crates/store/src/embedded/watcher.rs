@@ -4,7 +4,7 @@
 
 use super::readers::{self, Readers};
 use super::shared::Shared;
-use crate::progress::ProgressSender;
+use crate::progress::{ProgressSender, advance};
 use crate::{Revision, StoreError, WatchEvent, WatchStream};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -70,11 +70,7 @@ async fn run(
         }
         // Every event before `next` is in the channel now (or was not under the prefix).
         if let Some(progress) = &progress {
-            progress.send_if_modified(|covered| {
-                let moved = *covered < next - 1;
-                *covered = (*covered).max(next - 1);
-                moved
-            });
+            advance(progress, next - 1);
         }
         tokio::select! {
             changed = latest.changed() => if changed.is_err() {

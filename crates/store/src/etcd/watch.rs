@@ -20,7 +20,7 @@ use super::Shared;
 use super::call::Retry;
 use super::convert::key_value;
 use crate::key::validate_prefix;
-use crate::progress::{ProgressRequests, ProgressSender};
+use crate::progress::{ProgressRequests, ProgressSender, advance};
 use crate::{
     KeyValue, Revision, StoreError, WatchEvent, WatchEventKind, WatchProgress, WatchStream,
     prefix_end,
@@ -83,11 +83,7 @@ struct Reporting {
 
 impl Reporting {
     fn covered(&self, revision: Revision) {
-        self.covered.send_if_modified(|covered| {
-            let moved = revision > *covered;
-            *covered = (*covered).max(revision);
-            moved
-        });
+        advance(&self.covered, revision);
     }
 }
 
