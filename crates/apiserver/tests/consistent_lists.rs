@@ -31,7 +31,7 @@ fn rv(resource_version: &Option<String>) -> i64 {
 /// list's revision (the cache caught up with the whole store, not just its resource).
 async fn read_your_writes(client: kube::Client) {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     // The first list starts the pods' cache; the rounds then run against it.
     pods.list(&ListParams::default()).await.expect("list");
     for round in 0..30 {
@@ -84,12 +84,45 @@ async fn read_your_writes(client: kube::Client) {
             .expect("page");
         assert_eq!(paged.items.len(), 1, "round {round}: from the store, paged");
     }
+    // Every unpaged list was the cache's, none fell back to the store.
+    let metrics = scrape(&client).await;
+    let served = |fallback: bool| {
+        series(
+            &metrics,
+            &format!(
+                "apiserver_watch_cache_consistent_read_total{{resource=\"pods\",success=\"{}\",fallback=\"{fallback}\"}}",
+                !fallback
+            ),
+        )
+    };
+    assert!(served(false) >= Some(31.0), "{metrics}");
+    assert_eq!(served(true), None, "no fallbacks: {metrics}");
+}
+
+async fn scrape(client: &kube::Client) -> String {
+    let req = http::Request::get("/metrics").body(Vec::new()).unwrap();
+    client.request_text(req).await.expect("/metrics")
+}
+
+/// One series' value in a Prometheus text exposition.
+fn series(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consistent_lists_read_your_writes_on_the_embedded_store() {
     let cluster = common::cluster().await;
-    read_your_writes(cluster.client().await).await;
+    let client = cluster.client().await;
+    read_your_writes(client.clone()).await;
+    // The embedded store's own timings are served beside the apiserver's.
+    let metrics = scrape(&client).await;
+    for name in [
+        "rkube_store_commit_duration_seconds_count",
+        "rkube_store_commit_batch_jobs_count",
+    ] {
+        assert!(series(&metrics, name) >= Some(90.0), "{name}: {metrics}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -114,4 +114,8 @@ pub trait Store: Send + Sync + 'static {
     /// database), so another process can open the same data right after. Writes after it fail
     /// with [`StoreError::Closed`]. Nothing to do for a remote backend.
     async fn close(&self) {}
+
+    /// Adds the backend's own metrics (the embedded store's commit, compaction and checkpoint
+    /// timings) to `registry`. Nothing for a remote backend: etcd exports its own.
+    fn register_metrics(&self, _registry: &mut prometheus_client::registry::Registry) {}
 }

@@ -413,3 +413,47 @@ async fn the_compactor_keeps_one_interval_of_history() {
         "the most recent interval is kept: {compacted} vs {rev}"
     );
 }
+
+/// Reads one series' value from the store's `/metrics` text.
+fn metric(store: &dyn Store, series: &str) -> f64 {
+    let mut registry = prometheus_client::registry::Registry::default();
+    store.register_metrics(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+}
+
+/// The WAL is checkpointed by its own thread (the writer's commits never run SQLite's
+/// automatic checkpoint): after far more than a checkpoint's worth of writes the log has
+/// been restarted instead of growing with them, and the timings are in the metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_is_checkpointed_beside_the_writer_and_stays_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Arc::new(open(dir.path()).await.unwrap());
+    let value = "x".repeat(32 << 10);
+    // 96 MiB of values, 16 writes in flight (group commits of several jobs).
+    for chunk in 0..192 {
+        futures::future::join_all((0..16).map(|i| {
+            let (s, value) = (Arc::clone(&s), value.clone());
+            async move { create(&*s, &format!("/big/{chunk}-{i}"), &value).await }
+        }))
+        .await;
+    }
+    let wal = dir.path().join(format!("{DB_FILE}-wal"));
+    let wal_len = std::fs::metadata(&wal).map_or(0, |m| m.len());
+    assert!(
+        wal_len < 48 << 20,
+        "the WAL restarts after checkpoints instead of holding all 96 MiB: {wal_len} bytes"
+    );
+    assert!(metric(&*s, "rkube_store_checkpoint_duration_seconds_count") >= 1.0);
+    assert!(metric(&*s, "rkube_store_commit_duration_seconds_count") >= 1.0);
+    assert_eq!(
+        metric(&*s, "rkube_store_commit_batch_jobs_sum"),
+        192.0 * 16.0
+    );
+    s.close().await;
+    let reopened = open(dir.path()).await.unwrap();
+    assert_eq!(reopened.count("/big/").await.unwrap(), 192 * 16);
+}

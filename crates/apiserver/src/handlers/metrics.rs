@@ -52,6 +52,15 @@ const BUCKETS: [f64; 21] = [
     10.0, 15.0, 20.0, 30.0,
 ];
 
+impl Metrics {
+    /// The request metrics, the watch cache's and the store's.
+    pub fn new(registry: &crate::registry::Registry) -> Metrics {
+        let mut metrics = Metrics::default();
+        registry.register_metrics(&mut metrics.registry);
+        metrics
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Metrics {
         let mut registry = Registry::default();

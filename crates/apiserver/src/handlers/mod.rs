@@ -72,7 +72,7 @@ impl Query {
 
 /// Every route, unauthenticated; the caller adds the authentication layer.
 pub fn routes(app: Arc<App>) -> Router {
-    let metrics = Arc::new(metrics::Metrics::default());
+    let metrics = Arc::new(metrics::Metrics::new(&app.registry));
     let metrics_route = Router::new()
         .route("/metrics", get(metrics::serve))
         .with_state(Arc::clone(&metrics));

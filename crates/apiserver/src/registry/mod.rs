@@ -234,6 +234,12 @@ impl Registry {
         }
     }
 
+    /// Adds the watch cache's and the store's metrics to `registry`.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.watch_cache.register_metrics(registry);
+        self.store.register_metrics(registry);
+    }
+
     /// The resources CustomResourceDefinitions serve through this registry.
     pub fn crds(&self) -> &Arc<crate::crd::CrdTable> {
         &self.crds

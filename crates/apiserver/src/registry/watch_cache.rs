@@ -29,6 +29,9 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 use futures::{FutureExt, StreamExt};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use rkube_store::{Revision, Store, StoreError, WatchEventKind, WatchProgress, WatchStream};
 use tokio::sync::mpsc;
 
@@ -253,6 +256,17 @@ pub struct WatchCaches {
     ring_capacity: usize,
     watcher_buffer: usize,
     decoded_window: usize,
+    consistent_reads: Family<ConsistentReadLabels, Counter>,
+}
+
+/// Labels of upstream's `apiserver_watch_cache_consistent_read_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConsistentReadLabels {
+    resource: String,
+    /// Whether the cache answered (it did not when it failed or did not catch up in time).
+    success: String,
+    /// Whether the store answered because the cache did not catch up in time.
+    fallback: String,
 }
 
 impl WatchCaches {
@@ -274,7 +288,33 @@ impl WatchCaches {
             ring_capacity: ring_capacity.max(1),
             watcher_buffer: watcher_buffer.max(1),
             decoded_window: DECODED_WINDOW,
+            consistent_reads: Family::default(),
         }
+    }
+
+    /// Adds the count of consistent reads (served from the cache or fallen back to the store)
+    /// to `registry`.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        registry.register(
+            "apiserver_watch_cache_consistent_read",
+            "Counter of consistent reads by resource, success, and whether the store answered instead of the watch cache",
+            self.consistent_reads.clone(),
+        );
+    }
+
+    fn count_consistent_read(&self, resource_prefix: &str, success: bool, fallback: bool) {
+        let resource = resource_prefix
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
+        self.consistent_reads
+            .get_or_create(&ConsistentReadLabels {
+                resource: resource.to_owned(),
+                success: success.to_string(),
+                fallback: fallback.to_string(),
+            })
+            .inc();
     }
 
     /// Keeps the decoded objects of only the newest `events` events.
@@ -400,13 +440,22 @@ impl WatchCaches {
         prefix: &str,
         at_least: Revision,
     ) -> Result<Option<(Vec<(Bytes, Revision)>, Revision)>, StoreError> {
-        let cache = self.cache(resource_prefix).await?;
+        let cache = match self.cache(resource_prefix).await {
+            Ok(cache) => cache,
+            Err(e) => {
+                self.count_consistent_read(resource_prefix, false, false);
+                return Err(e);
+            }
+        };
         if cache.failed()
             || !cache.sync.wait_for(at_least, CONSISTENT_READ_WAIT).await
             || cache.failed()
         {
+            // The caller reads the store instead.
+            self.count_consistent_read(resource_prefix, false, true);
             return Ok(None);
         }
+        self.count_consistent_read(resource_prefix, true, false);
         Ok(Some(cache.objects(prefix)))
     }
 

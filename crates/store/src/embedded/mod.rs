@@ -7,9 +7,11 @@
 //!   compaction. No VACUUM, defrag or restart is ever needed.
 //! - Watches read from an in-memory ring of recent events, falling back to the file.
 
+mod checkpointer;
 mod count_memo;
 mod expiry;
 mod hub;
+mod metrics;
 mod readers;
 mod rows;
 mod schema;
@@ -27,6 +29,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use count_memo::CountMemo;
 use expiry::Clock;
+use metrics::StoreMetrics;
 use readers::Readers;
 use shared::Shared;
 use std::path::{Path, PathBuf};
@@ -71,6 +74,7 @@ pub struct EmbeddedStore {
     clock: Clock,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     sweeper: tokio::task::JoinHandle<()>,
+    metrics: StoreMetrics,
 }
 
 impl EmbeddedStore {
@@ -93,7 +97,14 @@ impl EmbeddedStore {
             hub: hub::Hub::new(meta.revision),
         });
         let (latest_tx, latest) = watch::channel(meta.revision);
-        let writer = Writer::new(conn, path.clone(), Arc::clone(&shared), latest_tx)?;
+        let metrics = StoreMetrics::default();
+        let writer = Writer::new(
+            conn,
+            path.clone(),
+            Arc::clone(&shared),
+            latest_tx,
+            metrics.clone(),
+        )?;
         let (jobs, rx) = std::sync::mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("rkube-store-writer".into())
@@ -117,6 +128,7 @@ impl EmbeddedStore {
             clock,
             writer: Mutex::new(Some(handle)),
             sweeper,
+            metrics,
         })
     }
 
@@ -349,5 +361,9 @@ impl Store for EmbeddedStore {
 
     async fn compacted_revision(&self) -> Result<Revision, StoreError> {
         Ok(self.shared.compacted.load(Ordering::Acquire))
+    }
+
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.metrics.register(registry);
     }
 }

@@ -160,6 +160,18 @@ fn upgrade_key_index(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Opens the connection WAL checkpoints run on: it reads and writes the database file but
+/// never starts a transaction of its own.
+pub(crate) fn open_checkpointer(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| corrupt(path, format!("cannot open: {e}")))?;
+    configure(&conn, path)?;
+    Ok(conn)
+}
+
 /// Opens a read-only connection for queries.
 pub(crate) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(

@@ -6,6 +6,8 @@
 //! fail from then on) and then carried out in small steps between write batches, so a large
 //! compaction never stalls writers.
 
+use super::checkpointer::{CheckpointRequester, Checkpointer};
+use super::metrics::{StoreMetrics, observe_since};
 use super::rows::{LatestRow, delete_event, latest_row};
 use super::shared::Shared;
 use crate::{
@@ -18,6 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::Instant;
 use tokio::sync::oneshot;
 
 /// Most jobs in one transaction.
@@ -124,15 +127,28 @@ pub(crate) struct Writer {
     pending: Option<PendingCompaction>,
     /// Free pages still to give back to the OS after the last compaction's sweep.
     reclaim: Option<i64>,
+    metrics: StoreMetrics,
+    /// Runs the WAL checkpoints the commits ask for, beside this thread.
+    checkpointer: Option<Checkpointer>,
+    /// The writer's handle on it (another sits in the commit hook).
+    checkpoints: Option<CheckpointRequester>,
 }
 
 impl Writer {
     pub fn new(
-        conn: Connection,
+        mut conn: Connection,
         path: PathBuf,
         shared: Arc<Shared>,
         latest: tokio::sync::watch::Sender<Revision>,
+        metrics: StoreMetrics,
     ) -> Result<Writer, StoreError> {
+        // The hook replaces SQLite's automatic checkpoint, which would run inside a commit.
+        let (checkpointer, requester) = Checkpointer::start(&path, metrics.clone())?;
+        let checkpoints = requester.clone();
+        conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages| {
+            requester.after_commit(pages);
+            Ok(())
+        }))?;
         // An earlier run may have recorded a compaction it did not finish sweeping: sweep
         // again (one pass over the rows below it: at most the live keys once it is done).
         let compacted = shared.compacted.load(Ordering::Acquire);
@@ -147,6 +163,9 @@ impl Writer {
             latest,
             pending,
             reclaim: None,
+            metrics,
+            checkpointer: Some(checkpointer),
+            checkpoints: Some(checkpoints),
         })
     }
 
@@ -193,12 +212,26 @@ impl Writer {
             if closing {
                 break;
             }
-            if self.compacting()
-                && let Err(e) = self.compaction_step()
-            {
-                tracing::warn!(path = %self.path.display(), error = %e, "compaction step failed; will retry");
+            if let Some(c) = &self.checkpoints {
+                c.finish(&self.conn, &self.metrics);
+            }
+            if self.compacting() {
+                let started = Instant::now();
+                if let Err(e) = self.compaction_step() {
+                    tracing::warn!(path = %self.path.display(), error = %e, "compaction step failed; will retry");
+                }
+                observe_since(&self.metrics.compaction_step, started);
             }
         }
+        // The checkpoint thread ends once its requesters (ours and the hook's) are gone.
+        self.checkpoints = None;
+        if let Err(e) = self
+            .conn
+            .wal_hook(None::<fn(&mut rusqlite::hooks::Wal, i32) -> rusqlite::Result<()>>)
+        {
+            tracing::warn!(error = %e, "cannot remove the WAL hook");
+        }
+        drop(self.checkpointer.take());
         // Leave a small file behind: fold the WAL into the database on a clean shutdown.
         if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
             tracing::warn!(error = %e, "final checkpoint failed");
@@ -206,6 +239,8 @@ impl Writer {
     }
 
     fn run_batch(&mut self, batch: Vec<Job>) {
+        let started = Instant::now();
+        self.metrics.batch_jobs.observe(batch.len() as f64);
         let mut rev = self.shared.current.load(Ordering::Acquire);
         let mut compact_to = None;
         let mut done = Vec::with_capacity(batch.len());
@@ -224,6 +259,7 @@ impl Writer {
             self.conn.execute_batch("COMMIT")?;
             Ok(())
         })();
+        observe_since(&self.metrics.commit, started);
         match result {
             Ok(()) => {
                 if let Some(target) = compact_to {
