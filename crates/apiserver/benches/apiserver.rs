@@ -10,6 +10,10 @@
 //! Ends with one `SUMMARY | what | figure | reference or goal` line per headline figure,
 //! collected by `scripts/bench.sh` into BENCHMARKS.md (the contract is in that script).
 
+/// The allocator the `rkube` binary uses, so the in-process servers measure as it does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;

@@ -13,6 +13,11 @@ mod sim;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc rather than glibc's malloc: under write load the apiserver spent about a quarter
+/// of its CPU in glibc's allocator (perf, docs/benchmarks-history.md, session 10).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A Kubernetes-compatible cluster in one binary.
 #[derive(Parser, Debug)]
 #[command(name = "rkube", version, about, long_about = None)]
