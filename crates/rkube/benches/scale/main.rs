@@ -241,22 +241,39 @@ fn watch_nodes(
             let params = WatchParams::default()
                 .fields(&format!("spec.nodeName={node}"))
                 .timeout(290);
-            let (rv, deliveries) = (rv.to_string(), deliveries.clone());
+            let (mut rv, deliveries) = (rv.to_string(), deliveries.clone());
+            // As a kubelet does: when the server ends the watch (its timeout is shorter than
+            // the churn), watch again from the last revision seen.
             tokio::spawn(async move {
-                let Ok(stream) = api.watch(&params, &rv).await else {
-                    return;
-                };
-                let mut stream = std::pin::pin!(stream);
-                while let Some(Ok(event)) = stream.next().await {
-                    if let WatchEvent::Modified(p) = event {
-                        let mark = p
-                            .metadata
-                            .labels
-                            .and_then(|mut l| l.remove("churn"))
-                            .unwrap_or_default();
-                        let mut d = deliveries.lock().expect("not poisoned");
-                        if let Some(t) = d.sent.remove(&mark) {
-                            d.delays.push(t.elapsed());
+                loop {
+                    let Ok(stream) = api.watch(&params, &rv).await else {
+                        return;
+                    };
+                    let mut stream = std::pin::pin!(stream);
+                    while let Some(Ok(event)) = stream.next().await {
+                        let pod = match event {
+                            WatchEvent::Added(p) | WatchEvent::Deleted(p) => p,
+                            WatchEvent::Modified(p) => {
+                                let mark = p
+                                    .metadata
+                                    .labels
+                                    .clone()
+                                    .and_then(|mut l| l.remove("churn"))
+                                    .unwrap_or_default();
+                                let mut d = deliveries.lock().expect("not poisoned");
+                                if let Some(t) = d.sent.remove(&mark) {
+                                    d.delays.push(t.elapsed());
+                                }
+                                p
+                            }
+                            WatchEvent::Bookmark(b) => {
+                                rv = b.metadata.resource_version;
+                                continue;
+                            }
+                            WatchEvent::Error(_) => return,
+                        };
+                        if let Some(v) = pod.metadata.resource_version {
+                            rv = v;
                         }
                     }
                 }

@@ -20,6 +20,10 @@ use std::time::{Duration, Instant};
 
 /// Log pages after which a checkpoint is asked for (8 MiB of 4 KiB pages).
 pub(crate) const CHECKPOINT_PAGES: i32 = 2000;
+/// Most frames left for the writer to copy after the background passes.
+const TAIL_PAGES: i64 = 256;
+/// Most background passes per request (each copies what the writer added during the last).
+const MAX_PASSES: usize = 8;
 /// Least time between two background checkpoints: while a long read pins the log nothing can
 /// be copied, and asking again after every commit would only spin.
 const MIN_INTERVAL: Duration = Duration::from_millis(50);
@@ -109,12 +113,32 @@ impl CheckpointRequester {
 fn run(conn: Connection, wake: Receiver<()>, state: Arc<State>, metrics: StoreMetrics) {
     while wake.recv().is_ok() {
         let started = Instant::now();
-        // Passive: copies what no reader still needs, never waits for the writer or readers.
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "WAL checkpoint failed; will retry at the next request");
-        }
-        observe_since(&metrics.checkpoint, started);
+        copy_most(&conn, &metrics);
         state.copied.store(true, Ordering::Release);
         std::thread::sleep(MIN_INTERVAL.saturating_sub(started.elapsed()));
+    }
+}
+
+/// Passive checkpoints (they copy what no reader still needs and never wait for the writer or
+/// readers) until at most [`TAIL_PAGES`] frames are left for the writer, or a pass gets no
+/// further (a reader holds the rest): the writer's own copy of the tail stays short.
+fn copy_most(conn: &Connection, metrics: &StoreMetrics) {
+    let mut copied_before = -1;
+    for _ in 0..MAX_PASSES {
+        let started = Instant::now();
+        let pass = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        });
+        observe_since(&metrics.checkpoint, started);
+        match pass {
+            Ok((log, copied)) if log - copied > TAIL_PAGES && copied > copied_before => {
+                copied_before = copied;
+            }
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed; will retry at the next request");
+                return;
+            }
+        }
     }
 }
