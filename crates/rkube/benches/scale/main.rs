@@ -236,11 +236,14 @@ fn watch_nodes(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     nodes
         .iter()
-        .map(|node| {
+        .enumerate()
+        .map(|(i, node)| {
             let api: Api<Pod> = Api::all(client.clone());
+            // Spread over 5–10 min as client-go's reflectors do: with one timeout for all,
+            // 5000 watches ended and re-watched in the same second (a stall of 0.4 s).
             let params = WatchParams::default()
                 .fields(&format!("spec.nodeName={node}"))
-                .timeout(290);
+                .timeout(300 + (i as u32 * 7) % 300);
             let (mut rv, deliveries) = (rv.to_string(), deliveries.clone());
             // As a kubelet does: when the server ends the watch (its timeout is shorter than
             // the churn), watch again from the last revision seen.

@@ -160,9 +160,8 @@ fn upgrade_key_index(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Opens the connection WAL checkpoints run on: it reads and writes the database file but
-/// never starts a transaction of its own.
-pub(crate) fn open_checkpointer(path: &Path) -> Result<Connection, StoreError> {
+/// Opens a second connection to the existing store file, configured as the writer's.
+fn open_existing(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -172,14 +171,15 @@ pub(crate) fn open_checkpointer(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Opens the connection WAL checkpoints run on: it writes the database file (the checkpoint)
+/// but never starts a transaction of its own.
+pub(crate) fn open_checkpointer(path: &Path) -> Result<Connection, StoreError> {
+    open_existing(path)
+}
+
 /// Opens a read-only connection for queries.
 pub(crate) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| corrupt(path, format!("cannot open: {e}")))?;
-    configure(&conn, path)?;
+    let conn = open_existing(path)?;
     conn.execute_batch("PRAGMA query_only = ON;")?;
     Ok(conn)
 }
