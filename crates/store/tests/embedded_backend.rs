@@ -256,6 +256,9 @@ async fn compaction_removes_superseded_rows_and_keeps_latest() {
     );
     assert_eq!(s.get("/hot", 0).await.unwrap().unwrap().mod_revision, rev);
     assert_eq!(s.count("/").await.unwrap(), 21);
+    // Sweep and reclaim steps are timed apart.
+    assert!(metric(&s, "rkube_store_compaction_step_duration_seconds_count") >= 1.0);
+    assert!(metric(&s, "rkube_store_reclaim_step_duration_seconds_count") >= 1.0);
 }
 
 /// Heartbeat churn: 1000 keys each updated every simulated 10 s, compacted every simulated

@@ -92,7 +92,7 @@ impl Scrape {
 }
 
 /// The store timing series worth a line each.
-pub const STORE_TIMINGS: [(&str, &str); 4] = [
+pub const STORE_TIMINGS: [(&str, &str); 5] = [
     ("group commits", "rkube_store_commit_duration_seconds"),
     (
         "WAL checkpoints (background)",
@@ -105,5 +105,9 @@ pub const STORE_TIMINGS: [(&str, &str); 4] = [
     (
         "compaction steps",
         "rkube_store_compaction_step_duration_seconds",
+    ),
+    (
+        "free-page reclaim steps",
+        "rkube_store_reclaim_step_duration_seconds",
     ),
 ];

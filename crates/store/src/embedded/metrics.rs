@@ -13,8 +13,10 @@ pub(crate) struct StoreMetrics {
     pub commit: Histogram,
     /// Jobs in one group commit.
     pub batch_jobs: Histogram,
-    /// One compaction step (a sweep of superseded rows, or giving free pages back).
+    /// One compaction step sweeping superseded rows.
     pub compaction_step: Histogram,
+    /// One step giving free pages back to the OS after a sweep.
+    pub reclaim_step: Histogram,
     /// One background WAL checkpoint (copying the log into the database file, fsync
     /// included), beside the writer.
     pub checkpoint: Histogram,
@@ -33,6 +35,7 @@ impl Default for StoreMetrics {
             commit: duration_histogram(),
             batch_jobs: Histogram::new(exponential_buckets(1.0, 2.0, 11)),
             compaction_step: duration_histogram(),
+            reclaim_step: duration_histogram(),
             checkpoint: duration_histogram(),
             checkpoint_tail: duration_histogram(),
         }
@@ -54,8 +57,13 @@ impl StoreMetrics {
         );
         registry.register(
             "rkube_store_compaction_step_duration_seconds",
-            "Duration of one compaction step run between write batches",
+            "Duration of one compaction step (a sweep of superseded rows) run between write batches",
             self.compaction_step.clone(),
+        );
+        registry.register(
+            "rkube_store_reclaim_step_duration_seconds",
+            "Duration of one step giving free pages back to the OS after a compaction's sweep",
+            self.reclaim_step.clone(),
         );
         registry.register(
             "rkube_store_checkpoint_duration_seconds",
