@@ -45,36 +45,41 @@ impl Default for StoreMetrics {
 impl StoreMetrics {
     /// Adds the series to `registry`.
     pub fn register(&self, registry: &mut Registry) {
-        registry.register(
-            "rkube_store_commit_duration_seconds",
-            "Duration of the embedded store's group commits, fsync included",
-            self.commit.clone(),
-        );
-        registry.register(
-            "rkube_store_commit_batch_jobs",
-            "Writes committed together in one group commit",
-            self.batch_jobs.clone(),
-        );
-        registry.register(
-            "rkube_store_compaction_step_duration_seconds",
-            "Duration of one compaction step (a sweep of superseded rows) run between write batches",
-            self.compaction_step.clone(),
-        );
-        registry.register(
-            "rkube_store_reclaim_step_duration_seconds",
-            "Duration of one step giving free pages back to the OS after a compaction's sweep",
-            self.reclaim_step.clone(),
-        );
-        registry.register(
-            "rkube_store_checkpoint_duration_seconds",
-            "Duration of one WAL checkpoint, run beside the writer",
-            self.checkpoint.clone(),
-        );
-        registry.register(
-            "rkube_store_checkpoint_tail_duration_seconds",
-            "Duration of the writer copying the log frames committed during a background checkpoint",
-            self.checkpoint_tail.clone(),
-        );
+        let series: [(&str, &str, &Histogram); 6] = [
+            (
+                "rkube_store_commit_duration_seconds",
+                "Duration of the embedded store's group commits, fsync included",
+                &self.commit,
+            ),
+            (
+                "rkube_store_commit_batch_jobs",
+                "Writes committed together in one group commit",
+                &self.batch_jobs,
+            ),
+            (
+                "rkube_store_compaction_step_duration_seconds",
+                "Duration of one compaction step (a sweep of superseded rows) run between write batches",
+                &self.compaction_step,
+            ),
+            (
+                "rkube_store_reclaim_step_duration_seconds",
+                "Duration of one step giving free pages back to the OS after a compaction's sweep",
+                &self.reclaim_step,
+            ),
+            (
+                "rkube_store_checkpoint_duration_seconds",
+                "Duration of one WAL checkpoint, run beside the writer",
+                &self.checkpoint,
+            ),
+            (
+                "rkube_store_checkpoint_tail_duration_seconds",
+                "Duration of the writer copying the log frames committed during a background checkpoint",
+                &self.checkpoint_tail,
+            ),
+        ];
+        for (name, help, histogram) in series {
+            registry.register(name, help, histogram.clone());
+        }
     }
 }
 
