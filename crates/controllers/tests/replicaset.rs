@@ -210,17 +210,16 @@ async fn adopts_a_matching_orphan_deleting_the_unscheduled_one_first_and_release
         }
     })
     .await;
-    let events = Api::<Event>::namespaced(c.client.clone(), "default")
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items;
-    assert!(
-        events
+    // Events are written in the background after the delete returns, so wait for it.
+    let events = Api::<Event>::namespaced(c.client.clone(), "default");
+    eventually(WAIT, "the orphan's deletion event", || async {
+        let listed = events.list(&ListParams::default()).await.unwrap().items;
+        listed
             .iter()
-            .any(|e| e.message.as_deref() == Some("Deleted pod: orphan")),
-        "the orphan was deleted by the controller"
-    );
+            .any(|e| e.message.as_deref() == Some("Deleted pod: orphan"))
+            .then_some(())
+    })
+    .await;
     let running = active_pods(&c, "own").await;
     assert_eq!(running.len(), 2, "the two running pods were kept");
 
