@@ -222,13 +222,98 @@ async fn wait_bound(s: &Scheduler, target: u64) {
     }
 }
 
+/// When the bench process started: phase marks on stderr are relative to it, so a profile of the
+/// run can be cut to one phase (`perf report --time`, offset by the first sample's time).
+static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+fn phase(name: &str) {
+    let at = STARTED.get_or_init(Instant::now).elapsed().as_secs_f64();
+    eprintln!("phase {name} at {at:.3} s");
+}
+
+/// The scheduler's attempt counters so far, on stderr (a pod scheduled twice shows here).
+fn attempts(s: &Scheduler) {
+    for line in s.metrics.encode().lines() {
+        if line.starts_with("scheduler_schedule_attempts_total") {
+            eprintln!("  {line}");
+        }
+    }
+}
+
 fn without_uid(mut v: Value) -> Value {
     v["metadata"].as_object_mut().unwrap().remove("uid");
     v
 }
 
-/// End to end: (backlog pods/s, streaming pods/s).
-async fn end_to_end(w: Workload, nodes: usize, warm: usize, measured: usize) -> (f64, f64) {
+/// CPU time used by this process so far (user + system), in seconds, from `/proc/self/stat`
+/// (clock ticks of 1/100 s, Linux's USER_HZ).
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (tick(11) + tick(12)) / 100.0
+}
+
+/// The machine's (total, steal) CPU ticks so far, from `/proc/stat`: a VM's host taking the
+/// CPUs away shows as steal, and makes wall-clock rates fall while CPU per pod does not.
+fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let cpu: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    (cpu.iter().take(8).sum(), cpu.get(7).copied().unwrap_or(0))
+}
+
+/// One measured phase: wall clock, this process's CPU time and the machine's steal.
+struct Meter {
+    wall: Instant,
+    cpu: f64,
+    ticks: (u64, u64),
+}
+
+/// What a phase measured.
+#[derive(Clone, Copy)]
+struct Rate {
+    pods_per_s: f64,
+    cpu_ms_per_pod: f64,
+    steal_percent: f64,
+}
+
+impl Meter {
+    fn start() -> Meter {
+        Meter {
+            wall: Instant::now(),
+            cpu: process_cpu_seconds(),
+            ticks: machine_ticks(),
+        }
+    }
+
+    fn finish(&self, pods: usize) -> Rate {
+        let (total, steal) = machine_ticks();
+        let ticks = total.saturating_sub(self.ticks.0).max(1);
+        Rate {
+            pods_per_s: pods as f64 / self.wall.elapsed().as_secs_f64(),
+            cpu_ms_per_pod: (process_cpu_seconds() - self.cpu) * 1000.0 / pods as f64,
+            steal_percent: steal.saturating_sub(self.ticks.1) as f64 * 100.0 / ticks as f64,
+        }
+    }
+}
+
+/// End to end: (backlog, streaming).
+async fn end_to_end(w: Workload, nodes: usize, warm: usize, measured: usize) -> (Rate, Rate) {
+    phase("e2e setup");
     let c = cluster().await;
     let node_api: Api<Node> = Api::all(c.client.clone());
     create_all(&node_api, (0..nodes).map(node).collect(), 32).await;
@@ -256,13 +341,16 @@ async fn end_to_end(w: Workload, nodes: usize, warm: usize, measured: usize) -> 
         c.client.clone(),
         SchedulerOptions::new(default_frameworks()),
     );
-    let start = Instant::now();
+    phase("e2e backlog");
+    let meter = Meter::start();
     let task = tokio::spawn(rkube_scheduler::run(s.clone(), None));
     wait_bound(&s, (warm + half) as u64).await;
-    let backlog = (warm + half) as f64 / start.elapsed().as_secs_f64();
+    let backlog = meter.finish(warm + half);
 
     // Streaming: the second half created while the scheduler runs.
-    let start = Instant::now();
+    attempts(&s);
+    phase("e2e stream");
+    let meter = Meter::start();
     let creating = {
         let pods = pods.clone();
         tokio::spawn(async move {
@@ -277,8 +365,10 @@ async fn end_to_end(w: Workload, nodes: usize, warm: usize, measured: usize) -> 
         })
     };
     wait_bound(&s, (warm + measured) as u64).await;
-    let streaming = (measured - half) as f64 / start.elapsed().as_secs_f64();
+    let streaming = meter.finish(measured - half);
     creating.await.unwrap();
+    attempts(&s);
+    phase("e2e check");
 
     // Ground truth from the apiserver: every pod bound, exactly once.
     let list = pods.list(&ListParams::default()).await.unwrap();
@@ -294,6 +384,7 @@ async fn end_to_end(w: Workload, nodes: usize, warm: usize, measured: usize) -> 
 }
 
 fn main() {
+    phase("start");
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let algorithm_only_flag = args.iter().any(|a| a == "--algorithm-only");
@@ -309,8 +400,15 @@ fn main() {
         "scheduler throughput, {nodes} nodes (4 CPU, 32Gi, 110 pods), pods 100m/500Mi; pods/s"
     );
     println!(
-        "{:<38} {:>9} {:>10} {:>11} {:>11} {:>14}",
-        "workload", "pods", "algorithm", "e2e backlog", "e2e stream", "upstream floor"
+        "{:<38} {:>6} {:>9} {:>11} {:>10} {:>13} {:>7} {:>14}",
+        "workload",
+        "pods",
+        "algorithm",
+        "e2e backlog",
+        "e2e stream",
+        "CPU ms/pod*",
+        "steal",
+        "upstream floor"
     );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // Headline figures for scripts/bench.sh: `SUMMARY | what | figure | reference or goal`.
@@ -328,21 +426,32 @@ fn main() {
         let (warm, measured) = w.sizes();
         let (warm, measured) = (scale(warm), scale(measured));
         let algo = algorithm_only(w, nodes, warm, measured);
+        let skipped = Rate {
+            pods_per_s: f64::NAN,
+            cpu_ms_per_pod: f64::NAN,
+            steal_percent: f64::NAN,
+        };
         let (backlog, stream) =
             if algorithm_only_flag || w == Workload::RequiredAntiAffinity && measured > nodes {
-                (f64::NAN, f64::NAN)
+                (skipped, skipped)
             } else {
                 runtime.block_on(end_to_end(w, nodes, warm, measured))
             };
         println!(
-            "{:<38} {:>9} {:>10.0} {:>11.0} {:>11.0} {:>14}",
+            "{:<38} {:>6} {:>9.0} {:>11.0} {:>10.0} {:>13} {:>7} {:>14}",
             w.name(),
             measured,
             algo,
-            backlog,
-            stream,
+            backlog.pods_per_s,
+            stream.pods_per_s,
+            format!(
+                "{:.2} / {:.2}",
+                backlog.cpu_ms_per_pod, stream.cpu_ms_per_pod
+            ),
+            format!("{:.0}%/{:.0}%", backlog.steal_percent, stream.steal_percent),
             w.upstream_floor()
         );
+        let (backlog, stream) = (backlog.pods_per_s, stream.pods_per_s);
         let reference = match w {
             Workload::Basic => "upstream floor 680; goal ≥ 3000 end to end",
             Workload::RequiredAntiAffinity => "upstream floor 24–60; goal ≥ 300 end to end",
@@ -353,6 +462,11 @@ fn main() {
             w.name()
         ));
     }
+    println!(
+        "* CPU time of the whole process (apiserver, store, scheduler, client) per pod bound, \
+         backlog / stream; steal: the share of the machine's CPU time its VM host took during \
+         each, which slows the wall-clock rates but not the CPU per pod."
+    );
     println!();
     for line in summary {
         println!("{line}");

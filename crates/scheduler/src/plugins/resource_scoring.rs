@@ -205,6 +205,36 @@ fn weighted_floor(
     allocatable: &[i64],
     per_resource: fn(i64, i64) -> i64,
 ) -> i64 {
+    // Scores are 0–100 and weights validated small, so i64 holds the sums; the i128 path is
+    // only for weights no configuration should have.
+    let mut total: i64 = 0;
+    let mut weights: i64 = 0;
+    for (i, r) in resources.iter().enumerate() {
+        if allocatable[i] == 0 {
+            continue;
+        }
+        let term = per_resource(requested[i], allocatable[i]).checked_mul(r.weight);
+        match (
+            term.and_then(|t| total.checked_add(t)),
+            weights.checked_add(r.weight),
+        ) {
+            (Some(t), Some(w)) => (total, weights) = (t, w),
+            _ => return weighted_floor_wide(resources, requested, allocatable, per_resource),
+        }
+    }
+    if weights == 0 {
+        return 0;
+    }
+    total / weights
+}
+
+/// [`weighted_floor`] in 128-bit arithmetic.
+fn weighted_floor_wide(
+    resources: &[ResourceSpec],
+    requested: &[i64],
+    allocatable: &[i64],
+    per_resource: fn(i64, i64) -> i64,
+) -> i64 {
     let mut total: i128 = 0;
     let mut weights: i128 = 0;
     for (i, r) in resources.iter().enumerate() {
@@ -224,14 +254,29 @@ fn clamp_i64(v: i128) -> i64 {
     v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
+/// `part × MAX_NODE_SCORE / whole` for `0 ≤ part ≤ whole`, `whole > 0`, rounded down: in i64
+/// unless the product would overflow (capacities beyond ~92 PB).
+fn scaled(part: i64, whole: i64) -> i64 {
+    match part.checked_mul(MAX_NODE_SCORE) {
+        Some(p) => p / whole,
+        None => clamp_i64(i128::from(part) * i128::from(MAX_NODE_SCORE) / i128::from(whole)),
+    }
+}
+
 /// `(capacity − requested) × 100 / capacity`; 0 when over capacity (upstream's
 /// `leastRequestedScore`).
 pub fn least_requested_score(requested: i64, capacity: i64) -> i64 {
     if capacity <= 0 || requested > capacity {
         return 0;
     }
-    let (r, c) = (i128::from(requested), i128::from(capacity));
-    clamp_i64((c - r) * i128::from(MAX_NODE_SCORE) / c)
+    // A negative request (impossible from the API) is treated like the wide arithmetic would.
+    match capacity.checked_sub(requested) {
+        Some(free) => scaled(free, capacity),
+        None => clamp_i64(
+            (i128::from(capacity) - i128::from(requested)) * i128::from(MAX_NODE_SCORE)
+                / i128::from(capacity),
+        ),
+    }
 }
 
 /// `requested × 100 / capacity`, with requested capped at capacity (upstream's
@@ -240,8 +285,11 @@ pub fn most_requested_score(requested: i64, capacity: i64) -> i64 {
     if capacity <= 0 {
         return 0;
     }
-    let r = i128::from(requested.min(capacity));
-    clamp_i64(r * i128::from(MAX_NODE_SCORE) / i128::from(capacity))
+    let r = requested.min(capacity);
+    if r < 0 {
+        return clamp_i64(i128::from(r) * i128::from(MAX_NODE_SCORE) / i128::from(capacity));
+    }
+    scaled(r, capacity)
 }
 
 /// The piecewise-linear function through `shape` (upstream's `BuildBrokenLinearFunction`):
@@ -300,12 +348,27 @@ fn ratio_score(
 /// BalancedAllocation: `(1 − σ) × 100` over the requested fractions (each capped at 1) of the
 /// resources the node has, truncated (upstream's `balancedResourceScorer`).
 pub fn balanced_score(requested: &[i64], allocatable: &[i64]) -> i64 {
-    let fractions: Vec<f64> = requested
-        .iter()
-        .zip(allocatable)
-        .filter(|(_, a)| **a != 0)
-        .map(|(r, a)| (*r as f64 / *a as f64).min(1.0))
-        .collect();
+    // Called for every scored node: the usual few resources stay off the heap.
+    let mut inline = [0f64; 8];
+    let mut heap = Vec::new();
+    let mut len = 0;
+    for (r, a) in requested.iter().zip(allocatable).filter(|(_, a)| **a != 0) {
+        let f = (*r as f64 / *a as f64).min(1.0);
+        if len < inline.len() {
+            inline[len] = f;
+        } else {
+            if heap.is_empty() {
+                heap.extend_from_slice(&inline);
+            }
+            heap.push(f);
+        }
+        len += 1;
+    }
+    let fractions: &[f64] = if len <= inline.len() {
+        &inline[..len]
+    } else {
+        &heap
+    };
     let std = match fractions.len() {
         0 | 1 => 0.0,
         2 => ((fractions[0] - fractions[1]) / 2.0).abs(),
@@ -444,6 +507,9 @@ mod tests {
             (5000, 4000, 0, 100),
             (1, 0, 0, 0),
             (i64::MAX, i64::MAX, 0, 100),
+            // Products past i64 take the 128-bit path and agree with it.
+            (1, i64::MAX, 99, 0),
+            (i64::MAX / 2, i64::MAX, 50, 49),
         ];
         for (req, cap, least, most) in cases {
             assert_eq!(least_requested_score(req, cap), least, "least {req}/{cap}");
@@ -452,8 +518,23 @@ mod tests {
     }
 
     #[test]
+    fn weighted_means_past_i64_agree_with_the_wide_arithmetic() {
+        let specs = |w: i64| vec![ResourceSpec::new("cpu", w), ResourceSpec::new("memory", 1)];
+        let (requested, allocatable) = ([1000, 0], [4000, 100]);
+        // 75 and 100, weights 1 and 1: 87; weights 2^62 and 1: 75 (the sum overflows i64).
+        for (weight, want) in [(1, 87), (1 << 62, 75)] {
+            let resources = specs(weight);
+            let narrow =
+                weighted_floor(&resources, &requested, &allocatable, least_requested_score);
+            let wide =
+                weighted_floor_wide(&resources, &requested, &allocatable, least_requested_score);
+            assert_eq!((narrow, wide), (want, want), "weight {weight}");
+        }
+    }
+
+    #[test]
     fn balanced_uses_standard_deviation_of_capped_fractions() {
-        let cases: [(&[i64], &[i64], i64); 6] = [
+        let cases: [(&[i64], &[i64], i64); 7] = [
             // 0.75 and 0.5: σ = 0.125.
             (&[3000, 5000], &[4000, 10000], 87),
             (&[3000, 5000], &[6000, 10000], 100),
@@ -464,6 +545,8 @@ mod tests {
             // One resource: no deviation.
             (&[1, 0], &[2, 0], 100),
             (&[], &[], 100),
+            // More resources than are kept off the heap: 0.5 ×5 and 1 ×5, σ = 0.25.
+            (&[1, 1, 1, 1, 1, 2, 2, 2, 2, 2], &[2; 10], 75),
         ];
         for (req, alloc, want) in cases {
             assert_eq!(balanced_score(req, alloc), want, "{req:?}/{alloc:?}");

@@ -254,6 +254,11 @@ impl PreFilter for InterPodAffinity {
             affinity: resolve(&pod.required_affinity),
             anti_affinity: resolve(&pod.required_anti_affinity),
         };
+        let no_terms = key.affinity.is_empty() && key.anti_affinity.is_empty();
+        // Nothing to count: skip before the cache walks every node to find that out.
+        if no_terms && snapshot.with_required_anti_affinity.is_empty() {
+            return (None, Status::skip());
+        }
         let ns_labels = namespace_labels(&snapshot.namespaces, &pod.namespace);
 
         let existing_anti_affinity = self.existing_cache.totals(
@@ -266,7 +271,6 @@ impl PreFilter for InterPodAffinity {
             |k| existing_anti_affinity_counts(pod, &k.namespace_labels, &snapshot),
             |acc, k, node, sign| add_existing(acc, node, pod, &k.namespace_labels, sign),
         );
-        let no_terms = key.affinity.is_empty() && key.anti_affinity.is_empty();
         if existing_anti_affinity.is_empty() && no_terms {
             return (None, Status::skip());
         }

@@ -103,7 +103,11 @@ impl PreScore for InterPodAffinity {
         }
         let has_constraints =
             !pod.preferred_affinity.is_empty() || !pod.preferred_anti_affinity.is_empty();
-        if self.args.ignore_preferred_terms_of_existing_pods && !has_constraints {
+        // Without terms of its own, only existing pods with affinity terms can score a node.
+        if !has_constraints
+            && (self.args.ignore_preferred_terms_of_existing_pods
+                || state.snapshot().with_affinity.is_empty())
+        {
             return Status::skip();
         }
         let snapshot = state.snapshot().clone();
