@@ -5,13 +5,11 @@
 //! path: their rows are small.
 //!
 //! When the request needs no decoded object (see [`copies_stored`]) the items are not even
-//! decoded: each is written from its stored bytes ([`raw_item`]), the bulk of a large LIST's
+//! decoded: each is written from its stored bytes ([`crate::registry::stored_json`]), the bulk of a large LIST's
 //! cost otherwise.
 //!
 //! The list's `metadata` (its resourceVersion and continue token are known only once the
 //! items are read) follows the items; JSON clients do not depend on key order.
-
-mod raw_item;
 
 use super::App;
 use super::present;
@@ -46,7 +44,7 @@ pub(super) async fn respond(
         app.registry
             .list_each_raw(info, namespace, opts, &mut |bytes, revision| {
                 separate(&mut body);
-                raw_item::write(&mut body, bytes, revision)
+                crate::registry::stored_json::write_item(&mut body, bytes, revision)
             })
             .await?
     } else {

@@ -24,6 +24,7 @@ pub mod priority;
 pub mod resource_quota;
 pub mod service_account;
 pub mod services;
+pub mod stored_json;
 pub mod strategy;
 mod versions;
 mod watch;

@@ -213,6 +213,15 @@ impl Registry {
 /// The watch items a cached event means for a watcher with `filter` (the event was decoded
 /// once for all watchers).
 fn translate_cached(event: &CachedEvent, filter: Option<&Filter>) -> Vec<WatchItem> {
+    if filter.is_none()
+        && let Some((new, replaced)) = event.stored_put()
+    {
+        return vec![if replaced {
+            WatchItem::Modified(new)
+        } else {
+            WatchItem::Added(new)
+        }];
+    }
     let matches = |obj: &Value| filter.is_none_or(|f| f(obj));
     let decoded = event.decoded();
     let old_matches = decoded.old.as_ref().map(|o| matches(o));

@@ -68,6 +68,10 @@ pub struct CachedEvent {
     /// The decoded objects, shared by the watchers that see the event; `None` until first
     /// needed, and again once the event leaves the decoded window.
     decoded: Mutex<Option<Arc<Decoded>>>,
+    /// A put's new object straight from its stored bytes, for the watchers that filter
+    /// nothing (most informers): they need its JSON, not a decoded copy. Built and dropped
+    /// as `decoded` is.
+    stored: Mutex<Option<WatchObject>>,
 }
 
 /// The event's objects, decoded once.
@@ -87,7 +91,22 @@ impl CachedEvent {
             value: e.kv.value,
             prev: e.prev.map(|p| (p.value, p.mod_revision)),
             decoded: Mutex::new(None),
+            stored: Mutex::new(None),
         }
+    }
+
+    /// For a put: the new object as stored (undecoded) and whether it replaced one — all a
+    /// watcher without a filter needs. `None` for a delete, or bytes that are not JSON (the
+    /// decoding path then reports them).
+    pub fn stored_put(&self) -> Option<(WatchObject, bool)> {
+        if self.kind != WatchEventKind::Put {
+            return None;
+        }
+        let mut slot = self.stored.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = WatchObject::from_stored(&self.value, self.revision).ok();
+        }
+        Some((slot.clone()?, self.prev.is_some()))
     }
 
     /// The objects of the change, decoded on first use (or first use after they were
@@ -102,6 +121,7 @@ impl CachedEvent {
     /// Drops the decoded objects (the event left the decoded window).
     fn drop_decoded(&self) {
         *self.decoded.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.stored.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// Whether the decoded objects are held.

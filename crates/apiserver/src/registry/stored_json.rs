@@ -1,13 +1,14 @@
-//! A stored object written as a JSON list item straight from its stored bytes, for lists
-//! that need no decoded object (no selector, the stored version asked for, a built-in
-//! resource). Decoding every object into a `serde_json::Value` and serializing it again cost
-//! ~150 µs per pod, most of a large LIST; here the members are copied as raw JSON text and
-//! only `metadata` is rebuilt, to carry the object's mod revision as its `resourceVersion`.
+//! A stored object written as JSON straight from its stored bytes, with its mod revision as
+//! `metadata.resourceVersion`: as a list item (no selector, the stored version asked for, a
+//! built-in resource), or as a whole object for a watch event. Decoding every object into a
+//! `serde_json::Value` and serializing it again cost ~150 µs per pod, most of a large LIST;
+//! here the members are copied as raw JSON text and only `metadata` is rebuilt.
 //!
-//! The item is the JSON the decoding path writes ([`crate::registry::decode_at`], then
-//! `kind` and `apiVersion` removed): members sit in sorted maps, as `serde_json::Map` keeps
-//! them (serde_json's `preserve_order` is off in this workspace), so even their order is
-//! the same, and a repeated member's last occurrence wins, as when decoding.
+//! The output is the JSON the decoding path writes ([`crate::registry::decode_at`], then for
+//! a list item `kind` and `apiVersion` removed): members sit in sorted maps, as
+//! `serde_json::Map` keeps them (serde_json's `preserve_order` is off in this workspace), so
+//! even their order is the same, and a repeated member's last occurrence wins, as when
+//! decoding.
 
 use rkube_api::status::ApiError;
 use rkube_store::Revision;
@@ -56,26 +57,47 @@ struct Stored<'a> {
 /// Appends the stored object `bytes`, whose mod revision is `revision`, to `out` as a list
 /// item: without `kind` and `apiVersion` (items of a list carry no type, as upstream sends
 /// them), `metadata.resourceVersion` set to `revision`.
-pub(super) fn write(out: &mut Vec<u8>, bytes: &[u8], revision: Revision) -> Result<(), ApiError> {
+pub fn write_item(out: &mut Vec<u8>, bytes: &[u8], revision: Revision) -> Result<(), ApiError> {
+    write(out, bytes, revision, false)
+}
+
+/// Appends the stored object `bytes`, whose mod revision is `revision`, to `out` whole (as a
+/// watch event carries it), `metadata.resourceVersion` set to `revision`.
+pub fn write_object(out: &mut Vec<u8>, bytes: &[u8], revision: Revision) -> Result<(), ApiError> {
+    write(out, bytes, revision, true)
+}
+
+fn write(
+    out: &mut Vec<u8>,
+    bytes: &[u8],
+    revision: Revision,
+    keep_type: bool,
+) -> Result<(), ApiError> {
     let resource_version = serde_json::value::to_raw_value(&revision.to_string())
         .map_err(|e| ApiError::internal(format!("encoding: {e}")))?;
+    let not_json =
+        |e: serde_json::Error| ApiError::internal(format!("stored object is not JSON: {e}"));
+    let mut de = serde_json::Deserializer::from_slice(bytes);
     let Stored {
         mut members,
         mut metadata,
-    } = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::internal(format!("stored object is not JSON: {e}")))?;
+    } = de
+        .deserialize_map(StoredVisitor {
+            keep_type,
+            _stored: PhantomData,
+        })
+        .map_err(not_json)?;
+    de.end().map_err(not_json)?;
     metadata.insert(Key("resourceVersion".into()), &resource_version);
     members.insert(Key("metadata".into()), Member::Rebuilt(metadata));
     serde_json::to_writer(out, &members).map_err(|e| ApiError::internal(format!("encoding: {e}")))
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Stored<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(StoredVisitor(PhantomData))
-    }
+struct StoredVisitor<'a> {
+    /// Keep `kind` and `apiVersion` (a whole object) rather than skip them (a list item).
+    keep_type: bool,
+    _stored: PhantomData<Stored<'a>>,
 }
-
-struct StoredVisitor<'a>(PhantomData<Stored<'a>>);
 
 impl<'de: 'a, 'a> Visitor<'de> for StoredVisitor<'a> {
     type Value = Stored<'a>;
@@ -92,7 +114,7 @@ impl<'de: 'a, 'a> Visitor<'de> for StoredVisitor<'a> {
         // A repeated member's last occurrence wins, as when decoding into a `Value`.
         while let Some(key) = map.next_key::<Key<'a>>()? {
             match &*key.0 {
-                "kind" | "apiVersion" => {
+                "kind" | "apiVersion" if !self.keep_type => {
                     map.next_value::<IgnoredAny>()?;
                 }
                 "metadata" => stored.metadata = map.next_value::<Metadata>()?.0,
@@ -179,7 +201,7 @@ mod tests {
 
     fn raw_item(stored: &[u8], revision: Revision) -> Vec<u8> {
         let mut out = Vec::new();
-        write(&mut out, stored, revision).unwrap();
+        write_item(&mut out, stored, revision).unwrap();
         out
     }
 
@@ -322,7 +344,7 @@ mod tests {
             b"{} x",
         ] {
             let mut out = Vec::new();
-            let err = write(&mut out, stored, 1).unwrap_err();
+            let err = write_item(&mut out, stored, 1).unwrap_err();
             assert_eq!(err.code, 500, "{}", String::from_utf8_lossy(stored));
             assert!(
                 err.message.contains(": stored object is not JSON: "),
