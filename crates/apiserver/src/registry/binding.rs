@@ -10,7 +10,7 @@ use rkube_store::UpdateOutcome;
 use serde_json::{Value, json};
 
 use super::meta::{meta_mut, meta_str, set_meta, timestamp};
-use super::{Registry, encode, store_error};
+use super::{Registry, decode_at, encode, store_error};
 
 /// What a binding asks for.
 #[derive(Debug, Default)]
@@ -36,33 +36,24 @@ impl Registry {
     ) -> Result<(), ApiError> {
         let pods = find("", "v1", "pods").expect("pods are built in");
         let key = pods.storage_key(namespace, name);
+        // The first try starts from the watch cache's copy, as upstream's binding does (the
+        // cacher hands its object to the store's update): the scheduler binds pods it has
+        // just seen, so the copy is almost always current, and a stale one costs a retry.
+        let mut cached = self.watch_cache.current(&pods.storage_prefix(), &key);
         loop {
-            let (mut pod, rev) = self.get_kv(pods, namespace, name).await?;
-            if let Some(uid) = req.uid.filter(|u| !u.is_empty())
-                && meta_str(&pod, "uid") != Some(uid)
-            {
-                return Err(ApiError::conflict(
-                    pods,
-                    name,
-                    &format!(
-                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                        meta_str(&pod, "uid").unwrap_or("")
-                    ),
-                ));
-            }
-            if meta_str(&pod, "deletionTimestamp").is_some() {
-                return Err(ApiError::conflict(
-                    pods,
-                    name,
-                    "pod is being deleted, cannot be assigned to a host",
-                ));
-            }
-            if let Some(current) = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
-                return Err(ApiError::conflict(
-                    pods,
-                    name,
-                    &format!("pod {name} is already assigned to node {current:?}"),
-                ));
+            let from_cache = cached.is_some();
+            let (mut pod, rev) = match cached.take() {
+                Some((bytes, rev)) => match decode_at(&bytes, rev) {
+                    Ok(pod) => (pod, rev),
+                    Err(_) => continue,
+                },
+                None => self.get_kv(pods, namespace, name).await?,
+            };
+            match refusal(&pod, name, &req) {
+                // The copy may be behind the pod that refuses: only the store's says no.
+                Some(_) if from_cache => continue,
+                Some(reason) => return Err(ApiError::conflict(pods, name, &reason)),
+                None => {}
             }
             pod["spec"]["nodeName"] = req.node.into();
             if let Some(extra) = req.annotations.filter(|a| !a.is_empty()) {
@@ -92,6 +83,28 @@ impl Registry {
     }
 }
 
+/// Why `pod` cannot be bound as `req` asks, if it cannot: another pod by that name, being
+/// deleted, or already assigned.
+fn refusal(pod: &Value, name: &str, req: &BindRequest<'_>) -> Option<String> {
+    if let Some(uid) = req.uid.filter(|u| !u.is_empty())
+        && meta_str(pod, "uid") != Some(uid)
+    {
+        return Some(format!(
+            "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+            meta_str(pod, "uid").unwrap_or("")
+        ));
+    }
+    if meta_str(pod, "deletionTimestamp").is_some() {
+        return Some("pod is being deleted, cannot be assigned to a host".into());
+    }
+    if let Some(current) = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
+        return Some(format!(
+            "pod {name} is already assigned to node {current:?}"
+        ));
+    }
+    None
+}
+
 /// Sets `PodScheduled=True` (its transition time moves only when its status changes).
 fn mark_scheduled(pod: &mut Value, now: Value) {
     let status = &mut pod["status"];
@@ -119,6 +132,158 @@ fn mark_scheduled(pod: &mut Value, now: Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::{Ranges, test_store};
+    use rkube_store::{Revision, Store, StoreError, WatchStream};
+    use std::sync::Arc;
+
+    /// A store whose watches never deliver: a watch cache over it keeps what it first read.
+    struct Frozen(Arc<dyn Store>);
+
+    #[async_trait::async_trait]
+    impl Store for Frozen {
+        async fn current_revision(&self) -> Result<Revision, StoreError> {
+            self.0.current_revision().await
+        }
+        async fn get(
+            &self,
+            key: &str,
+            revision: Revision,
+        ) -> Result<Option<rkube_store::KeyValue>, StoreError> {
+            self.0.get(key, revision).await
+        }
+        async fn range(
+            &self,
+            req: rkube_store::RangeRequest,
+        ) -> Result<rkube_store::RangeResponse, StoreError> {
+            self.0.range(req).await
+        }
+        async fn count(&self, prefix: &str) -> Result<i64, StoreError> {
+            self.0.count(prefix).await
+        }
+        async fn create(
+            &self,
+            key: &str,
+            value: bytes::Bytes,
+            ttl: Option<std::time::Duration>,
+        ) -> Result<rkube_store::CreateOutcome, StoreError> {
+            self.0.create(key, value, ttl).await
+        }
+        async fn update(
+            &self,
+            key: &str,
+            value: bytes::Bytes,
+            expected: Revision,
+            ttl: Option<std::time::Duration>,
+        ) -> Result<UpdateOutcome, StoreError> {
+            self.0.update(key, value, expected, ttl).await
+        }
+        async fn delete(
+            &self,
+            key: &str,
+            expected: Option<Revision>,
+        ) -> Result<rkube_store::DeleteOutcome, StoreError> {
+            self.0.delete(key, expected).await
+        }
+        async fn watch(&self, _prefix: &str, _from: Revision) -> Result<WatchStream, StoreError> {
+            Ok(Box::pin(futures::stream::pending()))
+        }
+        async fn compact(&self, revision: Revision) -> Result<(), StoreError> {
+            self.0.compact(revision).await
+        }
+        async fn compacted_revision(&self) -> Result<Revision, StoreError> {
+            self.0.compacted_revision().await
+        }
+    }
+
+    fn stored_pod(uid: &str, labels: Value) -> bytes::Bytes {
+        encode(&json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "default", "uid": uid, "labels": labels},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
+    }
+
+    fn bind_to<'a>(node: &'a str, uid: &'a str) -> BindRequest<'a> {
+        BindRequest {
+            node,
+            uid: Some(uid),
+            ..BindRequest::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_watch_cache_behind_the_store_costs_a_retry_not_a_write_or_a_wrong_refusal() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = test_store(dir.path()).await;
+        let store: Arc<dyn Store> = Arc::new(Frozen(inner.clone()));
+        let clock: crate::registry::Clock = Arc::new(jiff::Timestamp::now);
+        let registry = Registry::new(store.clone(), clock, Ranges::default());
+        let key = "/registry/pods/default/p";
+        let first = match store.create(key, stored_pod("u1", json!({})), None).await {
+            Ok(rkube_store::CreateOutcome::Created(rev)) => rev,
+            other => panic!("{other:?}"),
+        };
+        // The cache reads the pod now and never hears of a change again.
+        registry
+            .watch_cache
+            .list("/registry/pods/", "/registry/pods/")
+            .await
+            .unwrap();
+        assert_eq!(
+            registry
+                .watch_cache
+                .current("/registry/pods/", key)
+                .map(|c| c.1),
+            Some(first)
+        );
+        let pod = |rev_and_value: Option<rkube_store::KeyValue>| {
+            decode_at(&rev_and_value.unwrap().value, 0).unwrap()
+        };
+
+        // A label written after the cache's copy: the binding keeps it.
+        store
+            .update(key, stored_pod("u1", json!({"a": "b"})), first, None)
+            .await
+            .unwrap();
+        registry
+            .bind(Some("default"), "p", bind_to("n1", "u1"))
+            .await
+            .unwrap();
+        let bound = pod(store.get(key, 0).await.unwrap());
+        assert_eq!(bound["spec"]["nodeName"], "n1");
+        assert_eq!(
+            bound["metadata"]["labels"]["a"], "b",
+            "the later label is kept"
+        );
+
+        // Deleted and created again under the name: the cache's copy has the old UID (and no
+        // node), the store's the new one — the new pod is bound, not refused.
+        store.delete(key, None).await.unwrap();
+        store
+            .create(key, stored_pod("u2", json!({})), None)
+            .await
+            .unwrap();
+        registry
+            .bind(Some("default"), "p", bind_to("n2", "u2"))
+            .await
+            .unwrap();
+        let rebound = pod(store.get(key, 0).await.unwrap());
+        assert_eq!(
+            (&rebound["metadata"]["uid"], &rebound["spec"]["nodeName"]),
+            (&json!("u2"), &json!("n2"))
+        );
+
+        // Refusals come from the store's pod: already assigned, and another UID.
+        for (req, says) in [
+            (bind_to("n3", "u2"), "already assigned to node \"n2\""),
+            (
+                bind_to("n3", "u1"),
+                "UID in precondition: u1, UID in object meta: u2",
+            ),
+        ] {
+            let err = registry.bind(Some("default"), "p", req).await.unwrap_err();
+            assert_eq!(err.code, 409);
+            assert!(err.message.contains(says), "{}", err.message);
+        }
+    }
 
     #[test]
     fn the_condition_is_added_or_flipped_once() {

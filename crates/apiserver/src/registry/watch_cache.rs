@@ -337,6 +337,22 @@ impl WatchCaches {
             .inc();
     }
 
+    /// The stored bytes and mod revision of `key` as `resource_prefix`'s cache holds them,
+    /// when that cache is running: a first guess for a read-modify-write (upstream's cached
+    /// existing object), which the write's revision check corrects if the cache is behind.
+    /// Starts no cache.
+    pub fn current(&self, resource_prefix: &str, key: &str) -> Option<(Bytes, Revision)> {
+        let cache = self
+            .caches
+            .lock()
+            .ok()?
+            .get(resource_prefix)
+            .filter(|c| !c.failed())
+            .cloned()?;
+        let ring = cache.ring.read().unwrap_or_else(|p| p.into_inner());
+        ring.objects.get(key).cloned()
+    }
+
     /// Keeps the decoded objects of only the newest `events` events.
     pub fn with_decoded_window(mut self, events: usize) -> WatchCaches {
         self.decoded_window = events;
