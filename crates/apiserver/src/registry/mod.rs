@@ -283,6 +283,30 @@ impl Registry {
         }
     }
 
+    /// [`Registry::get`] for admission's own reads (a namespace, a service account, a
+    /// priority class on every pod create): as current as the store's answer, served by the
+    /// resource's watch cache (started on first use, as upstream's admission plugins run
+    /// informers) once it has caught up with the store, else read from the store.
+    pub(crate) async fn get_current(
+        &self,
+        info: &'static ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let key = info.storage_key(namespace, name);
+        let at_least = self.store.current_revision().await.map_err(store_error)?;
+        match self
+            .watch_cache
+            .get_consistent(&info.storage_prefix(), &key, at_least)
+            .await
+        {
+            Ok(Some(Some((bytes, revision)))) => decode_at(&bytes, revision),
+            Ok(Some(None)) => Err(ApiError::not_found(info, name)),
+            // The cache cannot tell: the store can.
+            Ok(None) | Err(_) => self.get(info, namespace, name).await,
+        }
+    }
+
     async fn get_kv(
         &self,
         info: &ResourceInfo,
@@ -461,7 +485,7 @@ impl Registry {
     /// Refuses writes into a namespace that does not exist or is being deleted.
     async fn check_namespace_open(&self, ns: &str) -> Result<(), ApiError> {
         let namespaces = find("", "v1", "namespaces").expect("namespaces are built in");
-        let namespace = self.get(namespaces, None, ns).await?;
+        let namespace = self.get_current(namespaces, None, ns).await?;
         if meta_str(&namespace, "deletionTimestamp").is_some()
             || namespace["status"]["phase"] == "Terminating"
         {

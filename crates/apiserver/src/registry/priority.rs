@@ -97,7 +97,7 @@ impl Registry {
                 },
             });
         }
-        match self.get(priority_classes(), None, class_name).await {
+        match self.get_current(priority_classes(), None, class_name).await {
             Ok(class) => Ok(Resolved::of(&class)),
             Err(e) if e.code == 404 => Err(ApiError::forbidden(
                 pods,

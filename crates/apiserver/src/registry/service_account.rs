@@ -178,13 +178,17 @@ impl Registry {
     ) -> Result<Option<Value>, ApiError> {
         let info = find("", "v1", "serviceaccounts").expect("serviceaccounts are built in");
         let attempts = if name == DEFAULT_SERVICE_ACCOUNT {
-            match self.get(info, Some(namespace), name).await {
+            match self.get_current(info, Some(namespace), name).await {
                 Ok(sa) => return Ok(Some(sa)),
                 Err(e) if e.code != 404 => return Err(e),
                 Err(_) => {}
             }
             // Wait for the controller only if one is creating default accounts at all.
-            if self.get(info, Some("kube-system"), name).await.is_ok() {
+            if self
+                .get_current(info, Some("kube-system"), name)
+                .await
+                .is_ok()
+            {
                 DEFAULT_ATTEMPTS - 1
             } else {
                 0
@@ -197,7 +201,7 @@ impl Registry {
             if attempt > 0 || name == DEFAULT_SERVICE_ACCOUNT {
                 tokio::time::sleep(interval).await;
             }
-            match self.get(info, Some(namespace), name).await {
+            match self.get_current(info, Some(namespace), name).await {
                 Ok(sa) => return Ok(Some(sa)),
                 Err(e) if e.code == 404 => {}
                 Err(e) => return Err(e),

@@ -495,6 +495,27 @@ impl WatchCaches {
         Ok(Some(cache.objects(prefix)))
     }
 
+    /// `key` (inside `resource_prefix`) as of `at_least` or later, once the cache has caught
+    /// up with it, as [`WatchCaches::list_consistent`] does for lists: `Some(None)` when it
+    /// does not exist then; `None` when the cache cannot tell (the caller reads the store).
+    #[allow(clippy::type_complexity)]
+    pub async fn get_consistent(
+        &self,
+        resource_prefix: &str,
+        key: &str,
+        at_least: Revision,
+    ) -> Result<Option<Option<(Bytes, Revision)>>, StoreError> {
+        let cache = self.cache(resource_prefix).await?;
+        if cache.failed()
+            || !cache.sync.wait_for(at_least, CONSISTENT_READ_WAIT).await
+            || cache.failed()
+        {
+            return Ok(None);
+        }
+        let ring = cache.ring.read().unwrap_or_else(|p| p.into_inner());
+        Ok(Some(ring.objects.get(key).cloned()))
+    }
+
     /// Events under `prefix` (inside `resource_prefix`) from revision `from` on — only
     /// those whose object had or has the indexed field's value, when `index` names the
     /// field and the value —, or `None` when the cache no longer holds that far back (the

@@ -330,6 +330,35 @@ async fn a_consistent_list_sees_every_write_acknowledged_before_it() {
     }
 }
 
+/// A consistent get, like a consistent list, answers as the store would right after each
+/// acknowledged write: a namespace just created is there, one just deleted is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consistent_get_sees_every_write_acknowledged_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path()).await;
+    let caches = WatchCaches::new(store.clone());
+    let prefix = "/registry/namespaces/";
+    for i in 0..100 {
+        let key = format!("{prefix}ns{i}");
+        let created = put(&store, &key).await;
+        let got = caches
+            .get_consistent(prefix, &key, store.current_revision().await.unwrap())
+            .await
+            .unwrap()
+            .expect("the embedded store reports progress");
+        assert_eq!(got.map(|(_, rev)| rev), Some(created), "round {i}");
+        store.delete(&key, None).await.unwrap();
+        // The newest write is elsewhere: the cache must still reach the store's revision.
+        let elsewhere = put(&store, &format!("/registry/leases/l{i}")).await;
+        let gone = caches
+            .get_consistent(prefix, &key, elsewhere)
+            .await
+            .unwrap()
+            .expect("the embedded store reports progress");
+        assert!(gone.is_none(), "round {i}: deleted before the get");
+    }
+}
+
 /// A store that does not report its watches' progress (the trait's default).
 struct NoProgress(Arc<dyn Store>);
 
