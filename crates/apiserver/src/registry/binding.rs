@@ -133,67 +133,8 @@ fn mark_scheduled(pod: &mut Value, now: Value) {
 mod tests {
     use super::*;
     use crate::registry::{Ranges, test_store};
-    use rkube_store::{Revision, Store, StoreError, WatchStream};
+    use rkube_store::Store;
     use std::sync::Arc;
-
-    /// A store whose watches never deliver: a watch cache over it keeps what it first read.
-    struct Frozen(Arc<dyn Store>);
-
-    #[async_trait::async_trait]
-    impl Store for Frozen {
-        async fn current_revision(&self) -> Result<Revision, StoreError> {
-            self.0.current_revision().await
-        }
-        async fn get(
-            &self,
-            key: &str,
-            revision: Revision,
-        ) -> Result<Option<rkube_store::KeyValue>, StoreError> {
-            self.0.get(key, revision).await
-        }
-        async fn range(
-            &self,
-            req: rkube_store::RangeRequest,
-        ) -> Result<rkube_store::RangeResponse, StoreError> {
-            self.0.range(req).await
-        }
-        async fn count(&self, prefix: &str) -> Result<i64, StoreError> {
-            self.0.count(prefix).await
-        }
-        async fn create(
-            &self,
-            key: &str,
-            value: bytes::Bytes,
-            ttl: Option<std::time::Duration>,
-        ) -> Result<rkube_store::CreateOutcome, StoreError> {
-            self.0.create(key, value, ttl).await
-        }
-        async fn update(
-            &self,
-            key: &str,
-            value: bytes::Bytes,
-            expected: Revision,
-            ttl: Option<std::time::Duration>,
-        ) -> Result<UpdateOutcome, StoreError> {
-            self.0.update(key, value, expected, ttl).await
-        }
-        async fn delete(
-            &self,
-            key: &str,
-            expected: Option<Revision>,
-        ) -> Result<rkube_store::DeleteOutcome, StoreError> {
-            self.0.delete(key, expected).await
-        }
-        async fn watch(&self, _prefix: &str, _from: Revision) -> Result<WatchStream, StoreError> {
-            Ok(Box::pin(futures::stream::pending()))
-        }
-        async fn compact(&self, revision: Revision) -> Result<(), StoreError> {
-            self.0.compact(revision).await
-        }
-        async fn compacted_revision(&self) -> Result<Revision, StoreError> {
-            self.0.compacted_revision().await
-        }
-    }
 
     fn stored_pod(uid: &str, labels: Value) -> bytes::Bytes {
         encode(&json!({"apiVersion": "v1", "kind": "Pod",
@@ -213,7 +154,11 @@ mod tests {
     async fn a_watch_cache_behind_the_store_costs_a_retry_not_a_write_or_a_wrong_refusal() {
         let dir = tempfile::tempdir().unwrap();
         let inner = test_store(dir.path()).await;
-        let store: Arc<dyn Store> = Arc::new(Frozen(inner.clone()));
+        // Its watches never deliver: the watch cache keeps what it first read.
+        let store: Arc<dyn Store> = Arc::new(crate::registry::test_stores::Limited {
+            inner,
+            frozen: true,
+        });
         let clock: crate::registry::Clock = Arc::new(jiff::Timestamp::now);
         let registry = Registry::new(store.clone(), clock, Ranges::default());
         let key = "/registry/pods/default/p";

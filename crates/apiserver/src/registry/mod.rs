@@ -26,6 +26,8 @@ pub mod service_account;
 pub mod services;
 pub mod stored_json;
 pub mod strategy;
+#[cfg(test)]
+mod test_stores;
 mod versions;
 mod watch;
 pub mod watch_cache;

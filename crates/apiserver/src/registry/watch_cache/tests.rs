@@ -359,72 +359,16 @@ async fn a_consistent_get_sees_every_write_acknowledged_before_it() {
     }
 }
 
-/// A store that does not report its watches' progress (the trait's default).
-struct NoProgress(Arc<dyn Store>);
-
-#[async_trait::async_trait]
-impl Store for NoProgress {
-    async fn current_revision(&self) -> Result<Revision, StoreError> {
-        self.0.current_revision().await
-    }
-    async fn get(
-        &self,
-        key: &str,
-        revision: Revision,
-    ) -> Result<Option<rkube_store::KeyValue>, StoreError> {
-        self.0.get(key, revision).await
-    }
-    async fn range(
-        &self,
-        req: rkube_store::RangeRequest,
-    ) -> Result<rkube_store::RangeResponse, StoreError> {
-        self.0.range(req).await
-    }
-    async fn count(&self, prefix: &str) -> Result<i64, StoreError> {
-        self.0.count(prefix).await
-    }
-    async fn create(
-        &self,
-        key: &str,
-        value: Bytes,
-        ttl: Option<std::time::Duration>,
-    ) -> Result<rkube_store::CreateOutcome, StoreError> {
-        self.0.create(key, value, ttl).await
-    }
-    async fn update(
-        &self,
-        key: &str,
-        value: Bytes,
-        expected: Revision,
-        ttl: Option<std::time::Duration>,
-    ) -> Result<rkube_store::UpdateOutcome, StoreError> {
-        self.0.update(key, value, expected, ttl).await
-    }
-    async fn delete(
-        &self,
-        key: &str,
-        expected: Option<Revision>,
-    ) -> Result<rkube_store::DeleteOutcome, StoreError> {
-        self.0.delete(key, expected).await
-    }
-    async fn watch(&self, prefix: &str, from: Revision) -> Result<WatchStream, StoreError> {
-        self.0.watch(prefix, from).await
-    }
-    async fn compact(&self, revision: Revision) -> Result<(), StoreError> {
-        self.0.compact(revision).await
-    }
-    async fn compacted_revision(&self) -> Result<Revision, StoreError> {
-        self.0.compacted_revision().await
-    }
-}
-
 /// Without progress reports the cache cannot know it is current: consistent lists are left
 /// to the store, while `resourceVersion=0` lists are still served.
 #[tokio::test]
 async fn without_progress_reports_consistent_lists_are_left_to_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let inner = store(dir.path()).await;
-    let store: Arc<dyn Store> = Arc::new(NoProgress(inner));
+    let store: Arc<dyn Store> = Arc::new(crate::registry::test_stores::Limited {
+        inner,
+        frozen: false,
+    });
     let rev = put(&store, "/registry/pods/a/p").await;
     let caches = WatchCaches::new(store.clone());
     let started = std::time::Instant::now();
