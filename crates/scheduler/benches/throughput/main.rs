@@ -32,6 +32,9 @@ use rkube_scheduler::framework::{CycleState, PodInfo};
 use rkube_scheduler::{Scheduler, SchedulerOptions};
 use serde_json::{Value, json};
 
+mod meter;
+use meter::{Meter, Rate, phase};
+
 const ZONES: [&str; 3] = ["zone1", "zone2", "zone3"];
 
 /// scheduler_perf's node template: 4 CPUs, 32 GiB, 110 pods; zones round-robin.
@@ -222,15 +225,6 @@ async fn wait_bound(s: &Scheduler, target: u64) {
     }
 }
 
-/// When the bench process started: phase marks on stderr are relative to it, so a profile of the
-/// run can be cut to one phase (`perf report --time`, offset by the first sample's time).
-static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-
-fn phase(name: &str) {
-    let at = STARTED.get_or_init(Instant::now).elapsed().as_secs_f64();
-    eprintln!("phase {name} at {at:.3} s");
-}
-
 /// The scheduler's attempt counters so far, on stderr (a pod scheduled twice shows here).
 fn attempts(s: &Scheduler) {
     for line in s.metrics.encode().lines() {
@@ -243,72 +237,6 @@ fn attempts(s: &Scheduler) {
 fn without_uid(mut v: Value) -> Value {
     v["metadata"].as_object_mut().unwrap().remove("uid");
     v
-}
-
-/// CPU time used by this process so far (user + system), in seconds, from `/proc/self/stat`
-/// (clock ticks of 1/100 s, Linux's USER_HZ).
-fn process_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (tick(11) + tick(12)) / 100.0
-}
-
-/// The machine's (total, steal) CPU ticks so far, from `/proc/stat`: a VM's host taking the
-/// CPUs away shows as steal, and makes wall-clock rates fall while CPU per pod does not.
-fn machine_ticks() -> (u64, u64) {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let cpu: Vec<u64> = stat
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    (cpu.iter().take(8).sum(), cpu.get(7).copied().unwrap_or(0))
-}
-
-/// One measured phase: wall clock, this process's CPU time and the machine's steal.
-struct Meter {
-    wall: Instant,
-    cpu: f64,
-    ticks: (u64, u64),
-}
-
-/// What a phase measured.
-#[derive(Clone, Copy)]
-struct Rate {
-    pods_per_s: f64,
-    cpu_ms_per_pod: f64,
-    steal_percent: f64,
-}
-
-impl Meter {
-    fn start() -> Meter {
-        Meter {
-            wall: Instant::now(),
-            cpu: process_cpu_seconds(),
-            ticks: machine_ticks(),
-        }
-    }
-
-    fn finish(&self, pods: usize) -> Rate {
-        let (total, steal) = machine_ticks();
-        let ticks = total.saturating_sub(self.ticks.0).max(1);
-        Rate {
-            pods_per_s: pods as f64 / self.wall.elapsed().as_secs_f64(),
-            cpu_ms_per_pod: (process_cpu_seconds() - self.cpu) * 1000.0 / pods as f64,
-            steal_percent: steal.saturating_sub(self.ticks.1) as f64 * 100.0 / ticks as f64,
-        }
-    }
 }
 
 /// End to end: (backlog, streaming).
