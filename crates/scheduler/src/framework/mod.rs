@@ -4,6 +4,7 @@
 pub mod cycle_state;
 pub mod node_affinity;
 pub mod node_info;
+pub mod node_labels;
 pub mod nominator;
 pub mod plugin;
 pub mod pod_info;

@@ -95,7 +95,7 @@ impl ParsedNodeSelectorTerm {
             return false;
         }
         if let Some(reqs) = &self.labels {
-            let labels = node.labels();
+            let labels = &node.label_index;
             if !reqs.iter().all(|r| r.matches(labels)) {
                 return false;
             }
@@ -241,7 +241,7 @@ impl RequiredNodeAffinity {
     /// Whether the pod may run on `node` as far as labels and name go.
     pub fn matches(&self, node: &NodeInfo) -> bool {
         if let Some(selector) = &self.node_selector {
-            let labels = node.labels();
+            let labels = &node.label_index;
             if !selector
                 .iter()
                 .all(|(k, v)| labels.get(k).is_some_and(|l| l == v))

@@ -1,10 +1,11 @@
 //! A node with the pods on it (bound or assumed) and what they add up to.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Node;
 
+use super::node_labels::NodeLabels;
 use super::pod_info::{HostPort, PodInfo};
 use super::resource::Resource;
 
@@ -39,6 +40,8 @@ pub struct NodeInfo {
     pub unschedulable: bool,
     /// `spec.taints` when there are any (`None` costs no memory access).
     pub taints: Option<Arc<[k8s_openapi::api::core::v1::Taint]>>,
+    /// `metadata.labels` laid out for the filters' lookups.
+    pub label_index: NodeLabels,
 }
 
 impl NodeInfo {
@@ -58,6 +61,7 @@ impl NodeInfo {
             generation: 0,
             unschedulable: false,
             taints: None,
+            label_index: NodeLabels::default(),
         };
         info.set_node(node);
         info
@@ -66,6 +70,8 @@ impl NodeInfo {
     /// Replaces the node object (keeping its pods).
     pub fn set_node(&mut self, node: Arc<Node>) {
         self.name = node.metadata.name.clone().unwrap_or_default();
+        self.label_index =
+            NodeLabels::new(node.metadata.labels.as_ref().unwrap_or(&BTreeMap::new()));
         let status = node.status.as_ref();
         self.allocatable = Resource::from_list(status.and_then(|s| s.allocatable.as_ref()));
         let mut images = HashMap::new();

@@ -277,7 +277,7 @@ impl Filter for PodTopologySpread {
         let Some(s) = state.read::<PreFilterState>(PRE_FILTER_STATE_KEY) else {
             return Status::missing_state(PRE_FILTER_STATE_KEY);
         };
-        let labels = node.labels();
+        let labels = &node.label_index;
         for (i, c) in s.prepared.key.constraints.iter().enumerate() {
             let Some(value) = labels.get(&c.topology_key) else {
                 return Status::unresolvable(ERR_REASON_NODE_LABEL_NOT_MATCH);
@@ -288,7 +288,7 @@ impl Filter for PodTopologySpread {
             let matching = s
                 .counts
                 .get(i)
-                .and_then(|m| m.get(value.as_str()))
+                .and_then(|m| m.get(value))
                 .map_or(0, |d| d.pods);
             if matching + self_match - min > i64::from(c.max_skew) {
                 return Status::unschedulable(ERR_REASON_CONSTRAINTS_NOT_MATCH);
