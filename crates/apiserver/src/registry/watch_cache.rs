@@ -198,6 +198,12 @@ impl ResourceCache {
         self.sync.mark(covered);
     }
 
+    /// The stored bytes and mod revision of the object at `key`, if there is one.
+    fn object(&self, key: &str) -> Option<(Bytes, Revision)> {
+        let ring = self.ring.read().unwrap_or_else(|p| p.into_inner());
+        ring.objects.get(key).cloned()
+    }
+
     /// The stored bytes and mod revisions of the objects under `prefix`, and the revision
     /// they are as of.
     fn objects(&self, prefix: &str) -> (Vec<(Bytes, Revision)>, Revision) {
@@ -349,8 +355,7 @@ impl WatchCaches {
             .get(resource_prefix)
             .filter(|c| !c.failed())
             .cloned()?;
-        let ring = cache.ring.read().unwrap_or_else(|p| p.into_inner());
-        ring.objects.get(key).cloned()
+        cache.object(key)
     }
 
     /// Keeps the decoded objects of only the newest `events` events.
@@ -476,23 +481,31 @@ impl WatchCaches {
         prefix: &str,
         at_least: Revision,
     ) -> Result<Option<(Vec<(Bytes, Revision)>, Revision)>, StoreError> {
-        let cache = match self.cache(resource_prefix).await {
-            Ok(cache) => cache,
-            Err(e) => {
-                self.count_consistent_read(resource_prefix, false, false);
-                return Err(e);
-            }
-        };
-        if cache.failed()
-            || !cache.sync.wait_for(at_least, CONSISTENT_READ_WAIT).await
-            || cache.failed()
-        {
+        let Some(cache) = self
+            .caught_up(resource_prefix, at_least)
+            .await
+            .inspect_err(|_| self.count_consistent_read(resource_prefix, false, false))?
+        else {
             // The caller reads the store instead.
             self.count_consistent_read(resource_prefix, false, true);
             return Ok(None);
-        }
+        };
         self.count_consistent_read(resource_prefix, true, false);
         Ok(Some(cache.objects(prefix)))
+    }
+
+    /// `resource_prefix`'s cache once it has applied everything up to `at_least`; `None`
+    /// when it has failed or does not catch up within [`CONSISTENT_READ_WAIT`].
+    async fn caught_up(
+        &self,
+        resource_prefix: &str,
+        at_least: Revision,
+    ) -> Result<Option<Arc<ResourceCache>>, StoreError> {
+        let cache = self.cache(resource_prefix).await?;
+        let current = !cache.failed()
+            && cache.sync.wait_for(at_least, CONSISTENT_READ_WAIT).await
+            && !cache.failed();
+        Ok(current.then_some(cache))
     }
 
     /// `key` (inside `resource_prefix`) as of `at_least` or later, once the cache has caught
@@ -505,15 +518,8 @@ impl WatchCaches {
         key: &str,
         at_least: Revision,
     ) -> Result<Option<Option<(Bytes, Revision)>>, StoreError> {
-        let cache = self.cache(resource_prefix).await?;
-        if cache.failed()
-            || !cache.sync.wait_for(at_least, CONSISTENT_READ_WAIT).await
-            || cache.failed()
-        {
-            return Ok(None);
-        }
-        let ring = cache.ring.read().unwrap_or_else(|p| p.into_inner());
-        Ok(Some(ring.objects.get(key).cloned()))
+        let cache = self.caught_up(resource_prefix, at_least).await?;
+        Ok(cache.map(|c| c.object(key)))
     }
 
     /// Events under `prefix` (inside `resource_prefix`) from revision `from` on — only
