@@ -6,6 +6,7 @@ pub mod crd;
 pub mod handlers;
 pub mod inflight;
 pub mod join;
+pub mod loopback;
 pub mod openapi;
 pub mod pki;
 pub mod protobuf;

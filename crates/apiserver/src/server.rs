@@ -3,6 +3,7 @@
 
 use crate::authn::{Authenticator, TokenFile};
 use crate::handlers::{self, App};
+use crate::loopback::Loopback;
 use crate::pki::{ClientAuth, Pki, SanConfig};
 use crate::registry::{Clock, Ranges, Registry};
 use rkube_store::embedded::{EmbeddedOptions, EmbeddedStore};
@@ -11,7 +12,7 @@ use rkube_store::{Compactor, Store, spawn_compactor};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -123,6 +124,9 @@ pub struct RunningServer {
     pub kubeconfig: PathBuf,
     /// The node join token (`K10…::server:…`) agents use with `rkube agent --token`.
     pub node_token: String,
+    loopback: Loopback,
+    /// Shared with `loopback`: cleared when shutting down.
+    open: Arc<AtomicBool>,
     stop: Option<oneshot::Sender<()>>,
     serving: JoinHandle<Result<(), crate::serve::ServeError>>,
     /// The store this server opened (closed by `shutdown`); `None` when the caller handed it
@@ -147,6 +151,7 @@ impl RunningServer {
     /// and returns: a server started on the same data right after finds every acknowledged
     /// write.
     pub async fn shutdown(mut self) {
+        self.open.store(false, Ordering::Release);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -154,6 +159,13 @@ impl RunningServer {
         if let Some(store) = self.own_store.take() {
             store.close().await;
         }
+    }
+
+    /// The in-process transport to this server, for components running in the same process:
+    /// `kube::Client::new(server.loopback(), "default")`. Its requests act as the admin
+    /// client certificate's holder; after [`RunningServer::shutdown`] they are refused (503).
+    pub fn loopback(&self) -> Loopback {
+        self.loopback.clone()
     }
 
     /// Waits until serving ends on its own (an accept failure).
@@ -294,6 +306,8 @@ pub async fn start_with_store(
         .layer(crate::authn::layer(Arc::new(authenticator)));
     // The join routes authenticate by the join secret, not by the layer above.
     let router = crate::join::routes(Arc::new(join)).merge(router);
+    let open = Arc::new(AtomicBool::new(true));
+    let loopback = Loopback::new(router.clone(), pki.admin_certificate_der()?, open.clone());
     let tls = pki.server_config(ClientAuth::Optional)?;
     let (stop, stopped) = oneshot::channel::<()>();
     let serving = tokio::spawn(crate::serve::serve_https(
@@ -349,6 +363,8 @@ pub async fn start_with_store(
         addr,
         kubeconfig,
         node_token,
+        loopback,
+        open,
         stop: Some(stop),
         serving,
         own_store: None,

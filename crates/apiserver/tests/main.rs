@@ -15,6 +15,7 @@ mod kubectl_e2e;
 mod kubectl_protobuf;
 mod limit_ranges_and_quota;
 mod list_items;
+mod loopback;
 mod openapi_kubectl;
 mod patch;
 mod priority_classes;

@@ -127,7 +127,7 @@ pub async fn stop_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A kube-rs client from a kubeconfig file (the admin one for in-process controllers).
+/// A kube-rs client from a kubeconfig file (an agent's, or a standalone component's).
 pub async fn client_from(kubeconfig: &std::path::Path) -> anyhow::Result<kube::Client> {
     let config = kube::config::Kubeconfig::read_from(kubeconfig)?;
     let config = kube::Config::from_custom_kubeconfig(config, &Default::default()).await?;
@@ -163,7 +163,10 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
                 "{e}\nrkube server could not start; fix the cause above and run it again"
             )
         })?;
-        let client = client_from(&server.kubeconfig).await?;
+        // The in-process components talk to the apiserver without TLS or a socket (same
+        // authentication, authorization and admission as over HTTPS; see
+        // rkube_apiserver::loopback).
+        let client = kube::Client::new(server.loopback(), "default");
         let controller_manager = if args.disable_controller_manager {
             None
         } else {

@@ -226,6 +226,13 @@ impl Pki {
         &self.admin
     }
 
+    /// The admin client certificate, DER (what the in-process loopback presents).
+    pub fn admin_certificate_der(&self) -> Result<CertificateDer<'static>, PkiError> {
+        cert::first_cert_der(&self.admin.cert_pem)
+            .map(CertificateDer::from)
+            .map_err(PkiError::InvalidPem)
+    }
+
     /// Issues a new client certificate (fresh ECDSA P-256 key, 1 year) for user `cn`
     /// in `groups` (one O attribute each), e.g. `system:kube-scheduler`, or
     /// `system:node:<name>` in `system:nodes`. Nothing is written to disk.

@@ -173,7 +173,10 @@ fn algorithm_only(w: Workload, nodes: usize, warm: usize, measured: usize) -> f6
 }
 
 struct Cluster {
+    /// Over HTTPS, as users' clients and a standalone `rkube scheduler` connect.
     client: kube::Client,
+    /// The in-process transport, as `rkube server` runs its scheduler.
+    loopback: kube::Client,
     server: rkube_apiserver::server::RunningServer,
     _dir: tempfile::TempDir,
 }
@@ -194,6 +197,7 @@ async fn cluster() -> Cluster {
     .unwrap();
     Cluster {
         client,
+        loopback: kube::Client::new(server.loopback(), "default"),
         server,
         _dir: dir,
     }
@@ -239,8 +243,23 @@ fn without_uid(mut v: Value) -> Value {
     v
 }
 
-/// End to end: (backlog, streaming).
-async fn end_to_end(w: Workload, nodes: usize, warm: usize, measured: usize) -> (Rate, Rate) {
+/// How the scheduler reaches the apiserver.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Transport {
+    /// In the apiserver's process, through `RunningServer::loopback` (`rkube server`).
+    InProcess,
+    /// Over HTTPS on 127.0.0.1 (`rkube scheduler --kubeconfig …`).
+    Https,
+}
+
+/// End to end: (backlog, streaming). Nodes and pods are always created over HTTPS.
+async fn end_to_end(
+    w: Workload,
+    nodes: usize,
+    warm: usize,
+    measured: usize,
+    transport: Transport,
+) -> (Rate, Rate) {
     phase("e2e setup");
     let c = cluster().await;
     let node_api: Api<Node> = Api::all(c.client.clone());
@@ -271,8 +290,12 @@ async fn end_to_end(w: Workload, nodes: usize, warm: usize, measured: usize) -> 
         "  creates alone: {:.0} pods/s, {:.2} CPU ms/pod",
         creates.pods_per_s, creates.cpu_ms_per_pod
     );
+    let scheduler_client = match transport {
+        Transport::InProcess => c.loopback.clone(),
+        Transport::Https => c.client.clone(),
+    };
     let s = Scheduler::new(
-        c.client.clone(),
+        scheduler_client,
         SchedulerOptions::new(default_frameworks()),
     );
     phase("e2e backlog");
@@ -365,37 +388,59 @@ fn main() {
             cpu_ms_per_pod: f64::NAN,
             steal_percent: f64::NAN,
         };
-        let (backlog, stream) =
-            if algorithm_only_flag || w == Workload::RequiredAntiAffinity && measured > nodes {
-                (skipped, skipped)
-            } else {
-                runtime.block_on(end_to_end(w, nodes, warm, measured))
-            };
-        println!(
-            "{:<38} {:>6} {:>9.0} {:>11.0} {:>10.0} {:>13} {:>7} {:>14}",
-            w.name(),
-            measured,
-            algo,
-            backlog.pods_per_s,
-            stream.pods_per_s,
-            format!(
-                "{:.2} / {:.2}",
-                backlog.cpu_ms_per_pod, stream.cpu_ms_per_pod
-            ),
-            format!("{:.0}%/{:.0}%", backlog.steal_percent, stream.steal_percent),
-            w.upstream_floor()
-        );
-        let (backlog, stream) = (backlog.pods_per_s, stream.pods_per_s);
-        let reference = match w {
-            Workload::Basic => "upstream floor 680; goal ≥ 3000 end to end",
-            Workload::RequiredAntiAffinity => "upstream floor 24–60; goal ≥ 300 end to end",
-            Workload::NodeAffinity | Workload::TopologySpread => "–",
+        // Every workload with the scheduler in process (as `rkube server` runs it); the
+        // basic one also over HTTPS (a standalone `rkube scheduler`).
+        let transports: &[Transport] = if w == Workload::Basic {
+            &[Transport::InProcess, Transport::Https]
+        } else {
+            &[Transport::InProcess]
         };
-        summary.push(format!(
-            "SUMMARY | scheduler: {}, {nodes} nodes, {measured} pods, pods/s (algorithm / e2e backlog / e2e stream) | {algo:.0} / {backlog:.0} / {stream:.0} | {reference}",
-            w.name()
-        ));
+        for &transport in transports {
+            let (backlog, stream) =
+                if algorithm_only_flag || w == Workload::RequiredAntiAffinity && measured > nodes {
+                    (skipped, skipped)
+                } else {
+                    runtime.block_on(end_to_end(w, nodes, warm, measured, transport))
+                };
+            let name = match transport {
+                Transport::InProcess => w.name().to_string(),
+                Transport::Https => format!("{}, scheduler over HTTPS", w.name()),
+            };
+            println!(
+                "{:<38} {:>6} {:>9.0} {:>11.0} {:>10.0} {:>13} {:>7} {:>14}",
+                name,
+                measured,
+                algo,
+                backlog.pods_per_s,
+                stream.pods_per_s,
+                format!(
+                    "{:.2} / {:.2}",
+                    backlog.cpu_ms_per_pod, stream.cpu_ms_per_pod
+                ),
+                format!("{:.0}%/{:.0}%", backlog.steal_percent, stream.steal_percent),
+                w.upstream_floor()
+            );
+            let (backlog, stream) = (backlog.pods_per_s, stream.pods_per_s);
+            let reference = match w {
+                Workload::Basic => "upstream floor 680; goal ≥ 3000 end to end",
+                Workload::RequiredAntiAffinity => "upstream floor 24–60; goal ≥ 300 end to end",
+                Workload::NodeAffinity | Workload::TopologySpread => "–",
+            };
+            let how = match transport {
+                Transport::InProcess => "scheduler in process",
+                Transport::Https => "scheduler over HTTPS",
+            };
+            summary.push(format!(
+                "SUMMARY | scheduler: {}, {nodes} nodes, {measured} pods, {how}, pods/s (algorithm / e2e backlog / e2e stream) | {algo:.0} / {backlog:.0} / {stream:.0} | {reference}",
+                w.name()
+            ));
+        }
     }
+    println!(
+        "In process: the scheduler reaches the apiserver through its in-process transport, as \
+         in `rkube server`; over HTTPS: as a standalone `rkube scheduler`. Nodes and pods are \
+         created over HTTPS either way."
+    );
     println!(
         "* CPU time of the whole process (apiserver, store, scheduler, client) per pod bound, \
          backlog / stream; steal: the share of the machine's CPU time its VM host took during \
