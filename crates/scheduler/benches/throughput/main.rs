@@ -203,13 +203,18 @@ async fn cluster() -> Cluster {
     }
 }
 
-async fn create_all<K>(api: &Api<K>, objects: Vec<Value>, concurrency: usize)
+/// The typed objects for `values`, built before a measurement starts: building them is the
+/// bench's work, sending them the client's.
+fn typed<K: serde::de::DeserializeOwned>(values: impl Iterator<Item = Value>) -> Vec<K> {
+    values.map(|v| serde_json::from_value(v).unwrap()).collect()
+}
+
+async fn create_all<K>(api: &Api<K>, objects: Vec<K>, concurrency: usize)
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
 {
     futures::stream::iter(objects)
-        .map(|o| async move {
-            let obj: K = serde_json::from_value(o).unwrap();
+        .map(|obj| async move {
             api.create(&PostParams::default(), &obj).await.unwrap();
         })
         .buffer_unordered(concurrency)
@@ -263,28 +268,20 @@ async fn end_to_end(
     phase("e2e setup");
     let c = cluster().await;
     let node_api: Api<Node> = Api::all(c.client.clone());
-    create_all(&node_api, (0..nodes).map(node).collect(), 32).await;
+    create_all(&node_api, typed((0..nodes).map(node)), 32).await;
     let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
     let half = measured / 2;
 
     // Backlog: warm-up and the first half exist before the scheduler starts.
     create_all(
         &pods,
-        (0..warm)
-            .map(|i| without_uid(w.pod(&format!("warm-{i}"), false)))
-            .collect(),
+        typed((0..warm).map(|i| without_uid(w.pod(&format!("warm-{i}"), false)))),
         32,
     )
     .await;
+    let first_half = typed((0..half).map(|i| without_uid(w.pod(&format!("a-{i}"), true))));
     let meter = Meter::start();
-    create_all(
-        &pods,
-        (0..half)
-            .map(|i| without_uid(w.pod(&format!("a-{i}"), true)))
-            .collect(),
-        32,
-    )
-    .await;
+    create_all(&pods, first_half, 32).await;
     let creates = meter.finish(half);
     eprintln!(
         "  creates alone: {:.0} pods/s, {:.2} CPU ms/pod",
@@ -307,19 +304,11 @@ async fn end_to_end(
     // Streaming: the second half created while the scheduler runs.
     attempts(&s);
     phase("e2e stream");
+    let second_half = typed((half..measured).map(|i| without_uid(w.pod(&format!("b-{i}"), true))));
     let meter = Meter::start();
     let creating = {
         let pods = pods.clone();
-        tokio::spawn(async move {
-            create_all(
-                &pods,
-                (half..measured)
-                    .map(|i| without_uid(w.pod(&format!("b-{i}"), true)))
-                    .collect(),
-                64,
-            )
-            .await;
-        })
+        tokio::spawn(async move { create_all(&pods, second_half, 64).await })
     };
     wait_bound(&s, (warm + measured) as u64).await;
     let streaming = meter.finish(measured - half);

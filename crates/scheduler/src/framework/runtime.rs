@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::cycle_state::CycleState;
 use super::node_info::NodeInfo;
 use super::plugin::{
-    Filter, NodeScore, NodeStatuses, Plugin, PostFilterResult, PreFilter, PreFilterResult,
+    Filter, NodeScore, NodeStatuses, Plugin, PostFilterResult, PreFilter, PreFilterResult, Score,
 };
 use super::pod_info::PodInfo;
 use super::status::{Code, Status};
@@ -305,19 +305,29 @@ impl Framework {
         pod: &PodInfo,
         nodes: &[Arc<NodeInfo>],
     ) -> Result<Vec<i64>, Status> {
-        let mut totals = vec![0i64; nodes.len()];
-        for (p, weight) in &self.score {
-            if state.skip_score.contains(&p.name()) {
-                continue;
-            }
-            let Some(s) = p.as_score() else { continue };
-            let mut scores = Vec::with_capacity(nodes.len());
-            for (i, node) in nodes.iter().enumerate() {
+        let scorers: Vec<(&dyn Plugin, &dyn Score, i64)> = self
+            .score
+            .iter()
+            .filter(|(p, _)| !state.skip_score.contains(&p.name()))
+            .filter_map(|(p, weight)| Some((p.as_ref(), p.as_score()?, *weight)))
+            .collect();
+        // Node by node, every plugin on each: a node's data is loaded into the cache once
+        // per cycle rather than once per plugin (plugin by plugin, each pass over ~500 nodes
+        // missed the first-level cache again).
+        let mut scores: Vec<Vec<NodeScore>> = scorers
+            .iter()
+            .map(|_| Vec::with_capacity(nodes.len()))
+            .collect();
+        for (i, node) in nodes.iter().enumerate() {
+            for ((p, s, _), out) in scorers.iter().zip(&mut scores) {
                 let score = s
                     .score(state, pod, node)
                     .map_err(|st| st.with_plugin(p.name()))?;
-                scores.push(NodeScore { node: i, score });
+                out.push(NodeScore { node: i, score });
             }
+        }
+        let mut totals = vec![0i64; nodes.len()];
+        for ((p, s, weight), mut scores) in scorers.into_iter().zip(scores) {
             let status = s.normalize(state, pod, &mut scores);
             if !status.is_success() {
                 return Err(status.with_plugin(p.name()));
