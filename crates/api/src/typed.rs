@@ -19,10 +19,10 @@ pub struct Normalized {
 
 macro_rules! typed_kinds {
     ($( $group:literal $kind:literal => $ty:ty ;)*) => {
-        fn roundtrip(group: &str, kind: &str, v: Value) -> Option<Result<Value, serde_json::Error>> {
+        fn roundtrip(group: &str, kind: &str, v: &Value) -> Option<Result<Value, serde_json::Error>> {
             match (group, kind) {
                 $(($group, $kind) => Some(
-                    serde_json::from_value::<$ty>(v).and_then(serde_json::to_value)
+                    <$ty as serde::Deserialize>::deserialize(v).and_then(serde_json::to_value)
                 ),)*
                 _ => None,
             }
@@ -75,14 +75,14 @@ typed_kinds! {
 /// Decodes `body` as `group`/`kind` (its `apiVersion` and `kind` already set) and re-encodes it.
 /// A kind without a typed struct passes through unchanged.
 pub fn normalize(group: &str, kind: &str, body: Value) -> Result<Normalized, DecodeError> {
-    let original = body.clone();
-    let Some(result) = roundtrip(group, kind, body) else {
+    // Decoded from a borrow: the body stays whole for the dropped-field diff, uncopied.
+    let Some(result) = roundtrip(group, kind, &body) else {
         return Ok(Normalized {
-            object: original,
+            object: body,
             unknown_fields: Vec::new(),
         });
     };
-    normalized(original, result)
+    normalized(body, result)
 }
 
 /// [`normalize`] for a kind in one of the versions served besides the stored one, which decode
@@ -96,19 +96,18 @@ pub fn normalize_version(
 ) -> Result<Normalized, DecodeError> {
     use k8s_openapi::api::{autoscaling, events};
     fn roundtrip<T: serde::de::DeserializeOwned + serde::Serialize>(
-        v: Value,
+        v: &Value,
     ) -> Result<Value, serde_json::Error> {
-        serde_json::from_value::<T>(v).and_then(serde_json::to_value)
+        T::deserialize(v).and_then(serde_json::to_value)
     }
-    let original = body.clone();
     let result = match (group, version, kind) {
         ("autoscaling", "v1", "HorizontalPodAutoscaler") => {
-            roundtrip::<autoscaling::v1::HorizontalPodAutoscaler>(body)
+            roundtrip::<autoscaling::v1::HorizontalPodAutoscaler>(&body)
         }
-        ("events.k8s.io", "v1", "Event") => roundtrip::<events::v1::Event>(body),
+        ("events.k8s.io", "v1", "Event") => roundtrip::<events::v1::Event>(&body),
         _ => return normalize(group, kind, body),
     };
-    normalized(original, result)
+    normalized(body, result)
 }
 
 fn normalized(

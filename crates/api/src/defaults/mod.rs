@@ -83,15 +83,20 @@ pub fn apply_on_create(group: &str, kind: &str, obj: &mut Value) {
 /// Decodes `obj` as `T` (ignoring apiVersion/kind, which the typed structs are strict about),
 /// runs `f`, and writes the result back with the original apiVersion and kind.
 fn typed<T: DeserializeOwned + Serialize>(obj: &mut Value, f: impl FnOnce(&mut T)) {
-    let Value::Object(map) = obj else {
+    let Value::Object(map) = &*obj else {
         return;
     };
     let api_version = map.get("apiVersion").cloned();
     let kind = map.get("kind").cloned();
-    let mut stripped = map.clone();
-    stripped.remove("apiVersion");
-    stripped.remove("kind");
-    let Ok(mut t) = serde_json::from_value::<T>(Value::Object(stripped)) else {
+    // Straight from the borrow when apiVersion/kind are the type's own (the usual case), else
+    // from a copy without them.
+    let decoded = T::deserialize(&*obj).or_else(|_| {
+        let mut stripped = map.clone();
+        stripped.remove("apiVersion");
+        stripped.remove("kind");
+        serde_json::from_value::<T>(Value::Object(stripped))
+    });
+    let Ok(mut t) = decoded else {
         return;
     };
     f(&mut t);

@@ -224,6 +224,11 @@ impl From<Path> for String {
 /// Decodes `obj` into its typed struct, ignoring `apiVersion`/`kind` (the typed structs insist
 /// on their own version). `None` when the JSON does not fit the type.
 pub(crate) fn decode<T: DeserializeOwned>(obj: &Value) -> Option<T> {
+    // Straight from the borrow when apiVersion/kind are the type's own (or absent), the usual
+    // case: no copy of the object.
+    if let Ok(t) = T::deserialize(obj) {
+        return Some(t);
+    }
     match obj {
         Value::Object(map) => {
             let mut map = map.clone();

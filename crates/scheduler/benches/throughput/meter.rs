@@ -80,3 +80,20 @@ impl Meter {
         }
     }
 }
+
+impl Rate {
+    /// Each figure's median over `runs` (not empty), so one run on a slow minute of the host
+    /// does not make the headline.
+    pub fn median(runs: &[Rate]) -> Rate {
+        let mid = |f: fn(&Rate) -> f64| {
+            let mut v: Vec<f64> = runs.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        Rate {
+            pods_per_s: mid(|r| r.pods_per_s),
+            cpu_ms_per_pod: mid(|r| r.cpu_ms_per_pod),
+            steal_percent: mid(|r| r.steal_percent),
+        }
+    }
+}
