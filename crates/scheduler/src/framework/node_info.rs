@@ -10,38 +10,53 @@ use super::pod_info::{HostPort, PodInfo};
 use super::resource::Resource;
 
 /// One node as the scheduler sees it.
+///
+/// `repr(C)` keeps the fields in the order written: those every cycle reads for each node it
+/// looks at (the default filters and scorers) come first and together, so a node's first
+/// touch in a cycle loads a few adjacent cache lines rather than lines spread over the
+/// struct (a cycle looks at ~500 nodes; in profiles of end-to-end runs, the first loads from
+/// each node are the algorithm's hottest instructions).
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct NodeInfo {
-    /// The node object.
-    pub node: Arc<Node>,
-    /// `metadata.name`.
-    pub name: String,
-    /// Pods bound or assumed to the node.
-    pub pods: Vec<Arc<PodInfo>>,
-    /// The subset of `pods` with any pod (anti-)affinity term.
-    pub pods_with_affinity: Vec<Arc<PodInfo>>,
-    /// The subset of `pods` with a required pod anti-affinity term.
-    pub pods_with_required_anti_affinity: Vec<Arc<PodInfo>>,
-    /// Host ports in use.
-    pub used_ports: Vec<HostPort>,
-    /// Sum of the pods' requests.
-    pub requested: Resource,
-    /// Sum of the pods' requests with per-container CPU/memory defaults (for scoring).
-    pub non_zero_requested: Resource,
-    /// `status.allocatable`.
-    pub allocatable: Resource,
-    /// Images present on the node: every name → size in bytes (shared: pods come and go far
-    /// more often than images).
-    pub images: Arc<HashMap<String, i64>>,
-    /// Bumped on every change; snapshots copy only changed nodes.
-    pub generation: u64,
     /// `spec.unschedulable` (cordoned), copied here: filters read it for every node, and a
     /// hop into the node object costs a cache miss.
     pub unschedulable: bool,
     /// `spec.taints` when there are any (`None` costs no memory access).
     pub taints: Option<Arc<[k8s_openapi::api::core::v1::Taint]>>,
+    /// Sum of the pods' requests.
+    pub requested: Resource,
+    /// `status.allocatable`.
+    pub allocatable: Resource,
+    /// Sum of the pods' requests with per-container CPU/memory defaults (for scoring).
+    pub non_zero_requested: Resource,
+    /// Pods bound or assumed to the node.
+    pub pods: Vec<Arc<PodInfo>>,
+    /// `metadata.name`.
+    pub name: String,
+    /// Images present on the node: every name → size in bytes (shared: pods come and go far
+    /// more often than images; every node without images shares one empty map, so checking
+    /// for none touches memory already in the cache).
+    pub images: Arc<HashMap<String, i64>>,
+    /// Host ports in use.
+    pub used_ports: Vec<HostPort>,
     /// `metadata.labels` laid out for the filters' lookups.
     pub label_index: NodeLabels,
+    /// The subset of `pods` with any pod (anti-)affinity term.
+    pub pods_with_affinity: Vec<Arc<PodInfo>>,
+    /// The subset of `pods` with a required pod anti-affinity term.
+    pub pods_with_required_anti_affinity: Vec<Arc<PodInfo>>,
+    /// Bumped on every change; snapshots copy only changed nodes.
+    pub generation: u64,
+    /// The node object.
+    pub node: Arc<Node>,
+}
+
+/// The image map of every node that reports no images.
+fn no_images() -> Arc<HashMap<String, i64>> {
+    static EMPTY: std::sync::LazyLock<Arc<HashMap<String, i64>>> =
+        std::sync::LazyLock::new(Arc::default);
+    EMPTY.clone()
 }
 
 impl NodeInfo {
@@ -57,7 +72,7 @@ impl NodeInfo {
             requested: Resource::default(),
             non_zero_requested: Resource::default(),
             allocatable: Resource::default(),
-            images: Arc::default(),
+            images: no_images(),
             generation: 0,
             unschedulable: false,
             taints: None,
@@ -81,7 +96,11 @@ impl NodeInfo {
             }
         }
         if *self.images != images {
-            self.images = Arc::new(images);
+            self.images = if images.is_empty() {
+                no_images()
+            } else {
+                Arc::new(images)
+            };
         }
         let spec = node.spec.as_ref();
         self.unschedulable = spec.and_then(|s| s.unschedulable).unwrap_or(false);
@@ -130,5 +149,37 @@ impl NodeInfo {
         self.pods_with_required_anti_affinity
             .retain(|p| p.uid != uid);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn node(images: serde_json::Value) -> Arc<Node> {
+        Arc::new(
+            serde_json::from_value(
+                json!({"metadata": {"name": "n"}, "status": {"images": images}}),
+            )
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn nodes_without_images_share_one_empty_map() {
+        let a = NodeInfo::new(node(json!([])));
+        let b = NodeInfo::new(node(json!(null)));
+        assert!(a.images.is_empty());
+        assert!(Arc::ptr_eq(&a.images, &b.images));
+
+        // Gaining images gives the node its own map; losing them, the shared one again.
+        let mut c = NodeInfo::new(node(json!([])));
+        c.set_node(node(json!([{"names": ["pause:3.10"], "sizeBytes": 300}])));
+        assert_eq!(c.images.get("pause:3.10"), Some(&300));
+        assert!(!Arc::ptr_eq(&c.images, &a.images));
+        c.set_node(node(json!([])));
+        assert!(c.images.is_empty());
+        assert!(Arc::ptr_eq(&c.images, &a.images));
     }
 }
