@@ -6,7 +6,11 @@
 //! * end to end through a real in-process apiserver — nodes created as objects (as
 //!   scheduler_perf does), warm-up pods, then the measured pods: "backlog" (pods created first,
 //!   then the scheduler starts: scheduling + binding rate) and "streaming" (pods created while
-//!   the scheduler runs: create → bound).
+//!   the scheduler runs: create → bound). The scheduler reaches the apiserver through its
+//!   in-process transport, as in `rkube server`; SchedulingBasic also runs with it over HTTPS
+//!   (a standalone `rkube scheduler`), and its end-to-end runs are repeated three times
+//!   (medians in the table, each run under it): this host's speed swings by 2× from one
+//!   minute to the next.
 //!
 //! `cargo bench -p rkube-scheduler --bench throughput [-- --quick] [--algorithm-only]
 //! [--only basic|anti|node|spread]`

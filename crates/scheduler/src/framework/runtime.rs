@@ -311,9 +311,8 @@ impl Framework {
             .filter(|(p, _)| !state.skip_score.contains(&p.name()))
             .filter_map(|(p, weight)| Some((p.as_ref(), p.as_score()?, *weight)))
             .collect();
-        // Node by node, every plugin on each: a node's data is loaded into the cache once
-        // per cycle rather than once per plugin (plugin by plugin, each pass over ~500 nodes
-        // missed the first-level cache again).
+        // Node by node, every plugin on each: a node's data is brought into the first-level
+        // cache once per cycle rather than once per plugin (~500 nodes do not fit in it).
         let mut scores: Vec<Vec<NodeScore>> = scorers
             .iter()
             .map(|_| Vec::with_capacity(nodes.len()))
