@@ -2,7 +2,27 @@
 //! its Go types: unknown fields are dropped (and reported, for `fieldValidation`), wrongly typed
 //! fields are a decoding error.
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+/// Decodes `obj` into its typed struct, ignoring `apiVersion`/`kind` (the typed structs insist
+/// on their own version). `None` when the JSON does not fit the type.
+pub(crate) fn decode<T: DeserializeOwned>(obj: &Value) -> Option<T> {
+    // Straight from the borrow when apiVersion/kind are the type's own (or absent), the usual
+    // case: no copy of the object.
+    if let Ok(t) = T::deserialize(obj) {
+        return Some(t);
+    }
+    match obj {
+        Value::Object(map) => {
+            let mut map = map.clone();
+            map.remove("apiVersion");
+            map.remove("kind");
+            serde_json::from_value(Value::Object(map)).ok()
+        }
+        _ => None,
+    }
+}
 
 /// Why a body could not be decoded as its kind.
 #[derive(Debug, thiserror::Error)]

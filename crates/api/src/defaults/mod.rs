@@ -88,15 +88,7 @@ fn typed<T: DeserializeOwned + Serialize>(obj: &mut Value, f: impl FnOnce(&mut T
     };
     let api_version = map.get("apiVersion").cloned();
     let kind = map.get("kind").cloned();
-    // Straight from the borrow when apiVersion/kind are the type's own (the usual case), else
-    // from a copy without them.
-    let decoded = T::deserialize(&*obj).or_else(|_| {
-        let mut stripped = map.clone();
-        stripped.remove("apiVersion");
-        stripped.remove("kind");
-        serde_json::from_value::<T>(Value::Object(stripped))
-    });
-    let Ok(mut t) = decoded else {
+    let Some(mut t) = crate::typed::decode::<T>(obj) else {
         return;
     };
     f(&mut t);

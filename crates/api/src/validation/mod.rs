@@ -221,24 +221,7 @@ impl From<Path> for String {
     }
 }
 
-/// Decodes `obj` into its typed struct, ignoring `apiVersion`/`kind` (the typed structs insist
-/// on their own version). `None` when the JSON does not fit the type.
-pub(crate) fn decode<T: DeserializeOwned>(obj: &Value) -> Option<T> {
-    // Straight from the borrow when apiVersion/kind are the type's own (or absent), the usual
-    // case: no copy of the object.
-    if let Ok(t) = T::deserialize(obj) {
-        return Some(t);
-    }
-    match obj {
-        Value::Object(map) => {
-            let mut map = map.clone();
-            map.remove("apiVersion");
-            map.remove("kind");
-            serde_json::from_value(Value::Object(map)).ok()
-        }
-        _ => None,
-    }
-}
+pub(crate) use crate::typed::decode;
 
 /// The cause reported when an object does not even decode into its type.
 pub(crate) fn undecodable(kind: &str) -> Errors {

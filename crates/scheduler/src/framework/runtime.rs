@@ -305,11 +305,11 @@ impl Framework {
         pod: &PodInfo,
         nodes: &[Arc<NodeInfo>],
     ) -> Result<Vec<i64>, Status> {
-        let scorers: Vec<(&dyn Plugin, &dyn Score, i64)> = self
+        let scorers: Vec<(&'static str, &dyn Score, i64)> = self
             .score
             .iter()
             .filter(|(p, _)| !state.skip_score.contains(&p.name()))
-            .filter_map(|(p, weight)| Some((p.as_ref(), p.as_score()?, *weight)))
+            .filter_map(|(p, weight)| Some((p.name(), p.as_score()?, *weight)))
             .collect();
         // Node by node, every plugin on each: a node's data is brought into the first-level
         // cache once per cycle rather than once per plugin (~500 nodes do not fit in it).
@@ -318,18 +318,18 @@ impl Framework {
             .map(|_| Vec::with_capacity(nodes.len()))
             .collect();
         for (i, node) in nodes.iter().enumerate() {
-            for ((p, s, _), out) in scorers.iter().zip(&mut scores) {
+            for ((name, s, _), out) in scorers.iter().zip(&mut scores) {
                 let score = s
                     .score(state, pod, node)
-                    .map_err(|st| st.with_plugin(p.name()))?;
+                    .map_err(|st| st.with_plugin(name))?;
                 out.push(NodeScore { node: i, score });
             }
         }
         let mut totals = vec![0i64; nodes.len()];
-        for ((p, s, weight), mut scores) in scorers.into_iter().zip(scores) {
+        for ((name, s, weight), mut scores) in scorers.into_iter().zip(scores) {
             let status = s.normalize(state, pod, &mut scores);
             if !status.is_success() {
-                return Err(status.with_plugin(p.name()));
+                return Err(status.with_plugin(name));
             }
             for ns in scores {
                 totals[ns.node] += ns.score * weight;
