@@ -10,6 +10,8 @@ use rkube_scheduler::config::default_frameworks;
 use rkube_scheduler::{Scheduler, SchedulerOptions};
 use serde_json::json;
 
+type EventV1 = k8s_openapi::api::events::v1::Event;
+
 fn start_scheduler(c: &Cluster) -> tokio::task::JoinHandle<()> {
     let s = Scheduler::new(
         c.client.clone(),
@@ -119,6 +121,79 @@ async fn unschedulable_pods_wait_with_a_reason_and_run_when_a_node_fits() {
     // A node that fits arrives: the pod is retried on that event, not after 5 minutes.
     c.node("large", "4", "8Gi", json!({})).await;
     assert_eq!(c.bound("big").await, "large");
+    sched.abort();
+    c.stop().await;
+}
+
+/// The `events.k8s.io/v1` Events about pod `name` with `reason`, once `done` holds for them.
+async fn events_v1(
+    c: &Cluster,
+    name: &str,
+    reason: &str,
+    done: impl Fn(&[EventV1]) -> bool,
+) -> Vec<EventV1> {
+    let api: kube::Api<EventV1> = kube::Api::namespaced(c.client.clone(), "default");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let found: Vec<EventV1> = api
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| {
+                e.reason.as_deref() == Some(reason)
+                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+            })
+            .collect();
+        if done(&found) {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{reason} events for {name}: {found:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Events are written as upstream's scheduler writes them: `events.k8s.io/v1`, reported by
+/// `default-scheduler`, and a failure that repeats is one Event whose series counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_reported_as_upstream_and_a_repeated_failure_is_a_series() {
+    let c = Cluster::start().await;
+    c.node("small-1", "1", "4Gi", json!({})).await;
+    let sched = start_scheduler(&c);
+    c.pod("fits", json!({})).await;
+    c.pod("big", cpu("3")).await;
+
+    let scheduled = events_v1(&c, "fits", "Scheduled", |e| !e.is_empty()).await;
+    let e = &scheduled[0];
+    assert_eq!(e.reporting_controller.as_deref(), Some("default-scheduler"));
+    assert!(
+        e.reporting_instance
+            .as_deref()
+            .is_some_and(|i| !i.is_empty())
+    );
+    assert_eq!(e.action.as_deref(), Some("Binding"));
+    assert_eq!(e.type_.as_deref(), Some("Normal"));
+    assert!(e.event_time.is_some() && e.series.is_none(), "{e:?}");
+    let regarding = e.regarding.as_ref().unwrap();
+    assert_eq!(regarding.kind.as_deref(), Some("Pod"));
+    assert!(regarding.uid.is_some());
+
+    events_v1(&c, "big", "FailedScheduling", |e| !e.is_empty()).await;
+    // Another node that does not fit either: the pod is tried again and fails again.
+    c.node("small-2", "1", "4Gi", json!({})).await;
+    let failed = events_v1(&c, "big", "FailedScheduling", |e| {
+        e.iter().any(|e| e.series.is_some())
+    })
+    .await;
+    assert_eq!(failed.len(), 1, "one Event for the repeats: {failed:?}");
+    let series = failed[0].series.as_ref().unwrap();
+    assert!(series.count >= 2, "{series:?}");
+    assert_eq!(failed[0].type_.as_deref(), Some("Warning"));
+    assert_eq!(failed[0].action.as_deref(), Some("Scheduling"));
     sched.abort();
     c.stop().await;
 }
