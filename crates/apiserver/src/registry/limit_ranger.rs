@@ -15,8 +15,8 @@ use rkube_api::status::ApiError;
 use rkube_api::validation::quantity::Quantity;
 use serde_json::Value;
 
+use super::Registry;
 use super::meta::meta_str;
-use super::{ListOptions, Registry};
 
 /// The annotation listing the defaults the plugin applied.
 pub const ANNOTATION: &str = "kubernetes.io/limit-ranger";
@@ -234,10 +234,7 @@ impl Registry {
             return Ok(());
         };
         let ranges = find("", "v1", "limitranges").expect("limitranges are built in");
-        let list = self
-            .list(ranges, Some(&ns), &ListOptions::default())
-            .await?
-            .items;
+        let list = self.list_current_shared(ranges, Some(&ns)).await?;
         let is_pod = info.kind == "Pod";
         let mut notes = Vec::new();
         for lr in &list {

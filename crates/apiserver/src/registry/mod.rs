@@ -8,6 +8,7 @@
 //! converted on the way in; objects come back in the stored version, and presenting them
 //! in the requested one is the caller's job (`handlers::present`).
 
+mod admission_reads;
 pub mod allocator;
 pub mod allocator_repair;
 pub mod binding;
@@ -151,6 +152,8 @@ pub struct Registry {
     watch_cache: Arc<watch_cache::WatchCaches>,
     /// The resources CRDs serve (kept by `crate::crd::controller`).
     crds: Arc<crate::crd::CrdTable>,
+    /// What admission reads, decoded once per stored version ([`admission_reads`]).
+    decoded: Arc<admission_reads::DecodedObjects>,
 }
 
 /// Address ranges the registry hands out from.
@@ -234,6 +237,7 @@ impl Registry {
             clock,
             services,
             crds: Default::default(),
+            decoded: Default::default(),
         }
     }
 
@@ -285,16 +289,16 @@ impl Registry {
         }
     }
 
-    /// [`Registry::get`] for admission's own reads (a namespace, a service account, a
-    /// priority class on every pod create): as current as the store's answer, served by the
-    /// resource's watch cache (started on first use, as upstream's admission plugins run
-    /// informers) once it has caught up with the store, else read from the store.
-    pub(crate) async fn get_current(
+    /// The stored bytes and revision of the latest version of an object: as current as the
+    /// store's answer, served by the resource's watch cache (started on first use, as
+    /// upstream's admission plugins run informers) once it has caught up with the store;
+    /// `None` when the cache cannot tell (then the store can: [`Registry::get`]).
+    async fn get_current_stored(
         &self,
         info: &'static ResourceInfo,
         namespace: Option<&str>,
         name: &str,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Option<(bytes::Bytes, Revision)>, ApiError> {
         let key = info.storage_key(namespace, name);
         let at_least = self.store.current_revision().await.map_err(store_error)?;
         match self
@@ -302,10 +306,9 @@ impl Registry {
             .get_consistent(&info.storage_prefix(), &key, at_least)
             .await
         {
-            Ok(Some(Some((bytes, revision)))) => decode_at(&bytes, revision),
+            Ok(Some(Some(stored))) => Ok(Some(stored)),
             Ok(Some(None)) => Err(ApiError::not_found(info, name)),
-            // The cache cannot tell: the store can.
-            Ok(None) | Err(_) => self.get(info, namespace, name).await,
+            Ok(None) | Err(_) => Ok(None),
         }
     }
 

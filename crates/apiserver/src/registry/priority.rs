@@ -10,7 +10,9 @@
 //!
 //! Classes are read from the store at admission time (upstream reads an informer cache).
 
-use super::{ListOptions, Registry, WriteOptions};
+use std::sync::Arc;
+
+use super::{Registry, WriteOptions};
 use rkube_api::resources::{ResourceInfo, find};
 use rkube_api::status::ApiError;
 use rkube_api::validation::scheduling::{
@@ -56,9 +58,10 @@ impl Resolved {
 
 /// The global default class among `classes`: of several (a race upstream also allows), the
 /// one with the lowest value.
-fn global_default(classes: &[Value]) -> Option<&Value> {
+fn global_default(classes: &[Arc<Value>]) -> Option<&Value> {
     classes
         .iter()
+        .map(|c| &**c)
         .filter(|c| c["globalDefault"].as_bool() == Some(true))
         .fold(None, |best: Option<&Value>, c| match best {
             Some(b) if b["value"].as_i64() <= c["value"].as_i64() => Some(b),
@@ -67,10 +70,9 @@ fn global_default(classes: &[Value]) -> Option<&Value> {
 }
 
 impl Registry {
-    async fn all_priority_classes(&self) -> Result<Vec<Value>, ApiError> {
-        self.list(priority_classes(), None, &ListOptions::default())
+    async fn all_priority_classes(&self) -> Result<Vec<Arc<Value>>, ApiError> {
+        self.list_current_shared(priority_classes(), None)
             .await
-            .map(|l| l.items)
             .map_err(|e| {
                 ApiError::internal(format!(
                     "failed to get default priority class: {}",
@@ -257,7 +259,9 @@ mod tests {
 
     #[test]
     fn the_lowest_global_default_wins() {
-        let class = |name: &str, value: i64, default: bool| json!({"metadata": {"name": name}, "value": value, "globalDefault": default});
+        let class = |name: &str, value: i64, default: bool| {
+            Arc::new(json!({"metadata": {"name": name}, "value": value, "globalDefault": default}))
+        };
         let classes = [
             class("a", 10, true),
             class("b", 5, false),

@@ -77,10 +77,7 @@ impl Registry {
         let is_pod = stored.group.is_empty() && stored.kind == "Pod";
         let usage = object_usage(stored.group, stored.plural, obj);
         for _ in 0..ATTEMPTS {
-            let quotas = self
-                .list(quotas_info, Some(&ns), &ListOptions::default())
-                .await?
-                .items;
+            let quotas = self.list_current_shared(quotas_info, Some(&ns)).await?;
             let mut charges = Vec::new();
             for quota in &quotas {
                 if !scopes_match(quota, stored.group, stored.plural, obj) {
@@ -122,7 +119,7 @@ impl Registry {
                         ),
                     ));
                 }
-                let mut charged = quota.clone();
+                let mut charged = Value::clone(quota);
                 charged["status"] = serde_json::json!({
                     "hard": quota["spec"]["hard"].clone(),
                     "used": to_json(&with_zeros(&next, &hard)),

@@ -15,6 +15,7 @@
 //!   does not mount something there already;
 //! - the account's `imagePullSecrets` become the pod's when it has none.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
@@ -175,7 +176,7 @@ impl Registry {
         &self,
         namespace: &str,
         name: &str,
-    ) -> Result<Option<Value>, ApiError> {
+    ) -> Result<Option<Arc<Value>>, ApiError> {
         let info = find("", "v1", "serviceaccounts").expect("serviceaccounts are built in");
         let attempts = if name == DEFAULT_SERVICE_ACCOUNT {
             match self.get_current(info, Some(namespace), name).await {
