@@ -22,23 +22,33 @@ const CAPACITY: usize = 4096;
 /// entry serves a read only of the very same bytes, so it can never hand out anything but what
 /// decoding would.
 #[derive(Default)]
-pub(super) struct DecodedObjects(Mutex<HashMap<Revision, (Box<[u8]>, Arc<Value>)>>);
+pub(super) struct DecodedObjects(Mutex<HashMap<Revision, Decoded>>);
+
+/// One cached object and the bytes it was decoded from.
+struct Decoded {
+    bytes: Box<[u8]>,
+    object: Arc<Value>,
+}
 
 impl DecodedObjects {
     /// `bytes` (stored at `revision`) decoded, from the cache when it decoded them before.
     fn decode(&self, bytes: &[u8], revision: Revision) -> Result<Arc<Value>, ApiError> {
         if let Ok(cache) = self.0.lock()
-            && let Some((stored, obj)) = cache.get(&revision)
-            && **stored == *bytes
+            && let Some(cached) = cache.get(&revision)
+            && *cached.bytes == *bytes
         {
-            return Ok(obj.clone());
+            return Ok(cached.object.clone());
         }
         let obj = Arc::new(decode_at(bytes, revision)?);
         if let Ok(mut cache) = self.0.lock() {
             if cache.len() >= CAPACITY {
                 cache.clear();
             }
-            cache.insert(revision, (bytes.into(), obj.clone()));
+            let cached = Decoded {
+                bytes: bytes.into(),
+                object: obj.clone(),
+            };
+            cache.insert(revision, cached);
         }
         Ok(obj)
     }
