@@ -6,7 +6,7 @@
 //! operation and subresource (and, for updates, API version) are one entry.
 
 use super::merge::{merge, prune};
-use super::set::{FieldSet, PathElement, display};
+use super::set::{FieldSet, Path, PathElement, display};
 use super::walk::{compare, extract};
 use crate::status::{ApiError, ErrorDetails, FieldCause};
 use serde_json::{Map, Value, json};
@@ -157,17 +157,17 @@ pub struct Write<'a> {
     pub has_status: bool,
 }
 
-impl Write<'_> {
-    /// Leaves out what upstream never tracks (identity and server-set metadata) and what
-    /// this endpoint cannot change (status on the main resource, all but status on
-    /// `/status`).
-    pub(super) fn filter(&self, set: &mut FieldSet) {
-        for field in ["apiVersion", "kind"] {
-            set.remove(&[PathElement::Field(field.into())]);
-        }
-        let meta = PathElement::Field("metadata".into());
-        set.remove(std::slice::from_ref(&meta));
-        for field in [
+/// The paths upstream never tracks: the type fields, and identity and server-set metadata.
+/// Built once: every write filters its field sets with them.
+fn untracked_paths() -> &'static [Path] {
+    static PATHS: std::sync::LazyLock<Vec<Path>> = std::sync::LazyLock::new(|| {
+        let field = |name: &str| PathElement::Field(name.into());
+        let mut paths = vec![
+            vec![field("apiVersion")],
+            vec![field("kind")],
+            vec![field("metadata")],
+        ];
+        for name in [
             "name",
             "namespace",
             "creationTimestamp",
@@ -178,16 +178,31 @@ impl Write<'_> {
             "managedFields",
             "resourceVersion",
         ] {
-            set.remove(&[meta.clone(), PathElement::Field(field.into())]);
+            paths.push(vec![field("metadata"), field(name)]);
         }
-        let status = PathElement::Field("status".into());
+        paths
+    });
+    &PATHS
+}
+
+impl Write<'_> {
+    /// Leaves out what upstream never tracks (identity and server-set metadata) and what
+    /// this endpoint cannot change (status on the main resource, all but status on
+    /// `/status`).
+    pub(super) fn filter(&self, set: &mut FieldSet) {
+        for path in untracked_paths() {
+            set.remove(path);
+        }
+        static STATUS: std::sync::LazyLock<PathElement> =
+            std::sync::LazyLock::new(|| PathElement::Field("status".into()));
+        let status = &*STATUS;
         match self.subresource {
-            "" if self.has_status => set.remove_subtree(&status),
+            "" if self.has_status => set.remove_subtree(status),
             "status" => {
-                let kept = set.child(&status).cloned();
+                let kept = set.child(status).cloned();
                 *set = FieldSet::new();
                 if let Some(kept) = kept {
-                    *set.child_mut(status) = kept;
+                    *set.child_mut(status.clone()) = kept;
                 }
             }
             _ => {}
@@ -361,7 +376,12 @@ impl ManagedFields {
         };
         if !changed.is_empty() {
             let entry = &mut self.entries[index];
-            entry.fields.union_with(&changed);
+            if entry.fields.is_empty() {
+                // A new entry (every create): the changed fields as they are, not a copy.
+                entry.fields = changed;
+            } else {
+                entry.fields.union_with(&changed);
+            }
             entry.time = Some(w.time.to_string());
         }
         self.entries.retain(|e| !e.fields.is_empty());
