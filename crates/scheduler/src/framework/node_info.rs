@@ -24,20 +24,20 @@ pub struct NodeInfo {
     pub unschedulable: bool,
     /// `spec.taints` when there are any (`None` costs no memory access).
     pub taints: Option<Arc<[k8s_openapi::api::core::v1::Taint]>>,
+    /// Images present on the node: every name → size in bytes (shared: pods come and go far
+    /// more often than images; every node without images shares one empty map, so checking
+    /// for none touches memory already in the cache).
+    pub images: Arc<HashMap<String, i64>>,
+    /// Pods bound or assumed to the node (NodeResourcesFit reads how many for every node).
+    pub pods: Vec<Arc<PodInfo>>,
     /// Sum of the pods' requests.
     pub requested: Resource,
     /// `status.allocatable`.
     pub allocatable: Resource,
     /// Sum of the pods' requests with per-container CPU/memory defaults (for scoring).
     pub non_zero_requested: Resource,
-    /// Pods bound or assumed to the node.
-    pub pods: Vec<Arc<PodInfo>>,
     /// `metadata.name`.
     pub name: String,
-    /// Images present on the node: every name → size in bytes (shared: pods come and go far
-    /// more often than images; every node without images shares one empty map, so checking
-    /// for none touches memory already in the cache).
-    pub images: Arc<HashMap<String, i64>>,
     /// Host ports in use.
     pub used_ports: Vec<HostPort>,
     /// `metadata.labels` laid out for the filters' lookups.
