@@ -60,10 +60,12 @@ pub fn token_volume_source() -> Value {
     })
 }
 
-/// Whether the token is mounted: the pod's setting, else the account's, else yes.
-fn should_automount(sa: &Value, pod: &Value) -> bool {
-    pod["spec"]["automountServiceAccountToken"]
-        .as_bool()
+/// Whether the token is mounted: the pod's setting (in its `spec`), else the account's, else
+/// yes.
+fn should_automount(sa: &Value, pod_spec: &serde_json::Map<String, Value>) -> bool {
+    pod_spec
+        .get("automountServiceAccountToken")
+        .and_then(Value::as_bool)
         .or_else(|| sa["automountServiceAccountToken"].as_bool())
         .unwrap_or(true)
 }
@@ -151,7 +153,7 @@ impl Registry {
         };
         spec.insert("serviceAccountName".into(), sa_name.clone().into());
         spec.insert("serviceAccount".into(), sa_name.clone().into());
-        if should_automount(&sa, &json!({"spec": spec})) {
+        if should_automount(&sa, spec) {
             mount_token_volume(spec);
         }
         let has_pull_secrets = spec
@@ -252,9 +254,10 @@ mod tests {
     #[test]
     fn automount_pod_wins_over_account() {
         let sa_off = json!({"automountServiceAccountToken": false});
-        let pod_on = json!({"spec": {"automountServiceAccountToken": true}});
-        assert!(should_automount(&sa_off, &pod_on));
-        assert!(!should_automount(&sa_off, &json!({"spec": {}})));
-        assert!(should_automount(&json!({}), &json!({"spec": {}})));
+        let spec_on = json!({"automountServiceAccountToken": true});
+        let spec_unset = serde_json::Map::new();
+        assert!(should_automount(&sa_off, spec_on.as_object().unwrap()));
+        assert!(!should_automount(&sa_off, &spec_unset));
+        assert!(should_automount(&json!({}), &spec_unset));
     }
 }
