@@ -7,6 +7,7 @@ mod cronjob;
 mod daemonset;
 mod deployment;
 mod endpoints;
+mod events;
 mod garbage_collector;
 mod job;
 mod leader;

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Event, EventSource};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, PostParams};
 
-use super::{Item, Writer, event_name};
+use super::{Item, Writer, event_name, patch_event};
 
 /// What identifies "the same event" (client-go's correlator key, without the
 /// similar-message aggregation).
@@ -47,18 +47,11 @@ pub(super) async fn write(writer: &Writer, item: &Item) -> Result<(), kube::Erro
             "count": count + 1,
             "lastTimestamp": Time(now),
         });
-        match api
-            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
-            Ok(_) => {
-                seen.insert(key, (name, count + 1));
-                return Ok(());
-            }
-            // Gone (TTL'd away): write a new one below.
-            Err(kube::Error::Api(s)) if s.code == 404 => seen.remove(&key),
-            Err(e) => return Err(e),
+        if patch_event(&api, &name, &patch).await? {
+            seen.insert(key, (name, count + 1));
+            return Ok(());
         }
+        seen.remove(&key);
     }
     let name = event_name(item, now);
     let event = Event {

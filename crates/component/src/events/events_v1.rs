@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use k8s_openapi::api::events::v1::{Event, EventSeries};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, PostParams};
 
-use super::{Item, Writer, event_name};
+use super::{Item, Writer, event_name, patch_event};
 
 /// How long after its last occurrence a repeat still joins an event's series (upstream
 /// finishes series that saw nothing for six minutes).
@@ -64,29 +64,16 @@ pub(super) async fn write(writer: &Writer, item: &Item) -> Result<(), kube::Erro
         let patch = serde_json::json!({
             "series": EventSeries { count, last_observed_time: MicroTime(now) },
         });
-        match api
-            .patch(
-                &earlier.name,
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
-        {
-            Ok(_) => {
-                seen.insert(
-                    key,
-                    Seen {
-                        name: earlier.name,
-                        count,
-                        last: now,
-                    },
-                );
-                return Ok(());
-            }
-            // Gone (TTL'd away): write a new one below.
-            Err(kube::Error::Api(s)) if s.code == 404 => seen.remove(&key),
-            Err(e) => return Err(e),
+        if patch_event(&api, &earlier.name, &patch).await? {
+            let repeated = Seen {
+                name: earlier.name,
+                count,
+                last: now,
+            };
+            seen.insert(key, repeated);
+            return Ok(());
         }
+        seen.remove(&key);
     }
     let name = event_name(item, now);
     let event = Event {

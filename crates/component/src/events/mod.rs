@@ -24,7 +24,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::serde::de::DeserializeOwned;
 use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 /// How many events may wait to be written.
@@ -194,6 +197,22 @@ impl<K: Hash + Eq, V: Clone> Correlator<K, V> {
         if let Ok(mut seen) = self.0.lock() {
             seen.remove(key);
         }
+    }
+}
+
+/// Merge-patches the Event `name` (a repeat of one already written); `false` when it is gone
+/// (its TTL ran out), and the caller writes a new one.
+async fn patch_event<K>(api: &Api<K>, name: &str, patch: &Value) -> Result<bool, kube::Error>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+{
+    match api
+        .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
