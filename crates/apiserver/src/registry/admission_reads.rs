@@ -75,7 +75,7 @@ impl Registry {
     }
 
     /// Every object of `info` (in `namespace`) at the latest revision, shared.
-    pub(crate) async fn list_current_shared(
+    pub(crate) async fn list_current(
         &self,
         info: &'static ResourceInfo,
         namespace: Option<&str>,

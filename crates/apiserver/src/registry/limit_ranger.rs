@@ -234,7 +234,7 @@ impl Registry {
             return Ok(());
         };
         let ranges = find("", "v1", "limitranges").expect("limitranges are built in");
-        let list = self.list_current_shared(ranges, Some(&ns)).await?;
+        let list = self.list_current(ranges, Some(&ns)).await?;
         let is_pod = info.kind == "Pod";
         let mut notes = Vec::new();
         for lr in &list {

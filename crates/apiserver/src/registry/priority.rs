@@ -71,7 +71,7 @@ fn global_default(classes: &[Arc<Value>]) -> Option<&Value> {
 
 impl Registry {
     async fn all_priority_classes(&self) -> Result<Vec<Arc<Value>>, ApiError> {
-        self.list_current_shared(priority_classes(), None)
+        self.list_current(priority_classes(), None)
             .await
             .map_err(|e| {
                 ApiError::internal(format!(

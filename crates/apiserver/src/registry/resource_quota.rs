@@ -77,7 +77,7 @@ impl Registry {
         let is_pod = stored.group.is_empty() && stored.kind == "Pod";
         let usage = object_usage(stored.group, stored.plural, obj);
         for _ in 0..ATTEMPTS {
-            let quotas = self.list_current_shared(quotas_info, Some(&ns)).await?;
+            let quotas = self.list_current(quotas_info, Some(&ns)).await?;
             let mut charges = Vec::new();
             for quota in &quotas {
                 if !scopes_match(quota, stored.group, stored.plural, obj) {
