@@ -107,12 +107,20 @@ pub struct PodInfo {
     pub parse_error: Option<String>,
 }
 
+/// The spec of a pod without one.
+fn empty_spec() -> &'static k8s_openapi::api::core::v1::PodSpec {
+    static EMPTY: std::sync::OnceLock<k8s_openapi::api::core::v1::PodSpec> =
+        std::sync::OnceLock::new();
+    EMPTY.get_or_init(Default::default)
+}
+
 impl PodInfo {
     /// Derives everything from `pod`.
     pub fn new(pod: Arc<Pod>) -> PodInfo {
         let meta = &pod.metadata;
         let namespace = meta.namespace.clone().unwrap_or_default();
-        let spec = pod.spec.clone().unwrap_or_default();
+        // Read in place: a copy of the spec was a deep clone per pod event.
+        let spec = pod.spec.as_ref().unwrap_or(empty_spec());
         let mut parse_error = None;
         let mut required = |terms: Option<&Vec<PodAffinityTerm>>| -> Vec<AffinityTerm> {
             terms
@@ -180,13 +188,16 @@ impl PodInfo {
             .collect();
         host_ports.sort();
         host_ports.dedup();
+        let priority = spec.priority.unwrap_or(0);
+        let requests = pod_requests(spec, false);
+        let non_zero_requests = pod_requests(spec, true);
         PodInfo {
             uid: meta.uid.clone().unwrap_or_default(),
             name: meta.name.clone().unwrap_or_default(),
             labels: meta.labels.clone().unwrap_or_default(),
-            priority: spec.priority.unwrap_or(0),
-            requests: pod_requests(&spec, false),
-            non_zero_requests: pod_requests(&spec, true),
+            priority,
+            requests,
+            non_zero_requests,
             host_ports,
             required_affinity,
             required_anti_affinity,
@@ -200,12 +211,7 @@ impl PodInfo {
 
     /// The pod's spec (empty if absent).
     pub fn spec(&self) -> &k8s_openapi::api::core::v1::PodSpec {
-        static EMPTY: std::sync::OnceLock<k8s_openapi::api::core::v1::PodSpec> =
-            std::sync::OnceLock::new();
-        self.pod
-            .spec
-            .as_ref()
-            .unwrap_or_else(|| EMPTY.get_or_init(Default::default))
+        self.pod.spec.as_ref().unwrap_or(empty_spec())
     }
 
     /// `namespace/name`.
