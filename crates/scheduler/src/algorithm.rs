@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
+use crate::framework::node_info::PREFETCH_DISTANCE;
 use crate::framework::{CycleState, Framework, NodeInfo, NodeStatuses, PodInfo, Snapshot, Status};
 
 /// Below this many nodes every node is evaluated (upstream's `minFeasibleNodesToFind`).
@@ -249,7 +250,13 @@ fn find_nodes_that_fit(
                 .collect()
         } else {
             part.iter()
-                .map(|n| framework.run_filters_with(&active, state, pod, n))
+                .enumerate()
+                .map(|(i, n)| {
+                    if let Some(ahead) = part.get(i + PREFETCH_DISTANCE) {
+                        ahead.prefetch();
+                    }
+                    framework.run_filters_with(&active, state, pod, n)
+                })
                 .collect()
         };
         for (node, status) in part.iter().zip(results) {

@@ -59,7 +59,30 @@ fn no_images() -> Arc<HashMap<String, i64>> {
     EMPTY.clone()
 }
 
+/// How many nodes ahead of the one being filtered or scored the next ones are prefetched.
+/// Nodes sit wherever the allocator put them, so the hardware cannot guess the next one; a
+/// cycle reads ~500 of them, mostly evicted from the cache by the apiserver work between
+/// cycles.
+pub const PREFETCH_DISTANCE: usize = 4;
+
 impl NodeInfo {
+    /// Starts loading the fields every cycle reads, so that a loop over nodes waits for one
+    /// node's memory while it works on another's rather than for each in turn. A read of one
+    /// field in each stretch of the hot fields (`unsafe` is forbidden here, so no prefetch
+    /// instruction): no later instruction waits for these loads, so the CPU keeps going while
+    /// they miss.
+    #[inline]
+    pub fn prefetch(&self) {
+        std::hint::black_box((
+            self.unschedulable,
+            self.pods.len(),
+            self.requested.milli_cpu,
+            self.allocatable.allowed_pod_number,
+            self.non_zero_requested.milli_cpu,
+            self.non_zero_requested.memory,
+        ));
+    }
+
     /// A node with no pods.
     pub fn new(node: Arc<Node>) -> NodeInfo {
         let mut info = NodeInfo {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::cycle_state::CycleState;
-use super::node_info::NodeInfo;
+use super::node_info::{NodeInfo, PREFETCH_DISTANCE};
 use super::plugin::{
     Filter, NodeScore, NodeStatuses, Plugin, PostFilterResult, PreFilter, PreFilterResult, Score,
 };
@@ -157,6 +157,10 @@ impl Framework {
         pod: &PodInfo,
         node: &NodeInfo,
     ) -> Status {
+        // Without nominations, the node's name (a cache line no filter reads) stays untouched.
+        if !state.has_nominations() {
+            return Framework::run_active_filters(active, state, pod, node);
+        }
         let mut nominated = state
             .nominated_on(&node.name)
             .iter()
@@ -318,6 +322,9 @@ impl Framework {
             .map(|_| Vec::with_capacity(nodes.len()))
             .collect();
         for (i, node) in nodes.iter().enumerate() {
+            if let Some(ahead) = nodes.get(i + PREFETCH_DISTANCE) {
+                ahead.prefetch();
+            }
             for ((name, s, _), out) in scorers.iter().zip(&mut scores) {
                 let score = s
                     .score(state, pod, node)
