@@ -258,6 +258,23 @@ async fn wait_bound(s: &Scheduler, target: u64) {
     }
 }
 
+/// The store's group commits so far, from the apiserver's `/metrics`: (commits, jobs in
+/// them, seconds spent committing).
+async fn store_commits(client: &kube::Client) -> (f64, f64, f64) {
+    let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
+    let text = client.request_text(request).await.unwrap();
+    let metric = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (
+        metric("rkube_store_commit_batch_jobs_count "),
+        metric("rkube_store_commit_batch_jobs_sum "),
+        metric("rkube_store_commit_duration_seconds_sum "),
+    )
+}
+
 /// The scheduler's attempt counters so far, on stderr (a pod scheduled twice shows here).
 fn attempts(s: &Scheduler) {
     for line in s.metrics.encode().lines() {
@@ -328,6 +345,7 @@ async fn end_to_end(
     // Streaming: the second half created while the scheduler runs.
     attempts(&s);
     phase("e2e stream");
+    let commits_before = store_commits(&c.client).await;
     let second_half = typed((half..measured).map(|i| without_uid(w.pod(&format!("b-{i}"), true))));
     let meter = Meter::start();
     let creating = {
@@ -337,6 +355,17 @@ async fn end_to_end(
     wait_bound(&s, (warm + measured) as u64).await;
     let streaming = meter.finish(measured - half);
     creating.await.unwrap();
+    let commits_after = store_commits(&c.client).await;
+    let (commits, jobs, secs) = (
+        commits_after.0 - commits_before.0,
+        commits_after.1 - commits_before.1,
+        commits_after.2 - commits_before.2,
+    );
+    eprintln!(
+        "  stream: {commits:.0} store commits, {:.1} writes each, {:.0} µs each",
+        jobs / commits,
+        secs / commits * 1e6
+    );
     attempts(&s);
     phase("e2e check");
 
