@@ -22,6 +22,11 @@ fn pod(name: &str) -> ObjectReference {
     }
 }
 
+/// A writer of `api` Events reporting as `tester` on `host-1`.
+fn sink(c: &Cluster, api: EventApi) -> EventSink {
+    EventSink::start(c.client.clone(), api, "tester", "host-1".into())
+}
+
 /// The Events about `name` once there are `n`, each waited for until `done` holds for it.
 async fn events_about<K>(c: &Cluster, name: &str, n: usize, done: impl Fn(&K) -> bool) -> Vec<K>
 where
@@ -58,12 +63,7 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn core_v1_repeats_of_a_message_count_up_one_event() {
     let c = Cluster::start().await;
-    let sink = EventSink::start(
-        c.client.clone(),
-        EventApi::CoreV1,
-        "tester",
-        "host-1".into(),
-    );
+    let sink = sink(&c, EventApi::CoreV1);
     for count in 1..=3 {
         sink.record(pod("a"), false, "Pulled", "", "pulled the image".into());
         // One at a time: the writers run concurrently, and a repeat folds into the Event
@@ -100,36 +100,22 @@ async fn core_v1_repeats_of_a_message_count_up_one_event() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_v1_repeats_of_an_action_become_a_series() {
     let c = Cluster::start().await;
-    let sink = EventSink::start(
-        c.client.clone(),
-        EventApi::EventsV1,
-        "tester",
-        "host-1".into(),
-    );
-    sink.record(
-        pod("b"),
-        true,
-        "FailedScheduling",
-        "Scheduling",
-        "0/1 nodes".into(),
-    );
+    let sink = sink(&c, EventApi::EventsV1);
+    let failed = |note: &str| {
+        sink.record(
+            pod("b"),
+            true,
+            "FailedScheduling",
+            "Scheduling",
+            note.into(),
+        )
+    };
+    failed("0/1 nodes");
     events_about::<EventV1>(&c, "b.", 1, |_| true).await;
     // The note is not part of what makes a repeat: a changed one still joins the series.
-    sink.record(
-        pod("b"),
-        true,
-        "FailedScheduling",
-        "Scheduling",
-        "0/2 nodes".into(),
-    );
+    failed("0/2 nodes");
     events_about::<EventV1>(&c, "b.", 1, |e| e.series.is_some()).await;
-    sink.record(
-        pod("b"),
-        true,
-        "FailedScheduling",
-        "Scheduling",
-        "0/2 nodes".into(),
-    );
+    failed("0/2 nodes");
     let events = events_about::<EventV1>(&c, "b.", 1, |e| {
         e.series.as_ref().is_some_and(|s| s.count == 3)
     })
