@@ -251,6 +251,15 @@ pub(crate) fn decode_pair<T: DeserializeOwned>(
     Ok((n, o))
 }
 
+/// An optional part borrowed, or its default when absent (validation only reads; cloning a
+/// pod's spec to read it was a visible part of every pod create).
+pub(crate) fn or_default<T: Clone + Default>(v: &Option<T>) -> std::borrow::Cow<'_, T> {
+    v.as_ref().map_or_else(
+        || std::borrow::Cow::Owned(T::default()),
+        std::borrow::Cow::Borrowed,
+    )
+}
+
 /// The string in an optional field, `""` when unset (Go's zero value).
 pub(crate) fn s(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("")

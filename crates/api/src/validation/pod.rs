@@ -5,7 +5,7 @@ use super::meta::{self, validate_label_name, validate_label_selector, validate_l
 use super::names::{self, NameRule};
 use super::quantity::{FORMAT_ERROR, Quantity};
 use super::volumes::{self, VolumeMap};
-use super::{Errors, Path, decode, go_strings, json_of, jstr, nonnegative, s};
+use super::{Errors, Path, decode, go_strings, json_of, jstr, nonnegative, or_default, s};
 use crate::status::FieldCause;
 use k8s_openapi::api::core::v1::{
     Container, EnvFromSource, EnvVar, HTTPGetAction, LifecycleHandler, NodeSelector,
@@ -56,7 +56,7 @@ pub fn validate_pod_create(obj: &Value) -> Errors {
         return super::undecodable("Pod");
     };
     let mut errs = validate_pod_metadata_and_spec(&pod);
-    let spec = pod.spec.clone().unwrap_or_default();
+    let spec = or_default(&pod.spec);
     if spec
         .ephemeral_containers
         .as_ref()
@@ -84,7 +84,7 @@ pub fn validate_pod_create(obj: &Value) -> Errors {
 fn validate_pod_metadata_and_spec(pod: &Pod) -> Errors {
     let meta_path = Path::new("metadata");
     let spec_path = Path::new("spec");
-    let spec = pod.spec.clone().unwrap_or_default();
+    let spec = or_default(&pod.spec);
     let mut errs = meta::validate_object_meta(&pod.metadata, true, NameRule::Subdomain, &meta_path);
     errs.extend(pod_specific_annotations(
         pod.metadata.annotations.as_ref(),
@@ -177,8 +177,8 @@ pub(crate) fn validate_pod_template_spec(
     path: &Path,
     extra_volumes: &[String],
 ) -> Errors {
-    let meta = t.metadata.clone().unwrap_or_default();
-    let spec = t.spec.clone().unwrap_or_default();
+    let meta = or_default(&t.metadata);
+    let spec = or_default(&t.spec);
     let mut errs = validate_labels(meta.labels.as_ref(), &path.child("labels"));
     errs.extend(meta::validate_annotations(
         meta.annotations.as_ref(),
@@ -532,7 +532,7 @@ fn validate_container_common(
         &path.child("imagePullPolicy"),
     ));
     errs.extend(validate_resource_requirements(
-        &c.resources.clone().unwrap_or_default(),
+        &or_default(&c.resources),
         claims,
         &path.child("resources"),
     ));
@@ -1630,7 +1630,7 @@ fn sysctl_name_ok(name: &str) -> bool {
 
 fn pod_security_context(spec: &PodSpec, spec_path: &Path, path: &Path) -> Errors {
     let mut errs = Vec::new();
-    let sc = spec.security_context.clone().unwrap_or_default();
+    let sc = or_default(&spec.security_context);
     errs.extend(user_id(sc.fs_group, &path.child("fsGroup")));
     errs.extend(user_id(sc.run_as_user, &path.child("runAsUser")));
     errs.extend(user_id(sc.run_as_group, &path.child("runAsGroup")));

@@ -9,6 +9,7 @@ use rkube_api::status::ApiError;
 use rkube_store::UpdateOutcome;
 use serde_json::{Value, json};
 
+use super::binding_json::{Facts, SplitPod};
 use super::meta::{meta_mut, meta_str, set_meta, timestamp};
 use super::{Registry, decode_at, encode, store_error};
 
@@ -42,35 +43,28 @@ impl Registry {
         let mut cached = self.watch_cache.current(&pods.storage_prefix(), &key);
         loop {
             let from_cache = cached.is_some();
-            let (mut pod, rev) = match cached.take() {
-                Some((bytes, rev)) => match decode_at(&bytes, rev) {
-                    Ok(pod) => (pod, rev),
-                    Err(_) => continue,
+            let (stored, rev) = match cached.take() {
+                Some(stored) => stored,
+                None => match self.store.get(&key, 0).await.map_err(store_error)? {
+                    Some(kv) => (kv.value, kv.mod_revision),
+                    None => return Err(ApiError::not_found(pods, name)),
                 },
-                None => self.get_kv(pods, namespace, name).await?,
             };
-            match refusal(&pod, name, &req) {
+            let bound = match bound_pod(&stored, rev, name, &req, timestamp(self.now())) {
+                Ok(Outcome::Bound(bound)) => bound,
                 // The copy may be behind the pod that refuses: only the store's says no.
-                Some(_) if from_cache => continue,
-                Some(reason) => return Err(ApiError::conflict(pods, name, &reason)),
-                None => {}
-            }
-            pod["spec"]["nodeName"] = req.node.into();
-            if let Some(extra) = req.annotations.filter(|a| !a.is_empty()) {
-                let meta = meta_mut(&mut pod);
-                let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
-                if let Some(map) = annotations.as_object_mut() {
-                    map.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+                Ok(Outcome::Refused(_)) | Err(_) if from_cache => continue,
+                Ok(Outcome::Refused(reason)) => {
+                    return Err(ApiError::conflict(pods, name, &reason));
                 }
-            }
-            mark_scheduled(&mut pod, timestamp(self.now()));
-            set_meta(&mut pod, "resourceVersion", None);
+                Err(e) => return Err(e),
+            };
             if req.dry_run {
                 return Ok(());
             }
             match self
                 .store
-                .update(&key, encode(&pod), rev, None)
+                .update(&key, bound, rev, None)
                 .await
                 .map_err(store_error)?
             {
@@ -83,21 +77,89 @@ impl Registry {
     }
 }
 
-/// Why `pod` cannot be bound as `req` asks, if it cannot: another pod by that name, being
-/// deleted, or already assigned.
-fn refusal(pod: &Value, name: &str, req: &BindRequest<'_>) -> Option<String> {
+/// What a binding makes of the stored pod.
+enum Outcome {
+    /// The pod to write.
+    Bound(bytes::Bytes),
+    /// Why it cannot be bound.
+    Refused(String),
+}
+
+/// The stored pod (`stored`, at `rev`) bound as `req` asks, or why it cannot be. Made on
+/// the pod's JSON text (`binding_json`) unless its shape needs the decoding path.
+fn bound_pod(
+    stored: &[u8],
+    rev: rkube_store::Revision,
+    name: &str,
+    req: &BindRequest<'_>,
+    now: Value,
+) -> Result<Outcome, ApiError> {
+    let extra = req.annotations.filter(|a| !a.is_empty());
+    if let Some(mut pod) = SplitPod::parse(stored) {
+        if let Some(reason) = refusal(&pod.facts(), name, req) {
+            return Ok(Outcome::Refused(reason));
+        }
+        pod.set_node(req.node);
+        if let Some(extra) = extra {
+            pod.add_annotations(extra);
+        }
+        pod.change_conditions(|c| mark_scheduled(c, now));
+        pod.clear_resource_version();
+        return Ok(Outcome::Bound(pod.encode()));
+    }
+    let mut pod = decode_at(stored, rev)?;
+    if !matches!(pod["spec"], Value::Object(_) | Value::Null) {
+        return Err(ApiError::internal(format!(
+            "the stored pod {name} has a spec that is not an object"
+        )));
+    }
+    if let Some(reason) = refusal(&facts(&pod), name, req) {
+        return Ok(Outcome::Refused(reason));
+    }
+    pod["spec"]["nodeName"] = req.node.into();
+    if let Some(extra) = extra {
+        let meta = meta_mut(&mut pod);
+        let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
+        if let Some(map) = annotations.as_object_mut() {
+            map.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
+    let status = &mut pod["status"];
+    if !status.is_object() {
+        *status = json!({});
+    }
+    mark_scheduled(&mut status["conditions"], now);
+    set_meta(&mut pod, "resourceVersion", None);
+    Ok(Outcome::Bound(encode(&pod)))
+}
+
+/// What `refusal` reads of a decoded pod.
+fn facts(pod: &Value) -> Facts {
+    Facts {
+        uid: meta_str(pod, "uid").map(String::from),
+        deleting: meta_str(pod, "deletionTimestamp").is_some(),
+        node: pod["spec"]["nodeName"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .map(String::from),
+    }
+}
+
+/// Why the pod (as `facts` tell it) cannot be bound as `req` asks, if it cannot: another
+/// pod by that name, being deleted, or already assigned.
+fn refusal(facts: &Facts, name: &str, req: &BindRequest<'_>) -> Option<String> {
     if let Some(uid) = req.uid.filter(|u| !u.is_empty())
-        && meta_str(pod, "uid") != Some(uid)
+        && facts.uid.as_deref() != Some(uid)
     {
         return Some(format!(
             "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-            meta_str(pod, "uid").unwrap_or("")
+            facts.uid.as_deref().unwrap_or("")
         ));
     }
-    if meta_str(pod, "deletionTimestamp").is_some() {
+    if facts.deleting {
         return Some("pod is being deleted, cannot be assigned to a host".into());
     }
-    if let Some(current) = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
+    if let Some(current) = &facts.node {
         return Some(format!(
             "pod {name} is already assigned to node {current:?}"
         ));
@@ -105,13 +167,9 @@ fn refusal(pod: &Value, name: &str, req: &BindRequest<'_>) -> Option<String> {
     None
 }
 
-/// Sets `PodScheduled=True` (its transition time moves only when its status changes).
-fn mark_scheduled(pod: &mut Value, now: Value) {
-    let status = &mut pod["status"];
-    if !status.is_object() {
-        *status = json!({});
-    }
-    let conditions = &mut status["conditions"];
+/// Sets `PodScheduled=True` in `conditions` (made a list if it is not one); its transition
+/// time moves only when its status changes.
+fn mark_scheduled(conditions: &mut Value, now: Value) {
     if !conditions.is_array() {
         *conditions = json!([]);
     }
@@ -232,16 +290,104 @@ mod tests {
 
     #[test]
     fn the_condition_is_added_or_flipped_once() {
-        let mut pod = json!({"status": {"conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]}});
-        mark_scheduled(&mut pod, json!("t1"));
+        let mut conditions =
+            json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]);
+        mark_scheduled(&mut conditions, json!("t1"));
         assert_eq!(
-            pod["status"]["conditions"],
+            conditions,
             json!([{"type": "PodScheduled", "status": "True", "lastTransitionTime": "t1"}])
         );
-        mark_scheduled(&mut pod, json!("t2"));
-        assert_eq!(pod["status"]["conditions"][0]["lastTransitionTime"], "t1");
-        let mut bare = json!({"spec": {}});
-        mark_scheduled(&mut bare, json!("t"));
-        assert_eq!(bare["status"]["conditions"][0]["status"], "True");
+        mark_scheduled(&mut conditions, json!("t2"));
+        assert_eq!(conditions[0]["lastTransitionTime"], "t1");
+        let mut none = Value::Null;
+        mark_scheduled(&mut none, json!("t"));
+        assert_eq!(none[0]["status"], "True");
+    }
+
+    /// The decoding path's output for `stored`, the reference the split path must match.
+    fn decoded_binding(stored: &[u8], req: &BindRequest<'_>) -> Result<Value, String> {
+        let mut pod = decode_at(stored, 9).unwrap();
+        if let Some(reason) = refusal(&facts(&pod), "p", req) {
+            return Err(reason);
+        }
+        pod["spec"]["nodeName"] = req.node.into();
+        if let Some(extra) = req.annotations.filter(|a| !a.is_empty()) {
+            let meta = meta_mut(&mut pod);
+            let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
+            if let Some(map) = annotations.as_object_mut() {
+                map.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        let status = &mut pod["status"];
+        if !status.is_object() {
+            *status = json!({});
+        }
+        mark_scheduled(&mut status["conditions"], json!("t"));
+        set_meta(&mut pod, "resourceVersion", None);
+        Ok(pod)
+    }
+
+    #[test]
+    fn the_split_pod_is_written_as_the_decoded_one_would_be() {
+        let extra = json!({"scheduler/why": "spread", "a": "new"});
+        let extra = extra.as_object().unwrap();
+        let pods = [
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "uid": "u", "resourceVersion": "3", "managedFields": [{"manager": "m", "fieldsV1": {"f:spec": {}}}]},
+                "spec": {"containers": [{"name": "c", "image": "i", "resources": {"requests": {"cpu": "100m"}}}], "priority": 0},
+                "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/3 nodes \"x\" \u{e9}\n"}]}}),
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "uid": "u", "annotations": {"a": "old", "b": "kept"}},
+                "spec": {"containers": []}, "zz": [1.5, -2, null, true]}),
+            // No status, no spec: the binding makes both.
+            json!({"kind": "Pod", "metadata": {"name": "p", "uid": "u", "annotations": null}}),
+            // Refusals: assigned, being deleted.
+            json!({"metadata": {"name": "p", "uid": "u"}, "spec": {"nodeName": "n0"}}),
+            json!({"metadata": {"name": "p", "uid": "u", "deletionTimestamp": "2026-01-01T00:00:00Z"}, "spec": {}}),
+        ];
+        let mut split_used = 0;
+        for pod in pods {
+            let stored = encode(&pod);
+            for req in [
+                bind_to("n1", "u"),
+                bind_to("n1", "other"),
+                BindRequest {
+                    node: "n2",
+                    annotations: Some(extra),
+                    ..BindRequest::default()
+                },
+            ] {
+                let want = decoded_binding(&stored, &req);
+                let got = match bound_pod(&stored, 9, "p", &req, json!("t")).unwrap() {
+                    Outcome::Bound(bytes) => Ok(bytes),
+                    Outcome::Refused(reason) => Err(reason),
+                };
+                let want = want.map(|v| encode(&v));
+                assert_eq!(got, want, "{pod}");
+                split_used += usize::from(SplitPod::parse(&stored).is_some());
+            }
+        }
+        assert_eq!(split_used, 15, "every pod here takes the split path");
+
+        // Shapes the split path leaves to the decoding path: a status that is not an object
+        // is replaced; a spec that is not one is an error, not a panic.
+        let odd = encode(&json!({"metadata": {"name": "p", "uid": "u"}, "status": []}));
+        assert!(SplitPod::parse(&odd).is_none());
+        let Outcome::Bound(bytes) =
+            bound_pod(&odd, 9, "p", &bind_to("n", "u"), json!("t")).unwrap()
+        else {
+            panic!("the odd pod is bound");
+        };
+        let bound: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            (
+                &bound["spec"]["nodeName"],
+                &bound["status"]["conditions"][0]["type"]
+            ),
+            (&json!("n"), &json!("PodScheduled"))
+        );
+        let broken = encode(&json!({"metadata": {"name": "p", "uid": "u"}, "spec": "text"}));
+        let err = bound_pod(&broken, 9, "p", &bind_to("n", "u"), json!("t"))
+            .err()
+            .unwrap();
+        assert_eq!(err.code, 500, "{}", err.message);
     }
 }

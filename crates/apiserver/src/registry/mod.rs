@@ -12,6 +12,7 @@ mod admission_reads;
 pub mod allocator;
 pub mod allocator_repair;
 pub mod binding;
+mod binding_json;
 mod cache_list;
 pub mod default_tolerations;
 pub mod deletion;

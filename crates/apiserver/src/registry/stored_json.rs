@@ -23,7 +23,7 @@ use std::marker::PhantomData;
 /// A member name, borrowed from the stored bytes unless it holds escapes.
 #[derive(Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(transparent)]
-struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
+pub(super) struct Key<'a>(#[serde(borrow)] pub(super) Cow<'a, str>);
 
 // Lets the maps be searched by `&str` (`Key` orders as its text does).
 impl Borrow<str> for Key<'_> {
@@ -33,7 +33,7 @@ impl Borrow<str> for Key<'_> {
 }
 
 /// An object's members, each as its raw JSON text.
-type Members<'a> = BTreeMap<Key<'a>, &'a RawValue>;
+pub(super) type Members<'a> = BTreeMap<Key<'a>, &'a RawValue>;
 
 /// A member of the item: copied from the stored bytes, or (`metadata`) rebuilt.
 #[derive(Serialize)]
