@@ -7,6 +7,7 @@
 pub mod managers;
 pub mod merge;
 pub mod set;
+mod sorted_map;
 pub mod update;
 pub mod walk;
 

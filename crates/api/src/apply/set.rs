@@ -2,8 +2,8 @@
 //! `fieldpath.Set`), with set algebra and the `FieldsV1` JSON encoding stored in
 //! `managedFields` (`{"f:spec":{"f:containers":{"k:{\"name\":\"c\"}":{".":{},…}}}}`).
 
+use super::sorted_map::SortedMap;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// One step of a path. The variant order is upstream's order of path elements.
@@ -92,7 +92,7 @@ pub fn display(path: &[PathElement]) -> String {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FieldSet {
     member: bool,
-    children: BTreeMap<PathElement, FieldSet>,
+    children: SortedMap<PathElement, FieldSet>,
 }
 
 impl FieldSet {
@@ -119,7 +119,7 @@ impl FieldSet {
     /// The subtree under `element`, created when missing (callers must not leave it empty:
     /// [`FieldSet::prune_empty`] restores the invariant).
     pub(crate) fn child_mut(&mut self, element: PathElement) -> &mut FieldSet {
-        self.children.entry(element).or_default()
+        self.children.get_or_default(element)
     }
 
     /// Marks this node's own path as in the set.
@@ -191,10 +191,9 @@ impl FieldSet {
     /// Adds every path of `other`.
     pub fn union_with(&mut self, other: &FieldSet) {
         self.member |= other.member;
-        for (element, theirs) in &other.children {
+        for (element, theirs) in other.children.iter() {
             self.children
-                .entry(element.clone())
-                .or_default()
+                .get_or_default(element.clone())
                 .union_with(theirs);
         }
     }
@@ -203,9 +202,9 @@ impl FieldSet {
     pub fn difference(&self, other: &FieldSet) -> FieldSet {
         let mut out = FieldSet {
             member: self.member && !other.member,
-            children: BTreeMap::new(),
+            children: SortedMap::default(),
         };
-        for (element, mine) in &self.children {
+        for (element, mine) in self.children.iter() {
             let child = match other.children.get(element) {
                 Some(theirs) => mine.difference(theirs),
                 None => mine.clone(),
@@ -221,9 +220,9 @@ impl FieldSet {
     pub fn intersection(&self, other: &FieldSet) -> FieldSet {
         let mut out = FieldSet {
             member: self.member && other.member,
-            children: BTreeMap::new(),
+            children: SortedMap::default(),
         };
-        for (element, mine) in &self.children {
+        for (element, mine) in self.children.iter() {
             if let Some(theirs) = other.children.get(element) {
                 let child = mine.intersection(theirs);
                 if !child.is_empty() {
@@ -240,7 +239,7 @@ impl FieldSet {
             if node.member {
                 out.push(prefix.clone());
             }
-            for (element, child) in &node.children {
+            for (element, child) in node.children.iter() {
                 prefix.push(element.clone());
                 go(child, prefix, out);
                 prefix.pop();
@@ -258,7 +257,7 @@ impl FieldSet {
         let Some(map) = fields_v1.as_object() else {
             return true;
         };
-        for (element, mine) in &self.children {
+        for (element, mine) in self.children.iter() {
             let theirs = map.get(&element.encode()).or_else(|| match element {
                 // Another spelling of the same key (`k:{"b":1,"a":2}`, extra spaces).
                 PathElement::Key(_) | PathElement::Value(_) => map
@@ -285,7 +284,7 @@ impl FieldSet {
         if self.member && !self.children.is_empty() {
             map.insert(".".into(), Value::Object(Map::new()));
         }
-        for (element, child) in &self.children {
+        for (element, child) in self.children.iter() {
             map.insert(element.encode(), child.to_fields_v1());
         }
         Value::Object(map)
@@ -307,7 +306,7 @@ fn decode_node(value: &Value) -> Result<FieldSet, String> {
     let mut node = FieldSet {
         // A leaf (`{}`) is a member; so is a node with a `.` entry.
         member: map.is_empty() || map.contains_key("."),
-        children: BTreeMap::new(),
+        children: SortedMap::default(),
     };
     for (key, child) in map {
         if key == "." {

@@ -267,17 +267,18 @@ fn compare_objects(
             continue;
         }
         let info = info(def, key);
-        let child = nodes.child(&PathElement::Field(key.clone()));
+        // Only the added set gets a node (a create adds every field).
+        let added = nodes.added.child_mut(PathElement::Field(key.clone()));
         if root && key == "metadata" {
             let mut meta = new_value.clone();
             if let Some(m) = meta.as_object_mut() {
                 m.remove("managedFields");
             }
-            value_set(&meta, &info, child.added);
+            value_set(&meta, &info, added);
         } else {
-            value_set(new_value, &info, child.added);
+            value_set(new_value, &info, added);
         }
-        child.added.mark_all();
+        added.mark_all();
     }
 }
 
