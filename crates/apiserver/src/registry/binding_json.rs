@@ -31,15 +31,18 @@ pub(super) struct SplitPod<'a> {
     /// The members other than the three below, as stored.
     others: Members<'a>,
     metadata: Split<'a>,
-    /// `spec` and `status` are empty when the pod has none.
+    /// `spec` and `status` are empty when the pod has none (or an empty one).
     spec: Split<'a>,
     status: Split<'a>,
 }
 
 /// What a binding needs to know of the pod to refuse it (see `binding::refusal`).
 pub(super) struct Facts {
+    /// `metadata.uid`.
     pub uid: Option<String>,
+    /// Whether `metadata.deletionTimestamp` is set.
     pub deleting: bool,
+    /// `spec.nodeName`, when not empty.
     pub node: Option<String>,
 }
 
