@@ -34,6 +34,8 @@ pub(super) struct SplitPod<'a> {
     /// `spec` and `status` are empty when the pod has none (or an empty one).
     spec: Split<'a>,
     status: Split<'a>,
+    /// The stored pod's size: the bound pod is a little larger.
+    stored_len: usize,
 }
 
 /// What a binding needs to know of the pod to refuse it (see `binding::refusal`).
@@ -81,6 +83,7 @@ impl<'a> SplitPod<'a> {
             metadata,
             spec,
             status,
+            stored_len: bytes.len(),
         })
     }
 
@@ -141,7 +144,13 @@ impl<'a> SplitPod<'a> {
                 members.insert(Key(name.into()), Member::Split(split));
             }
         }
-        bytes::Bytes::from(serde_json::to_vec(&members).unwrap_or_default())
+        // Sized once: growing a pod-sized buffer by doubling copied it several times, often
+        // onto fresh pages.
+        let mut out = Vec::with_capacity(self.stored_len + 256);
+        if serde_json::to_writer(&mut out, &members).is_err() {
+            out.clear();
+        }
+        bytes::Bytes::from(out)
     }
 
     fn part(&self, part: Part) -> &Split<'a> {
