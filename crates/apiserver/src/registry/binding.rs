@@ -50,7 +50,7 @@ impl Registry {
                     None => return Err(ApiError::not_found(pods, name)),
                 },
             };
-            let bound = match bound_pod(&stored, rev, name, &req, timestamp(self.now())) {
+            let bound = match bound_pod(&stored, name, &req, timestamp(self.now())) {
                 Ok(Outcome::Bound(bound)) => bound,
                 // The copy may be behind the pod that refuses: only the store's says no.
                 Ok(Outcome::Refused(_)) | Err(_) if from_cache => continue,
@@ -85,18 +85,17 @@ enum Outcome {
     Refused(String),
 }
 
-/// The stored pod (`stored`, at `rev`) bound as `req` asks, or why it cannot be: made on
-/// the pod's JSON text (`binding_json`) unless its shape needs the decoding path.
+/// The stored pod bound as `req` asks, or why it cannot be: made on the pod's JSON text
+/// (`binding_json`) unless its shape needs the decoding path.
 fn bound_pod(
     stored: &[u8],
-    rev: rkube_store::Revision,
     name: &str,
     req: &BindRequest<'_>,
     now: Value,
 ) -> Result<Outcome, ApiError> {
     match SplitPod::parse(stored) {
         Some(pod) => Ok(bound_split(pod, name, req, now)),
-        None => bound_decoded(stored, rev, name, req, now),
+        None => bound_decoded(stored, name, req, now),
     }
 }
 
@@ -115,12 +114,12 @@ fn bound_split(mut pod: SplitPod<'_>, name: &str, req: &BindRequest<'_>, now: Va
 
 fn bound_decoded(
     stored: &[u8],
-    rev: rkube_store::Revision,
     name: &str,
     req: &BindRequest<'_>,
     now: Value,
 ) -> Result<Outcome, ApiError> {
-    let mut pod = decode_at(stored, rev)?;
+    // The revision `decode_at` sets is dropped below: the store's says it.
+    let mut pod = decode_at(stored, 0)?;
     if !matches!(pod["spec"], Value::Object(_) | Value::Null) {
         return Err(ApiError::internal(format!(
             "the stored pod {name} has a spec that is not an object"
@@ -349,7 +348,7 @@ mod tests {
                     Outcome::Bound(bytes) => Ok(bytes),
                     Outcome::Refused(reason) => Err(reason),
                 };
-                let want = outcome(bound_decoded(&stored, 9, "p", &req, json!("t")).unwrap());
+                let want = outcome(bound_decoded(&stored, "p", &req, json!("t")).unwrap());
                 let Some(split) = SplitPod::parse(&stored) else {
                     panic!("{pod} is not split");
                 };
@@ -367,8 +366,7 @@ mod tests {
         // is replaced; a spec that is not one is an error, not a panic.
         let odd = encode(&json!({"metadata": {"name": "p", "uid": "u"}, "status": []}));
         assert!(SplitPod::parse(&odd).is_none());
-        let Outcome::Bound(bytes) =
-            bound_pod(&odd, 9, "p", &bind_to("n", "u"), json!("t")).unwrap()
+        let Outcome::Bound(bytes) = bound_pod(&odd, "p", &bind_to("n", "u"), json!("t")).unwrap()
         else {
             panic!("the odd pod is bound");
         };
@@ -381,7 +379,7 @@ mod tests {
             (&json!("n"), &json!("PodScheduled"))
         );
         let broken = encode(&json!({"metadata": {"name": "p", "uid": "u"}, "spec": "text"}));
-        let err = bound_pod(&broken, 9, "p", &bind_to("n", "u"), json!("t"))
+        let err = bound_pod(&broken, "p", &bind_to("n", "u"), json!("t"))
             .err()
             .unwrap();
         assert_eq!(err.code, 500, "{}", err.message);
