@@ -1,15 +1,15 @@
 //! The scheduler's view of the cluster, kept by watches: pods (pending ones feed the queue,
-//! bound ones the cache), nodes, namespaces (for namespace selectors),
-//! PodDisruptionBudgets (for preemption), and the selectors of Services,
-//! ReplicationControllers, ReplicaSets and StatefulSets (default topology spreading). Each
-//! event raises the cluster event that may help waiting pods.
+//! bound ones the cache; decoded without their managed fields, see `trimmed_pod`), nodes,
+//! namespaces (for namespace selectors), PodDisruptionBudgets (for preemption), and the
+//! selectors of Services, ReplicationControllers, ReplicaSets and StatefulSets (default
+//! topology spreading). Each event raises the cluster event that may help waiting pods.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, ReplicationController, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::Api;
 use kube::runtime::WatchStreamExt;
@@ -21,13 +21,14 @@ use tokio::time::Instant;
 use crate::cache::PodChange;
 use crate::framework::{ClusterEvent, OwnerKind, OwnerSelector, PodInfo};
 use crate::scheduler::Scheduler;
+use crate::trimmed_pod::TrimmedPod;
 
 /// Starts every watch on `tasks`.
 pub fn start(s: &Arc<Scheduler>, tasks: &mut JoinSet<()>) {
     let client = s.client.clone();
     tasks.spawn(watch(
         s.clone(),
-        Api::<Pod>::all(client.clone()),
+        Api::<TrimmedPod>::all(client.clone()),
         PodHandler,
     ));
     tasks.spawn(watch(
@@ -163,12 +164,14 @@ where
 
 struct PodHandler;
 
-impl Handler<Pod> for PodHandler {
-    fn key(&self, pod: &Pod) -> String {
-        pod.metadata.uid.clone().unwrap_or_default()
+impl Handler<TrimmedPod> for PodHandler {
+    fn key(&self, pod: &TrimmedPod) -> String {
+        pod.0.metadata.uid.clone().unwrap_or_default()
     }
 
-    fn apply(&self, s: &Scheduler, pod: Pod) {
+    fn apply(&self, s: &Scheduler, pod: TrimmedPod) {
+        let uid = self.key(&pod);
+        let TrimmedPod(pod) = pod;
         let node = pod
             .spec
             .as_ref()
@@ -178,7 +181,6 @@ impl Handler<Pod> for PodHandler {
             pod.status.as_ref().and_then(|st| st.phase.as_deref()),
             Some("Succeeded" | "Failed")
         );
-        let uid = self.key(&pod);
         match node {
             Some(node) => {
                 s.queue.lock().expect("queue lock").delete(&uid);
@@ -220,7 +222,7 @@ impl Handler<Pod> for PodHandler {
         }
     }
 
-    fn delete(&self, s: &Scheduler, uid: &str, _pod: Option<Pod>) {
+    fn delete(&self, s: &Scheduler, uid: &str, _pod: Option<TrimmedPod>) {
         s.queue.lock().expect("queue lock").delete(uid);
         let removed = s.cache.lock().expect("cache lock").remove_pod(uid);
         if removed {

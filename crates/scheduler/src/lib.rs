@@ -14,6 +14,7 @@ pub mod plugins;
 pub mod queue;
 pub mod scheduler;
 pub mod serve;
+pub mod trimmed_pod;
 
 pub use rkube_component::leader;
 pub use scheduler::{Scheduler, SchedulerOptions};

@@ -332,9 +332,14 @@ mod tests {
             json!({"metadata": {"name": "p", "uid": "u"}, "spec": {"nodeName": "n0"}}),
             json!({"metadata": {"name": "p", "uid": "u", "deletionTimestamp": "2026-01-01T00:00:00Z"}, "spec": {}}),
         ];
+        let mut stored: Vec<bytes::Bytes> = pods.iter().map(encode).collect();
+        // Repeated members, as a client's JSON may hold them: the last occurrence wins.
+        stored.push(bytes::Bytes::from_static(
+            br#"{"spec":{"nodeName":"n0"},"metadata":{"name":"p","uid":"x"},"spec":{"containers":[]},"metadata":{"name":"p","uid":"u","uid":"u"}}"#,
+        ));
         let mut bound = 0;
-        for pod in pods {
-            let stored = encode(&pod);
+        for stored in stored {
+            let pod = String::from_utf8_lossy(&stored);
             for req in [
                 bind_to("n1", "u"),
                 bind_to("n1", "other"),
@@ -358,12 +363,19 @@ mod tests {
             }
         }
         assert_eq!(
-            bound, 6,
-            "the first three pods bound with their UID and without one"
+            bound, 8,
+            "the first three pods and the repeated one bound with their UID and without one"
         );
 
         // Shapes the split path leaves to the decoding path: a status that is not an object
         // is replaced; a spec that is not one is an error, not a panic.
+        for odd in [
+            json!({"metadata": {"name": "p", "uid": "u"}, "spec": null}),
+            json!({"metadata": [], "spec": {}}),
+            json!({"metadata": {}}),
+        ] {
+            assert!(SplitPod::parse(&encode(&odd)).is_none(), "{odd}");
+        }
         let odd = encode(&json!({"metadata": {"name": "p", "uid": "u"}, "status": []}));
         assert!(SplitPod::parse(&odd).is_none());
         let Outcome::Bound(bytes) = bound_pod(&odd, "p", &bind_to("n", "u"), json!("t")).unwrap()

@@ -7,10 +7,13 @@
 //! or `status` is not an object is left to the decoding path.
 
 use super::stored_json::{Key, Members};
-use serde::Serialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
 
 /// One member of the rewritten pod.
 #[derive(Serialize)]
@@ -25,6 +28,53 @@ enum Member<'a> {
 }
 
 type Split<'a> = BTreeMap<Key<'a>, Member<'a>>;
+
+// Read from the stored bytes, a member is kept as it was stored.
+impl<'de: 'a, 'a> Deserialize<'de> for Member<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <&'a RawValue>::deserialize(d).map(Member::Stored)
+    }
+}
+
+/// The stored pod's members, `metadata`, `spec` and `status` split as they are read.
+struct Parts<'a> {
+    others: Members<'a>,
+    metadata: Split<'a>,
+    spec: Split<'a>,
+    status: Split<'a>,
+}
+
+struct PodVisitor<'a>(PhantomData<Parts<'a>>);
+
+impl<'de: 'a, 'a> Visitor<'de> for PodVisitor<'a> {
+    type Value = Parts<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a pod")
+    }
+
+    // A part that is not an object (`null` included) fails the whole parse: the decoding path
+    // takes such a pod. A repeated member's last occurrence wins, as when decoding.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parts<'a>, A::Error> {
+        let mut parts = Parts {
+            others: Members::new(),
+            metadata: Split::new(),
+            spec: Split::new(),
+            status: Split::new(),
+        };
+        while let Some(key) = map.next_key::<Key<'a>>()? {
+            match &*key.0 {
+                "metadata" => parts.metadata = map.next_value()?,
+                "spec" => parts.spec = map.next_value()?,
+                "status" => parts.status = map.next_value()?,
+                _ => {
+                    parts.others.insert(key, map.next_value()?);
+                }
+            }
+        }
+        Ok(parts)
+    }
+}
 
 /// A stored pod split for a binding.
 pub(super) struct SplitPod<'a> {
@@ -58,31 +108,21 @@ enum Part {
 
 impl<'a> SplitPod<'a> {
     /// The stored pod `bytes` split, or `None` when they are not an object whose `metadata`
-    /// is an object and whose `spec` and `status` are objects where present.
+    /// is an object and whose `spec` and `status` are objects where present. One pass: the
+    /// three parts are split as they are read, not read whole and then again member by member.
     pub fn parse(bytes: &'a [u8]) -> Option<SplitPod<'a>> {
-        let mut others: Members<'a> = serde_json::from_slice(bytes).ok()?;
-        let mut split = |name: &str| -> Option<Split<'a>> {
-            let Some(raw) = others.remove(name) else {
-                return Some(Split::new());
-            };
-            let members: Members<'a> = serde_json::from_str(raw.get()).ok()?;
-            Some(
-                members
-                    .into_iter()
-                    .map(|(k, v)| (k, Member::Stored(v)))
-                    .collect(),
-            )
-        };
-        let (metadata, spec, status) = (split("metadata")?, split("spec")?, split("status")?);
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let parts = de.deserialize_map(PodVisitor(PhantomData)).ok()?;
+        de.end().ok()?;
         // A pod without metadata is not one the decoding path's output could match.
-        if metadata.is_empty() {
+        if parts.metadata.is_empty() {
             return None;
         }
         Some(SplitPod {
-            others,
-            metadata,
-            spec,
-            status,
+            others: parts.others,
+            metadata: parts.metadata,
+            spec: parts.spec,
+            status: parts.status,
             stored_len: bytes.len(),
         })
     }
@@ -161,24 +201,29 @@ impl<'a> SplitPod<'a> {
         }
     }
 
+    fn part_mut(&mut self, part: Part) -> &mut Split<'a> {
+        match part {
+            Part::Metadata => &mut self.metadata,
+            Part::Spec => &mut self.spec,
+            Part::Status => &mut self.status,
+        }
+    }
+
     /// A member of `part` decoded, if it is there (and JSON).
     fn stored(&self, part: Part, field: &str) -> Option<Value> {
-        match self.part(part).get(field)? {
-            Member::Stored(raw) => serde_json::from_str(raw.get()).ok(),
-            Member::New(raw) => serde_json::from_str(raw.get()).ok(),
-            Member::Split(_) => None,
-        }
+        let raw: &RawValue = match self.part(part).get(field)? {
+            Member::Stored(raw) => raw,
+            Member::New(raw) => raw,
+            Member::Split(_) => return None,
+        };
+        serde_json::from_str(raw.get()).ok()
     }
 
     fn set(&mut self, part: Part, field: &str, value: &Value) {
         let Ok(raw) = serde_json::value::to_raw_value(value) else {
             return;
         };
-        let split = match part {
-            Part::Metadata => &mut self.metadata,
-            Part::Spec => &mut self.spec,
-            Part::Status => &mut self.status,
-        };
-        split.insert(Key(field.to_string().into()), Member::New(raw));
+        self.part_mut(part)
+            .insert(Key(field.to_string().into()), Member::New(raw));
     }
 }
