@@ -130,7 +130,9 @@ pub fn normalize_version(
     normalized(body, result)
 }
 
-fn normalized(
+/// The [`Normalized`] of `original`, given the typed round trip's `result` (which may also
+/// hold defaults: they add fields, never drop one).
+pub(crate) fn normalized(
     original: Value,
     result: Result<Value, serde_json::Error>,
 ) -> Result<Normalized, DecodeError> {

@@ -22,8 +22,8 @@ pub mod resources;
 pub mod scheduling;
 pub mod storage;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Fills in every field upstream defaults for this kind (`SetDefaults_*` in
@@ -63,6 +63,35 @@ pub fn apply(group: &str, kind: &str, obj: &mut Value) {
         ("storage.k8s.io", "StorageClass") => typed(obj, storage::default_storage_class),
         ("autoscaling", "HorizontalPodAutoscaler") => typed(obj, autoscaling::default_hpa),
         _ => {}
+    }
+}
+
+/// Whether [`normalize_defaulted`] applies `kind`'s defaults as it decodes: only Pods, the
+/// kind created most (their defaults read nothing a create's preparation sets). Other kinds
+/// take `normalize`, then [`apply`].
+pub fn applied_on_decode(group: &str, kind: &str) -> bool {
+    matches!((group, kind), ("", "Pod"))
+}
+
+/// Typed decoding ([`crate::typed::normalize`]) with the kind's defaults applied in the same
+/// pass, as upstream's decoder defaults what it decodes: one decode and one encode instead of
+/// two of each. A kind [`applied_on_decode`] does not name is only normalized.
+pub fn normalize_defaulted(
+    group: &str,
+    kind: &str,
+    body: Value,
+) -> Result<crate::typed::Normalized, crate::typed::DecodeError> {
+    match (group, kind) {
+        ("", "Pod") => {
+            let result = k8s_openapi::api::core::v1::Pod::deserialize(&body)
+                .map(|mut pod| {
+                    pod::default_pod(&mut pod);
+                    pod
+                })
+                .and_then(serde_json::to_value);
+            crate::typed::normalized(body, result)
+        }
+        _ => crate::typed::normalize(group, kind, body),
     }
 }
 
@@ -142,6 +171,38 @@ pub(crate) fn or_set_str(field: &mut Option<String>, value: &str) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_pod_defaulted_as_it_is_decoded_is_the_pod_normalized_then_defaulted() {
+        let pods = [
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "c", "image": "i:1",
+                    "resources": {"limits": {"cpu": "0.5", "memory": "1Gi"}},
+                    "livenessProbe": {"httpGet": {"port": 80}}}]}}),
+            // Unknown fields, reported the same either way.
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "colour": "red"},
+                "spec": {"hostNetwork": true, "bogus": {"x": 1}, "volumes": [{"name": "v"}],
+                    "initContainers": [{"name": "i", "image": "i", "ports": [{"containerPort": 53, "protocol": "UDP"}]}],
+                    "containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 80}]}]},
+                "status": {"phase": "Running"}}),
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}),
+        ];
+        for pod in pods {
+            let fused = normalize_defaulted("", "Pod", pod.clone()).unwrap();
+            let apart = crate::typed::normalize("", "Pod", pod.clone()).unwrap();
+            let mut defaulted = apart.object;
+            apply("", "Pod", &mut defaulted);
+            assert_eq!(fused.object, defaulted, "{pod}");
+            assert_eq!(fused.unknown_fields, apart.unknown_fields, "{pod}");
+        }
+        let bad = json!({"apiVersion": "v1", "kind": "Pod", "spec": {"containers": "c"}});
+        assert!(normalize_defaulted("", "Pod", bad).is_err());
+        // Other kinds are only normalized.
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}});
+        let n = normalize_defaulted("", "Secret", secret.clone()).unwrap();
+        assert_eq!(n.object, secret);
+        assert!(!applied_on_decode("", "Secret") && applied_on_decode("", "Pod"));
+    }
 
     #[test]
     fn unknown_kinds_and_undecodable_objects_are_untouched() {

@@ -429,8 +429,12 @@ impl Registry {
             }
             (false, _) => set_meta(&mut obj, "namespace", None),
         }
+        // A Pod's defaults are applied as it is decoded, as upstream's decoder does; other
+        // kinds get theirs after the preparation below.
+        let defaulted = rkube_api::defaults::applied_on_decode(stored.group, stored.kind);
         let (mut obj, warnings) = match crate::crd::custom(info) {
             Some(cv) => crate::crd::admit::normalize(cv, obj, opts.field_validation)?,
+            None if defaulted => normalize_defaulted(stored, obj, opts.field_validation)?,
             None => normalize(stored, obj, opts.field_validation)?,
         };
         strategy::prepare_for_create(stored, &mut obj, self.now());
@@ -457,7 +461,9 @@ impl Registry {
                 }],
             ));
         }
-        rkube_api::defaults::apply(stored.group, stored.kind, &mut obj);
+        if !defaulted {
+            rkube_api::defaults::apply(stored.group, stored.kind, &mut obj);
+        }
         rkube_api::defaults::apply_on_create(stored.group, stored.kind, &mut obj);
         managed_fields::on_create(info, stored, &mut obj, self.now());
         if priority::is_pod(stored) {
@@ -948,13 +954,32 @@ fn normalize(
     obj: Value,
     validation: FieldValidation,
 ) -> Result<(Value, Vec<String>), ApiError> {
-    let normalized = rkube_api::typed::normalize_version(info.group, info.version, info.kind, obj)
-        .map_err(|e| {
-            ApiError::bad_request(format!(
-                "{} in version {:?} cannot be handled as a {}: {e}",
-                info.kind, info.version, info.kind
-            ))
-        })?;
+    let normalized = rkube_api::typed::normalize_version(info.group, info.version, info.kind, obj);
+    normalized_verdict(info, validation, normalized)
+}
+
+/// [`normalize`] with the kind's defaults applied in the same pass (for the kinds
+/// `rkube_api::defaults::applied_on_decode` names; `info` is the stored version).
+fn normalize_defaulted(
+    info: &ResourceInfo,
+    obj: Value,
+    validation: FieldValidation,
+) -> Result<(Value, Vec<String>), ApiError> {
+    let normalized = rkube_api::defaults::normalize_defaulted(info.group, info.kind, obj);
+    normalized_verdict(info, validation, normalized)
+}
+
+fn normalized_verdict(
+    info: &ResourceInfo,
+    validation: FieldValidation,
+    normalized: Result<rkube_api::typed::Normalized, rkube_api::typed::DecodeError>,
+) -> Result<(Value, Vec<String>), ApiError> {
+    let normalized = normalized.map_err(|e| {
+        ApiError::bad_request(format!(
+            "{} in version {:?} cannot be handled as a {}: {e}",
+            info.kind, info.version, info.kind
+        ))
+    })?;
     let unknown: Vec<String> = normalized
         .unknown_fields
         .iter()
