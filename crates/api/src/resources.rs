@@ -59,14 +59,17 @@ impl ResourceInfo {
 
     /// The store key prefix of all objects of this resource (ends with `/`).
     pub fn storage_prefix(&self) -> String {
-        format!("/registry/{}/", self.storage)
+        ["/registry/", self.storage, "/"].concat()
     }
 
     /// The store key of one object.
     pub fn storage_key(&self, namespace: Option<&str>, name: &str) -> String {
+        // `concat` sizes the key once; `format!` grew it (keys are built on every request).
         match namespace {
-            Some(ns) if self.namespaced => format!("/registry/{}/{ns}/{name}", self.storage),
-            _ => format!("/registry/{}/{name}", self.storage),
+            Some(ns) if self.namespaced => {
+                ["/registry/", self.storage, "/", ns, "/", name].concat()
+            }
+            _ => ["/registry/", self.storage, "/", name].concat(),
         }
     }
 }

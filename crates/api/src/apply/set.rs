@@ -23,12 +23,17 @@ pub enum PathElement {
 impl PathElement {
     /// The `FieldsV1` key of this element.
     fn encode(&self) -> String {
-        match self {
-            PathElement::Field(name) => format!("f:{name}"),
-            PathElement::Key(key) => format!("k:{key}"),
-            PathElement::Value(value) => format!("v:{value}"),
-            PathElement::Index(i) => format!("i:{i}"),
-        }
+        // Every field of every create is encoded: two pushes, not `format!`.
+        let (prefix, text) = match self {
+            PathElement::Field(name) => ("f:", name),
+            PathElement::Key(key) => ("k:", key),
+            PathElement::Value(value) => ("v:", value),
+            PathElement::Index(i) => return format!("i:{i}"),
+        };
+        let mut out = String::with_capacity(prefix.len() + text.len());
+        out.push_str(prefix);
+        out.push_str(text);
+        out
     }
 
     /// Parses a `FieldsV1` key; `None` for one of unknown form.
