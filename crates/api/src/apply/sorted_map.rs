@@ -13,11 +13,20 @@ const LARGE: usize = 256;
 
 /// Entries sorted by key, each key once: in `small` while it is in use, else in `large`
 /// (at most one of them holds entries).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) struct SortedMap<K, V> {
     small: Vec<(K, V)>,
     large: BTreeMap<K, V>,
 }
+
+// Equal when the entries are, whichever of `small` and `large` holds them.
+impl<K: Ord, V: PartialEq> PartialEq for SortedMap<K, V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl<K: Ord, V: Eq> Eq for SortedMap<K, V> {}
 
 impl<K, V> Default for SortedMap<K, V> {
     fn default() -> Self {
@@ -207,5 +216,12 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!(mine.get(&8), reference.get(&8));
         assert_eq!(mine.get_mut(&11).copied(), Some(12));
+        // The same entries in a vector compare equal to the B-tree's.
+        let mut small = SortedMap::default();
+        for (k, v) in &reference {
+            small.insert(*k, *v);
+        }
+        assert!(small.large.is_empty());
+        assert_eq!(small, mine);
     }
 }

@@ -189,8 +189,11 @@ impl Path {
 
     /// `self[i]`.
     pub fn index(&self, i: usize) -> Path {
-        let mut digits = [0u8; 20];
-        self.joined(&["[", decimal(i, &mut digits), "]"])
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(self.0.len() + 8);
+        out.push_str(&self.0);
+        let _ = write!(out, "[{i}]");
+        Path(out)
     }
 
     /// `self[key]` (map keys are printed unquoted, as upstream does).
@@ -214,21 +217,6 @@ impl Path {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-/// `i` in decimal, written into the end of `buf`.
-fn decimal(mut i: usize, buf: &mut [u8; 20]) -> &str {
-    let mut start = buf.len();
-    loop {
-        start -= 1;
-        buf[start] = b'0' + (i % 10) as u8;
-        i /= 10;
-        if i == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    std::str::from_utf8(&buf[start..]).unwrap_or("")
 }
 
 impl std::fmt::Display for Path {
