@@ -1002,6 +1002,7 @@ fn print_summary(plan: &Plan, results: &[Results]) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    rkube_component::allocator::tune();
     let quick = std::env::args().any(|a| a == "--quick");
     let plan = Plan {
         watches: std::env::var("RKUBE_BENCH_ONLY").as_deref() != Ok("list"),

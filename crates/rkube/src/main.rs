@@ -52,6 +52,7 @@ enum Command {
 const KUBERNETES_API_VERSION: &str = "v1.33";
 
 fn main() -> anyhow::Result<()> {
+    rkube_component::allocator::tune();
     let cli = Cli::parse();
     match cli.command {
         Command::Version => {

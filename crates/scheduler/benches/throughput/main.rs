@@ -383,6 +383,7 @@ async fn end_to_end(
 }
 
 fn main() {
+    rkube_component::allocator::tune();
     phase("start");
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
