@@ -4,7 +4,7 @@
 //! mimalloc returns freed memory to the OS ("purges" it) 1 s after it became free by default.
 //! Under sustained API load the same memory is wanted again soon after, so every purge is paid
 //! back in page faults (each one a zeroed page): ~370 k faults in one run of the scheduler
-//! bench, ~150–200 k with a 10 s delay, and ~11 % less CPU for the whole run
+//! bench, ~130–200 k with a 10 s delay, and ~11 % less CPU for the whole run
 //! (docs/benchmarks-history.md, session 17). Idle memory still goes back, 10 s later.
 
 /// How long freed memory stays with the process before it is returned to the OS.
