@@ -117,14 +117,20 @@ fn to_next_minute(clock: &Clock) {
     clock.advance(Duration::from_secs((next - now) as u64));
 }
 
-/// Waits, if need be, until the wall clock is at most 45 s into its minute. Until a test first
-/// moves its clock, a CronJob's ticks come from the wall clock: one created just before a
-/// minute turns would run once on its own before the test's tick.
-async fn clear_of_a_minute_turn(clock: &Clock) {
-    let into_minute = clock.now().as_second().rem_euclid(60);
-    if into_minute > 45 {
-        tokio::time::sleep(Duration::from_secs((61 - into_minute) as u64)).await;
+/// Waits, if need be, until the wall clock is at least 15 s clear of the next turn of its
+/// `period` (a minute, an hour). Until a test first moves its clock, a CronJob's ticks come from
+/// the wall clock: one created just before a turn would run once on its own before the test's
+/// tick.
+async fn clear_of_a_turn(clock: &Clock, period: i64) {
+    let into_period = clock.now().as_second().rem_euclid(period);
+    if into_period > period - 15 {
+        tokio::time::sleep(Duration::from_secs((period + 1 - into_period) as u64)).await;
     }
+}
+
+/// [`clear_of_a_turn`] for the every-minute CronJobs.
+async fn clear_of_a_minute_turn(clock: &Clock) {
+    clear_of_a_turn(clock, 60).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,6 +273,7 @@ async fn missed_schedules_and_the_starting_deadline() {
     let c = Cluster::start().await;
     let clock = Clock::system();
     let _ctl = start(&c, &clock, false);
+    clear_of_a_turn(&clock, 3600).await;
     create(
         &c,
         &cronjob("late", "0 * * * *", json!({"startingDeadlineSeconds": 10})),
