@@ -2,6 +2,7 @@
 //!
 //! - Durable: a write is acknowledged after its transaction is fsynced (WAL, `synchronous=FULL`).
 //! - Group commit: one writer thread commits everything queued meanwhile in one transaction.
+//!   Its WAL writes reach the kernel as one write per commit (`wal_vfs`).
 //! - Self-maintaining: compaction is swept in small steps between writes, freed pages are
 //!   reused (and handed back when the free list is large), the WAL is truncated after each
 //!   compaction. No VACUUM, defrag or restart is ever needed.
@@ -16,6 +17,7 @@ mod readers;
 mod rows;
 mod schema;
 mod shared;
+mod wal_vfs;
 mod watcher;
 mod writer;
 

@@ -78,12 +78,18 @@ pub(crate) fn open_writer(path: &Path) -> Result<(Connection, Meta), StoreError>
     if existed {
         check_header(path)?;
     }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    // The writer's WAL writes go through the gathering VFS (one write per commit); without it
+    // (SQLite refused the registration) the default VFS does the same job with more calls.
+    let conn = match super::wal_vfs::register(super::wal_vfs::NAME) {
+        Some(_) => Connection::open_with_flags_and_vfs(path, flags, super::wal_vfs::NAME),
+        None => {
+            tracing::warn!("cannot register the WAL-gathering VFS; using SQLite's default");
+            Connection::open_with_flags(path, flags)
+        }
+    }
     .map_err(|e| corrupt(path, format!("cannot open: {e}")))?;
     if !existed {
         // Must precede the first table: lets compaction hand freed pages back to the OS.
