@@ -7,6 +7,7 @@ mod bad_input;
 mod common;
 mod consistent_lists;
 mod crd;
+mod create_response;
 mod delete_propagation;
 mod dry_run;
 mod kube_client;

@@ -93,6 +93,15 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
                 field_validation::check_object_body(info, write.field_validation, &bytes, &obj)?;
             let written = app.registry.create(info, ns, obj, write).await?;
             warnings.extend(written.warnings);
+            if let (Output::Json, Some((bytes, revision))) = (output, &written.stored)
+                && present::shows_as_stored(info)
+            {
+                // The object as just stored: its bytes are the answer (the JSON encoding the
+                // object again would give, by `stored_json`'s contract).
+                let mut body = Vec::with_capacity(bytes.len() + 32);
+                crate::registry::stored_json::write_object(&mut body, bytes, *revision)?;
+                return Ok(respond::json_bytes(StatusCode::CREATED, body, &warnings));
+            }
             render_one(
                 app,
                 info,

@@ -67,13 +67,22 @@ pub fn output(headers: &HeaderMap) -> Result<Output, ApiError> {
 
 /// A JSON response.
 pub fn json(status: StatusCode, body: &Value, warnings: &[String]) -> Response {
+    json_bytes(
+        status,
+        serde_json::to_vec(body).unwrap_or_default(),
+        warnings,
+    )
+}
+
+/// A JSON response whose body is already encoded.
+pub fn json_bytes(status: StatusCode, body: Vec<u8>, warnings: &[String]) -> Response {
     let mut resp = (
         status,
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        serde_json::to_vec(body).unwrap_or_default(),
+        body,
     )
         .into_response();
     for w in warnings {

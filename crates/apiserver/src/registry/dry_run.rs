@@ -35,6 +35,7 @@ impl Registry {
         Ok(Written {
             object: obj,
             warnings,
+            stored: None,
         })
     }
 }
@@ -50,5 +51,6 @@ pub(super) fn at_revision(mut obj: Value, revision: Revision, warnings: Vec<Stri
     Written {
         object: obj,
         warnings,
+        stored: None,
     }
 }

@@ -133,6 +133,9 @@ pub struct Written {
     pub object: Value,
     /// `Warning` header texts.
     pub warnings: Vec<String>,
+    /// The bytes just stored for `object` and their revision, when `object` is exactly them
+    /// (a create): a response can copy them instead of encoding `object` again.
+    pub stored: Option<(Bytes, Revision)>,
 }
 
 /// Options of a create or update.
@@ -380,9 +383,10 @@ impl Registry {
                 break;
             }
             let key = info.storage_key(namespace, name(&obj));
+            let bytes = encode(&obj);
             match self
                 .store
-                .create(&key, encode(&obj), None)
+                .create(&key, bytes.clone(), None)
                 .await
                 .map_err(store_error)?
             {
@@ -391,6 +395,7 @@ impl Registry {
                     return Ok(Written {
                         object: obj,
                         warnings,
+                        stored: Some((bytes, rev)),
                     });
                 }
                 CreateOutcome::AlreadyExists(_) if generated => continue,
@@ -641,6 +646,7 @@ impl Registry {
                         Ok(Written {
                             object: new,
                             warnings,
+                            stored: None,
                         })
                     }
                     DeleteOutcome::NotFound => Err(ApiError::not_found(info, name_in_url)),
@@ -653,6 +659,7 @@ impl Registry {
                 return Ok(Written {
                     object: old,
                     warnings,
+                    stored: None,
                 });
             }
             let (taken, freed) = if Self::is_service(info) && subresource.is_none() {
@@ -680,6 +687,7 @@ impl Registry {
                     return Ok(Written {
                         object: new,
                         warnings,
+                        stored: None,
                     });
                 }
                 UpdateOutcome::Conflict(None) => {
