@@ -63,6 +63,8 @@ fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     // values change, which costs more than the queries themselves: our statements have one
     // good plan whatever the values.
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    // FULL: every commit syncs its WAL. The writer's gathering VFS (`wal_vfs`) relies on it:
+    // the sync is where its held frames reach the file, before readers can see them.
     conn.execute_batch(
         "PRAGMA synchronous = FULL;
          PRAGMA journal_size_limit = 67108864;
