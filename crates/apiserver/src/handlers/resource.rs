@@ -12,6 +12,7 @@ use crate::registry::deletion;
 use crate::registry::meta::{meta_str, set_meta};
 use crate::registry::{
     DeleteOptions, FieldValidation, Filter, ListOptions, ListResult, WatchOptions, WriteOptions,
+    Written,
 };
 use crate::request::{self, RequestInfo, Verb};
 use axum::body::Body;
@@ -91,21 +92,12 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
             let obj = body::decode_object(&parts.headers, &bytes)?;
             let mut warnings =
                 field_validation::check_object_body(info, write.field_validation, &bytes, &obj)?;
-            let written = app.registry.create(info, ns, obj, write).await?;
-            warnings.extend(written.warnings);
-            if let (Output::Json, Some((bytes, revision))) = (output, &written.stored)
-                && present::shows_as_stored(info)
-            {
-                // The object as just stored: its bytes are the answer (the JSON encoding the
-                // object again would give, by `stored_json`'s contract).
-                let mut body = Vec::with_capacity(bytes.len() + 32);
-                crate::registry::stored_json::write_object(&mut body, bytes, *revision)?;
-                return Ok(respond::json_bytes(StatusCode::CREATED, body, &warnings));
-            }
-            render_one(
+            let mut written = app.registry.create(info, ns, obj, write).await?;
+            warnings.extend(std::mem::take(&mut written.warnings));
+            render_written(
                 app,
                 info,
-                written.object,
+                written,
                 output,
                 &query,
                 StatusCode::CREATED,
@@ -133,15 +125,15 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
             let obj = body::decode_object(&parts.headers, &bytes)?;
             let mut warnings =
                 field_validation::check_object_body(info, write.field_validation, &bytes, &obj)?;
-            let written = app
+            let mut written = app
                 .registry
                 .update(info, ns, name(&ri), obj, sub, write)
                 .await?;
-            warnings.extend(written.warnings);
-            render_one(
+            warnings.extend(std::mem::take(&mut written.warnings));
+            render_written(
                 app,
                 info,
-                written.object,
+                written,
                 output,
                 &query,
                 StatusCode::OK,
@@ -152,10 +144,10 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
             let (body, mut warnings) =
                 checked_patch_body(&parts.headers, body, write.field_validation).await?;
             let patch = super::patch::read(&parts.headers, body).await?;
-            let (written, status) =
+            let (mut written, status) =
                 super::patch::update(app, info, ns, name(&ri), sub, &patch, write).await?;
-            warnings.extend(written.warnings);
-            render_one(app, info, written.object, output, &query, status, &warnings)
+            warnings.extend(std::mem::take(&mut written.warnings));
+            render_written(app, info, written, output, &query, status, &warnings)
         }
         (Verb::Get, Some("scale")) => {
             let obj = app.registry.get(info, ns, name(&ri)).await?;
@@ -568,6 +560,28 @@ fn include_object(query: &Query) -> Result<IncludeObject, ApiError> {
 }
 
 /// Renders one object the registry answered (in the stored version) as `info`'s version.
+/// Renders a write's object; when the bytes just stored are the answer asked for (JSON, a
+/// built-in kind in its stored version), they are copied rather than the object encoded
+/// again (the same JSON, by `stored_json`'s contract).
+fn render_written(
+    app: &App,
+    info: &'static ResourceInfo,
+    written: Written,
+    output: Output,
+    query: &Query,
+    status: StatusCode,
+    warnings: &[String],
+) -> Result<Response, ApiError> {
+    if let (Output::Json, Some((bytes, revision))) = (output, &written.stored)
+        && present::shows_as_stored(info)
+    {
+        let mut body = Vec::with_capacity(bytes.len() + 32);
+        crate::registry::stored_json::write_object(&mut body, bytes, *revision)?;
+        return Ok(respond::json_bytes(status, body, warnings));
+    }
+    render_one(app, info, written.object, output, query, status, warnings)
+}
+
 fn render_one(
     app: &App,
     info: &'static ResourceInfo,

@@ -134,7 +134,8 @@ pub struct Written {
     /// `Warning` header texts.
     pub warnings: Vec<String>,
     /// The bytes just stored for `object` and their revision, when `object` is exactly them
-    /// (a create): a response can copy them instead of encoding `object` again.
+    /// (a create or an update that wrote): a response can copy them instead of encoding
+    /// `object` again.
     pub stored: Option<(Bytes, Revision)>,
 }
 
@@ -672,9 +673,10 @@ impl Registry {
             if opts.dry_run {
                 return Ok(dry_run::at_revision(new, old_rev, warnings));
             }
+            let bytes = encode(&new);
             let outcome = self
                 .store
-                .update(&key, encode(&new), old_rev, None)
+                .update(&key, bytes.clone(), old_rev, None)
                 .await
                 .map_err(store_error);
             if !matches!(outcome, Ok(UpdateOutcome::Updated(_))) {
@@ -687,7 +689,7 @@ impl Registry {
                     return Ok(Written {
                         object: new,
                         warnings,
-                        stored: None,
+                        stored: Some((bytes, rev)),
                     });
                 }
                 UpdateOutcome::Conflict(None) => {
