@@ -559,7 +559,6 @@ fn include_object(query: &Query) -> Result<IncludeObject, ApiError> {
         .map_err(|e: rkube_api::table::TableError| ApiError::bad_request(e.to_string()))
 }
 
-/// Renders one object the registry answered (in the stored version) as `info`'s version.
 /// Renders a write's object; when the bytes just stored are the answer asked for (JSON, a
 /// built-in kind in its stored version), they are copied rather than the object encoded
 /// again (the same JSON, by `stored_json`'s contract).
@@ -582,6 +581,7 @@ fn render_written(
     render_one(app, info, written.object, output, query, status, warnings)
 }
 
+/// Renders one object the registry answered (in the stored version) as `info`'s version.
 fn render_one(
     app: &App,
     info: &'static ResourceInfo,
