@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use common::*;
+use rkube_proxy::SyncStats;
 use serde_json::json;
 
 fn distinct(v: &[String]) -> BTreeSet<String> {
@@ -179,7 +180,12 @@ async fn readiness_and_services_without_endpoints() {
     .await;
     let seen = backends(&topo.client, cip, 80, 30);
     assert!(seen.iter().all(|b| b == "pod-a"), "{seen:?}");
-    // That was an incremental sync touching only this service's chains.
+    // That was an incremental sync touching only this service's chains. The proxy records a
+    // sync once `nft` has exited, which traffic can beat: wait for the record.
+    eventually(Duration::from_secs(2), "the sync recorded", || {
+        proxy.stats().partial_syncs > 0
+    })
+    .await;
     let stats = proxy.stats();
     assert!(
         !stats.last_was_full && stats.last_script_lines > 0 && stats.last_script_lines < 15,
@@ -812,12 +818,19 @@ async fn odd_services_nft_failures_and_metrics() {
         tcp_get(&topo.client, good_ip, 80).is_ok(),
         "old rules keep working"
     );
+    let synced = |s: SyncStats| s.full_syncs + s.partial_syncs;
+    let before = synced(proxy.stats());
     std::fs::remove_file(&flag).unwrap();
     eventually(Duration::from_secs(5), "recovered", || {
         !list_table(&topo).contains("default/mixed/")
     })
     .await;
     assert!(tcp_get(&topo.client, good_ip, 80).is_ok());
+    // The sync is recorded once `nft` has exited, which the table listing can beat.
+    eventually(Duration::from_secs(2), "the recovery recorded", || {
+        synced(proxy.stats()) > before
+    })
+    .await;
     assert!(proxy.stats().last_was_full, "recovery is a full sync");
     proxy.stop().await;
     cluster.stop().await;
