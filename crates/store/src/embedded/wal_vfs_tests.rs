@@ -72,6 +72,15 @@ fn a_commit_of_many_frames_is_one_write() {
         flushes <= COMMITS as u64 + 1,
         "{flushes} writes for {COMMITS} commits"
     );
+    // A reader on the default VFS, while the writer is open, sees every commit in the WAL.
+    let reader = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let (n, bytes): (i64, i64) = reader
+        .query_row("SELECT count(*), sum(length(v)) FROM t", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((n, bytes), (COMMITS * 5, COMMITS * 5 * 3000));
+    drop(reader);
     drop(conn);
     let rows = rows_read_plainly(&path);
     assert_eq!(rows.len(), COMMITS as usize * 5);
