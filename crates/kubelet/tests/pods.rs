@@ -178,10 +178,15 @@ async fn pod_runs_reports_status_and_is_deleted_gracefully() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(
-        !node.dir.path().join("agent/pods").join(&uid).exists(),
-        "pod dir removed"
-    );
+    // The pod's dir goes right after its sandboxes (`cleanup_node`), so a moment later.
+    let pod_dir = node.dir.path().join("agent/pods").join(&uid);
+    while pod_dir.exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "pod dir never removed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     node.stop().await;
 }
 
