@@ -1,6 +1,7 @@
 //! The apiserver: the Kubernetes REST API over the store, and the only component that
 //! touches the store.
 
+pub mod admission;
 pub mod authn;
 pub mod crd;
 pub mod handlers;

@@ -52,6 +52,8 @@ pub struct ServerConfig {
     pub max_requests_inflight: usize,
     /// `--max-mutating-requests-inflight`: mutating requests served at once (0: no limit).
     pub max_mutating_requests_inflight: usize,
+    /// `--disable-admission-plugins`: the admission plugins that run (every one by default).
+    pub admission: crate::admission::AdmissionPlugins,
 }
 
 impl ServerConfig {
@@ -72,6 +74,7 @@ impl ServerConfig {
             advertise_address: None,
             max_requests_inflight: crate::inflight::DEFAULT_MAX_REQUESTS_INFLIGHT,
             max_mutating_requests_inflight: crate::inflight::DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
+            admission: Default::default(),
         }
     }
 }
@@ -238,7 +241,8 @@ pub async fn start_with_store(
     crate::pki::install_crypto_provider();
     let compactor = spawn_compactor(Arc::clone(&store), COMPACTION_INTERVAL);
     let clock: Clock = Arc::new(jiff::Timestamp::now);
-    let registry = Registry::new(Arc::clone(&store), clock.clone(), Ranges::default());
+    let registry = Registry::new(Arc::clone(&store), clock.clone(), Ranges::default())
+        .with_admission(config.admission);
 
     let pki = Pki::load_or_create(
         &config.data_dir.join("tls"),

@@ -2,6 +2,7 @@
 //! link of the dependency graph instead of one per file keeps CI's disk use and link time
 //! small.
 
+mod admission_plugins;
 mod api_versions;
 mod bad_input;
 mod common;

@@ -60,8 +60,12 @@ async fn wait_complete(
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    // Quieter than the tests' default (debug logs would dominate the timing).
-    let _ = tracing_subscriber::fmt().with_env_filter("warn").try_init();
+    // Quieter than the tests' default (debug logs would dominate the timing), and on stderr:
+    // stdout is the report (the controllers' warnings as the server stops are not part of it).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_writer(std::io::stderr)
+        .try_init();
     let replicas = env_or("RKUBE_BENCH_REPLICAS", 1000);
     let nodes = env_or("RKUBE_BENCH_NODES", 100);
     let c = common::Cluster::with_sim(SimConfig::new(nodes)).await;

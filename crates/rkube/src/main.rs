@@ -75,6 +75,7 @@ fn main() -> anyhow::Result<()> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use rkube_apiserver::admission::{AdmissionPlugins, Plugin};
 
     #[test]
     fn the_cli_definition_is_consistent() {
@@ -108,12 +109,37 @@ mod tests {
         let Command::Server(args) = cli.command else {
             panic!("not server")
         };
-        let config = args.config();
+        let config = args.config().unwrap();
         assert_eq!(config.https_port, 7443);
         assert_eq!(config.tls_sans, ["a.example", "10.0.0.1"]);
         assert_eq!(
             config.datastore_endpoint.as_deref(),
             Some("http://127.0.0.1:2379")
+        );
+        assert_eq!(config.admission, AdmissionPlugins::default());
+    }
+
+    fn server_args(flags: &[&str]) -> server::ServerArgs {
+        let cli = Cli::try_parse_from(["rkube", "server"].iter().chain(flags)).unwrap();
+        let Command::Server(args) = cli.command else {
+            panic!("not server")
+        };
+        *args
+    }
+
+    #[test]
+    fn server_disables_admission_plugins_by_upstream_name() {
+        let args = server_args(&["--disable-admission-plugins=ServiceAccount,Priority"]);
+        let admission = args.config().unwrap().admission;
+        assert!(!admission.runs(Plugin::ServiceAccount));
+        assert!(!admission.runs(Plugin::Priority));
+        assert!(admission.runs(Plugin::NamespaceLifecycle));
+        let args = server_args(&["--disable-admission-plugins", "Priority,NoSuchPlugin"]);
+        let err = args.config().unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("disable-admission-plugins plugin \"NoSuchPlugin\" is unknown"),
+            "{err}"
         );
     }
 }

@@ -1,6 +1,7 @@
 //! `rkube server`: the control plane in one process.
 
 use clap::Args;
+use rkube_apiserver::admission::{AdmissionPlugins, UnknownPlugin};
 use rkube_apiserver::server::{ServerConfig, start};
 use std::io::Write;
 use std::net::IpAddr;
@@ -52,6 +53,10 @@ pub struct ServerArgs {
     /// Mutating requests served at once; more get 429 (0: no limit).
     #[arg(long, default_value_t = rkube_apiserver::inflight::DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT)]
     max_mutating_requests_inflight: usize,
+    /// Admission plugins to turn off, comma-separated, by upstream's names (e.g.
+    /// `ServiceAccount,Priority`); rkube's are all on by default.
+    #[arg(long, value_delimiter = ',')]
+    disable_admission_plugins: Vec<String>,
     /// Run the control plane only (no node agent on this machine).
     #[arg(long)]
     disable_agent: bool,
@@ -77,8 +82,9 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
-    /// The apiserver configuration these flags describe.
-    pub fn config(&self) -> ServerConfig {
+    /// The apiserver configuration these flags describe (an unknown admission plugin name
+    /// is an error, as upstream's).
+    pub fn config(&self) -> Result<ServerConfig, UnknownPlugin> {
         let mut c = ServerConfig::new(&self.data_dir);
         c.bind_address = self.bind_address;
         c.advertise_address = self.advertise_address;
@@ -100,7 +106,8 @@ impl ServerArgs {
         c.join_secret = self.token.clone();
         c.max_requests_inflight = self.max_requests_inflight;
         c.max_mutating_requests_inflight = self.max_mutating_requests_inflight;
-        c
+        c.admission = AdmissionPlugins::disabling(&self.disable_admission_plugins)?;
+        Ok(c)
     }
 }
 
@@ -151,9 +158,10 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
     // Bad controller flags (an unknown controller, an unusable load-balancer pool) fail
     // before anything starts.
     crate::controller_manager::check(&args.controllers)?;
+    // So do unknown admission plugin names.
+    let config = args.config()?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let config = args.config();
         eprintln!(
             "rkube server: starting (data dir {})",
             config.data_dir.display()

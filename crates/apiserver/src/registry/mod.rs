@@ -38,6 +38,7 @@ mod watch_object;
 
 pub use watch::{WatchItem, WatchObject, WatchOptions};
 
+use crate::admission::{AdmissionPlugins, Plugin};
 use bytes::Bytes;
 use meta::{finalizers, meta_mut, meta_str, name, set_meta, timestamp};
 use rkube_api::resources::{ResourceInfo, find, storage_version};
@@ -159,6 +160,8 @@ pub struct Registry {
     crds: Arc<crate::crd::CrdTable>,
     /// What admission reads, decoded once per stored version ([`admission_reads`]).
     decoded: Arc<admission_reads::DecodedObjects>,
+    /// The admission plugins that run.
+    admission: AdmissionPlugins,
 }
 
 /// Address ranges the registry hands out from.
@@ -243,7 +246,18 @@ impl Registry {
             services,
             crds: Default::default(),
             decoded: Default::default(),
+            admission: AdmissionPlugins::default(),
         }
+    }
+
+    /// The registry with only `admission`'s plugins running (every one by default).
+    pub fn with_admission(mut self, admission: AdmissionPlugins) -> Registry {
+        self.admission = admission;
+        self
+    }
+
+    fn runs(&self, plugin: Plugin) -> bool {
+        self.admission.runs(plugin)
     }
 
     /// Adds the watch cache's and the store's metrics to `registry`.
@@ -345,6 +359,7 @@ impl Registry {
         warnings.extend(more_warnings);
         if info.namespaced
             && let Some(ns) = namespace
+            && self.runs(Plugin::NamespaceLifecycle)
         {
             self.check_namespace_open(ns).await?;
         }
@@ -473,12 +488,18 @@ impl Registry {
         rkube_api::defaults::apply_on_create(stored.group, stored.kind, &mut obj);
         managed_fields::on_create(info, stored, &mut obj, self.now());
         if priority::is_pod(stored) {
-            self.admit_pod_service_account(info, &mut obj, &shown_name)
-                .await?;
-            self.admit_pod_priority(info, &mut obj, &shown_name).await?;
-            default_tolerations::admit(&mut obj);
+            if self.runs(Plugin::ServiceAccount) {
+                self.admit_pod_service_account(info, &mut obj, &shown_name)
+                    .await?;
+            }
+            if self.runs(Plugin::Priority) {
+                self.admit_pod_priority(info, &mut obj, &shown_name).await?;
+            }
+            if self.runs(Plugin::DefaultTolerationSeconds) {
+                default_tolerations::admit(&mut obj);
+            }
         }
-        if limit_ranger::applies(stored) {
+        if limit_ranger::applies(stored) && self.runs(Plugin::LimitRanger) {
             self.admit_limit_ranges(info, &mut obj, &shown_name).await?;
         }
         let mut causes = rkube_api::validation::validate_create_via(
@@ -492,11 +513,13 @@ impl Registry {
         if !causes.is_empty() {
             return Err(ApiError::invalid(info, name(&obj), causes));
         }
-        if priority::is_priority_class(stored) {
+        if priority::is_priority_class(stored) && self.runs(Plugin::Priority) {
             self.check_global_default(info, &obj, false).await?;
         }
-        self.admit_quota(info, stored, &obj, &shown_name, opts.dry_run)
-            .await?;
+        if self.runs(Plugin::ResourceQuota) {
+            self.admit_quota(info, stored, &obj, &shown_name, opts.dry_run)
+                .await?;
+        }
         Ok((obj, warnings))
     }
 
@@ -604,9 +627,13 @@ impl Registry {
             }
             rkube_api::defaults::apply(stored.group, stored.kind, &mut new);
             if subresource.is_none() && priority::is_pod(stored) {
-                priority::keep_pod_priority(&mut new, &old);
-                // Upstream's plugin admits updates too: a replaced pod keeps its defaults.
-                default_tolerations::admit(&mut new);
+                if self.runs(Plugin::Priority) {
+                    priority::keep_pod_priority(&mut new, &old);
+                }
+                if self.runs(Plugin::DefaultTolerationSeconds) {
+                    // Upstream's plugin admits updates too: a replaced pod keeps its defaults.
+                    default_tolerations::admit(&mut new);
+                }
             }
             managed_fields::on_update(info, stored, subresource, &mut new, &old, self.now());
             // Validated as written against the stored revision; stored without it.
@@ -628,7 +655,10 @@ impl Registry {
             if !causes.is_empty() {
                 return Err(ApiError::invalid(info, name_in_url, causes));
             }
-            if subresource.is_none() && priority::is_priority_class(stored) {
+            if subresource.is_none()
+                && priority::is_priority_class(stored)
+                && self.runs(Plugin::Priority)
+            {
                 self.check_global_default(info, &new, true).await?;
             }
             // Finalization done: the last finalizer of a deleted object was removed.

@@ -4,7 +4,8 @@
 //! * algorithm alone — the default profile over an in-memory cache of simulated nodes (no API
 //!   calls): every workload;
 //! * end to end through a real in-process apiserver — nodes created as objects (as
-//!   scheduler_perf does), warm-up pods, then the measured pods: "backlog" (pods created first,
+//!   scheduler_perf does, with its apiserver's admission: ServiceAccount and Priority off),
+//!   warm-up pods, then the measured pods: "backlog" (pods created first,
 //!   then the scheduler starts: scheduling + binding rate) and "streaming" (pods created while
 //!   the scheduler runs: create → bound). The scheduler reaches the apiserver through its
 //!   in-process transport, as in `rkube server`; SchedulingBasic also runs with it over HTTPS
@@ -211,6 +212,15 @@ async fn cluster() -> Cluster {
     sc.bind_address = [127, 0, 0, 1].into();
     sc.https_port = 0;
     sc.include_host_sans = false;
+    // The admission of upstream's scheduler_perf, whose floors are printed beside these
+    // figures: its apiserver runs with these plugins off (TaintNodesByCondition is not one
+    // of rkube's), the others on.
+    sc.admission = rkube_apiserver::admission::AdmissionPlugins::disabling(&[
+        "ServiceAccount",
+        "TaintNodesByCondition",
+        "Priority",
+    ])
+    .unwrap();
     let server = rkube_apiserver::server::start(sc).await.unwrap();
     let kc = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
     let client = kube::Client::try_from(
@@ -517,7 +527,8 @@ fn main() {
     println!(
         "In process: the scheduler reaches the apiserver through its in-process transport, as \
          in `rkube server`; over HTTPS: as a standalone `rkube scheduler`. Nodes and pods are \
-         created over HTTPS either way."
+         created over HTTPS either way. The apiserver's admission is scheduler_perf's: \
+         ServiceAccount and Priority off."
     );
     println!(
         "* CPU time of the whole process (apiserver, store, scheduler, client) per pod bound, \

@@ -1,0 +1,194 @@
+//! `--disable-admission-plugins` (`ServerConfig::admission`): the same writes against an
+//! apiserver with every plugin and one with all of them off. Each plugin's effect is there in
+//! the first and absent in the second, so a plugin that ignored the setting (or a setting that
+//! turned off more than it names) fails here.
+
+use crate::common;
+
+use common::{Cluster, cluster, cluster_with};
+use kube::api::{Api, DynamicObject, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use rkube_apiserver::admission::{AdmissionPlugins, Plugin};
+use serde_json::{Value, json};
+
+fn api(
+    client: &kube::Client,
+    group: &str,
+    version: &str,
+    kind: &str,
+    ns: Option<&str>,
+) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+    match ns {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    }
+}
+
+/// Creates `obj` (with its apiVersion/kind); the created object as JSON, or the error.
+async fn create(c: &Cluster, ns: Option<&str>, obj: Value) -> Result<Value, kube::Error> {
+    let (group, version) = match obj["apiVersion"].as_str().unwrap().split_once('/') {
+        Some((g, v)) => (g.to_string(), v.to_string()),
+        None => (
+            String::new(),
+            obj["apiVersion"].as_str().unwrap().to_string(),
+        ),
+    };
+    let kind = obj["kind"].as_str().unwrap().to_string();
+    let api = api(&c.client().await, &group, &version, &kind, ns);
+    let created = api
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(obj).unwrap(),
+        )
+        .await?;
+    Ok(serde_json::to_value(created).unwrap())
+}
+
+fn pod(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"containers": [{"name": "c", "image": "nginx"}]}})
+}
+
+fn class(name: &str) -> Value {
+    json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+        "metadata": {"name": name}, "value": 1000, "globalDefault": true})
+}
+
+/// What each plugin leaves on the writes below: `true` where the plugin acted.
+#[derive(Debug, PartialEq)]
+struct Effects {
+    namespace_lifecycle: bool,
+    limit_ranger: bool,
+    service_account: bool,
+    /// Priority, on the pod.
+    pod_priority: bool,
+    /// Priority, on PriorityClasses.
+    one_global_default: bool,
+    default_toleration_seconds: bool,
+    resource_quota: bool,
+}
+
+async fn effects(c: &Cluster) -> Effects {
+    let ns = Some("default");
+    // Prerequisites: the `default` account (the plugin mounts its token only when it
+    // exists), a LimitRange with default requests, and a quota of one ConfigMap beyond the
+    // `kube-root-ca.crt` a cluster may have (none here: no controller manager).
+    create(
+        c,
+        ns,
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "default"}}),
+    )
+    .await
+    .unwrap();
+    create(
+        c,
+        ns,
+        json!({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "l"},
+        "spec": {"limits": [{"type": "Container", "defaultRequest": {"cpu": "200m"}}]}}),
+    )
+    .await
+    .unwrap();
+    create(
+        c,
+        ns,
+        json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"},
+        "spec": {"hard": {"count/configmaps": "1"}}}),
+    )
+    .await
+    .unwrap();
+
+    let p = create(c, ns, pod("p")).await.unwrap();
+    let spec = &p["spec"];
+    let mounts_token = spec["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|v| v["name"].as_str().unwrap().starts_with("kube-api-access-"));
+    let tolerates_not_ready = spec["tolerations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|t| t["key"] == "node.kubernetes.io/not-ready" && t["tolerationSeconds"] == 300);
+
+    create(c, None, class("first")).await.unwrap();
+    let second_default_refused = create(c, None, class("second")).await.is_err();
+
+    let config_map = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name}})
+    };
+    create(c, ns, config_map("one")).await.unwrap();
+    let over_quota_refused = create(c, ns, config_map("two")).await.is_err();
+
+    let missing_namespace_refused = create(c, Some("nowhere"), config_map("three"))
+        .await
+        .is_err();
+
+    Effects {
+        namespace_lifecycle: missing_namespace_refused,
+        limit_ranger: spec["containers"][0]["resources"]["requests"]["cpu"] == "200m",
+        service_account: mounts_token,
+        // From the default class, absent when the pod was created.
+        pod_priority: spec["priority"] == 0,
+        one_global_default: second_default_refused,
+        default_toleration_seconds: tolerates_not_ready,
+        resource_quota: over_quota_refused,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_plugin_acts_by_default() {
+    let c = cluster().await;
+    let all = Effects {
+        namespace_lifecycle: true,
+        limit_ranger: true,
+        service_account: true,
+        pod_priority: true,
+        one_global_default: true,
+        default_toleration_seconds: true,
+        resource_quota: true,
+    };
+    assert_eq!(effects(&c).await, all);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_plugins_do_not_act() {
+    let names = Plugin::ALL.map(Plugin::name);
+    let c = cluster_with(|config, _| {
+        config.admission = AdmissionPlugins::disabling(&names).unwrap();
+    })
+    .await;
+    let none = Effects {
+        namespace_lifecycle: false,
+        limit_ranger: false,
+        service_account: false,
+        pod_priority: false,
+        one_global_default: false,
+        default_toleration_seconds: false,
+        resource_quota: false,
+    };
+    assert_eq!(effects(&c).await, none);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduler_perfs_list_turns_off_only_its_plugins() {
+    // Upstream's scheduler_perf apiserver: TaintNodesByCondition is upstream's alone.
+    let c = cluster_with(|config, _| {
+        config.admission =
+            AdmissionPlugins::disabling(&["ServiceAccount", "TaintNodesByCondition", "Priority"])
+                .unwrap();
+    })
+    .await;
+    let expected = Effects {
+        namespace_lifecycle: true,
+        limit_ranger: true,
+        service_account: false,
+        pod_priority: false,
+        one_global_default: false,
+        default_toleration_seconds: true,
+        resource_quota: true,
+    };
+    assert_eq!(effects(&c).await, expected);
+}
