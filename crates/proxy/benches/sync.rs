@@ -186,6 +186,12 @@ async fn main() {
         println!("sync benchmark: run with `cargo bench -p rkube-proxy --bench sync` (needs root)");
         return;
     }
+    // Logs go to stderr, at warn: stdout is the report (the tests' subscriber, installed by
+    // `common` when none is, writes the proxy's debug lines to stdout).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_writer(std::io::stderr)
+        .try_init();
     let services = env("SERVICES", 1000);
     let endpoints = env("ENDPOINTS", 10).min(30);
     let all = (1u32 << endpoints) - 1;

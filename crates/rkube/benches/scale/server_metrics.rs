@@ -38,6 +38,11 @@ impl Scrape {
         (buckets, count)
     }
 
+    /// How many observations the histogram `name` holds.
+    pub fn count(&self, name: &str) -> f64 {
+        self.histogram(name).1
+    }
+
     /// "count, p99 ≤ X ms, largest ≤ Y ms" for a seconds histogram, counting only what was
     /// observed since `before`.
     pub fn describe_since(&self, before: &Scrape, name: &str) -> String {
@@ -91,6 +96,9 @@ impl Scrape {
     }
 }
 
+/// The embedded store's compaction steps (the churn waits for one).
+pub const COMPACTION_STEPS: &str = "rkube_store_compaction_step_duration_seconds";
+
 /// The store timing series worth a line each.
 pub const STORE_TIMINGS: [(&str, &str); 5] = [
     ("group commits", "rkube_store_commit_duration_seconds"),
@@ -102,10 +110,7 @@ pub const STORE_TIMINGS: [(&str, &str); 5] = [
         "WAL checkpoint tails (writer)",
         "rkube_store_checkpoint_tail_duration_seconds",
     ),
-    (
-        "compaction steps",
-        "rkube_store_compaction_step_duration_seconds",
-    ),
+    ("compaction steps", COMPACTION_STEPS),
     (
         "free-page reclaim steps",
         "rkube_store_reclaim_step_duration_seconds",
