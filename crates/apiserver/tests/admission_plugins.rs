@@ -72,8 +72,8 @@ struct Effects {
 async fn effects(c: &Cluster) -> Effects {
     let ns = Some("default");
     // Prerequisites: the `default` account (the plugin mounts its token only when it
-    // exists), a LimitRange with default requests, and a quota of one ConfigMap beyond the
-    // `kube-root-ca.crt` a cluster may have (none here: no controller manager).
+    // exists), a LimitRange with default requests, and a quota of one ConfigMap (no
+    // controller manager runs here, so no `kube-root-ca.crt` takes it).
     create(
         c,
         ns,
