@@ -7,35 +7,19 @@ use crate::common;
 
 use common::{Cluster, cluster, cluster_with};
 use kube::api::{Api, DynamicObject, PostParams};
-use kube::core::{ApiResource, GroupVersionKind};
+use kube::core::{ApiResource, GroupVersion};
 use rkube_apiserver::admission::{AdmissionPlugins, Plugin};
 use serde_json::{Value, json};
 
-fn api(
-    client: &kube::Client,
-    group: &str,
-    version: &str,
-    kind: &str,
-    ns: Option<&str>,
-) -> Api<DynamicObject> {
-    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
-    match ns {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-        None => Api::all_with(client.clone(), &resource),
-    }
-}
-
 /// Creates `obj` (with its apiVersion/kind); the created object as JSON, or the error.
 async fn create(c: &Cluster, ns: Option<&str>, obj: Value) -> Result<Value, kube::Error> {
-    let (group, version) = match obj["apiVersion"].as_str().unwrap().split_once('/') {
-        Some((g, v)) => (g.to_string(), v.to_string()),
-        None => (
-            String::new(),
-            obj["apiVersion"].as_str().unwrap().to_string(),
-        ),
+    let gv: GroupVersion = obj["apiVersion"].as_str().unwrap().parse().unwrap();
+    let resource = ApiResource::from_gvk(&gv.with_kind(obj["kind"].as_str().unwrap()));
+    let client = c.client().await;
+    let api: Api<DynamicObject> = match ns {
+        Some(ns) => Api::namespaced_with(client, ns, &resource),
+        None => Api::all_with(client, &resource),
     };
-    let kind = obj["kind"].as_str().unwrap().to_string();
-    let api = api(&c.client().await, &group, &version, &kind, ns);
     let created = api
         .create(
             &PostParams::default(),
@@ -67,6 +51,21 @@ struct Effects {
     one_global_default: bool,
     default_toleration_seconds: bool,
     resource_quota: bool,
+}
+
+impl Effects {
+    /// Every plugin's effect `present` or absent.
+    fn all(present: bool) -> Effects {
+        Effects {
+            namespace_lifecycle: present,
+            limit_ranger: present,
+            service_account: present,
+            pod_priority: present,
+            one_global_default: present,
+            default_toleration_seconds: present,
+            resource_quota: present,
+        }
+    }
 }
 
 async fn effects(c: &Cluster) -> Effects {
@@ -141,16 +140,7 @@ async fn effects(c: &Cluster) -> Effects {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_plugin_acts_by_default() {
     let c = cluster().await;
-    let all = Effects {
-        namespace_lifecycle: true,
-        limit_ranger: true,
-        service_account: true,
-        pod_priority: true,
-        one_global_default: true,
-        default_toleration_seconds: true,
-        resource_quota: true,
-    };
-    assert_eq!(effects(&c).await, all);
+    assert_eq!(effects(&c).await, Effects::all(true));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,16 +150,7 @@ async fn disabled_plugins_do_not_act() {
         config.admission = AdmissionPlugins::disabling(&names).unwrap();
     })
     .await;
-    let none = Effects {
-        namespace_lifecycle: false,
-        limit_ranger: false,
-        service_account: false,
-        pod_priority: false,
-        one_global_default: false,
-        default_toleration_seconds: false,
-        resource_quota: false,
-    };
-    assert_eq!(effects(&c).await, none);
+    assert_eq!(effects(&c).await, Effects::all(false));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,13 +163,10 @@ async fn scheduler_perfs_list_turns_off_only_its_plugins() {
     })
     .await;
     let expected = Effects {
-        namespace_lifecycle: true,
-        limit_ranger: true,
         service_account: false,
         pod_priority: false,
         one_global_default: false,
-        default_toleration_seconds: true,
-        resource_quota: true,
+        ..Effects::all(true)
     };
     assert_eq!(effects(&c).await, expected);
 }
